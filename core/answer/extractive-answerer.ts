@@ -1,0 +1,142 @@
+import { DEFAULTS } from '../defaults.js';
+import type { LoadedIndex } from '../index/index-store.js';
+import type { Retriever } from '../retrieval/hybrid-retriever.js';
+import { analyzeQuestion, detectLanguage, type QueryTerm } from '../text/analyze.js';
+import type { Answer, Chunk, Citation, Language, RetrievedChunk, Span } from '../types.js';
+import { coverage, TermStatistics, termMatch, type TextTerms, textTerms } from './relevance.js';
+
+/** What the documents say when they do not answer, in the question's language. */
+export const REFUSALS: Readonly<Record<Language, string>> = Object.freeze({
+  fr: 'Les documents ne contiennent pas la réponse à cette question.',
+  en: 'The documents do not contain the answer to this question.',
+});
+
+export interface AnswerRequest {
+  question: string;
+  k?: number | undefined;
+}
+
+export interface ExtractiveOptions {
+  minRelevance: number;
+  minCrossLanguageRelevance: number;
+  passageWeight: number;
+  maxSentences: number;
+  secondarySentenceRatio: number;
+}
+
+interface Candidate {
+  chunk: Chunk;
+  sentence: Span;
+  terms: TextTerms;
+  /** Coverage of the question by the sentence alone. */
+  own: number;
+  /** `own` blended with the coverage of the sentence's passage: what ranks the sentences. */
+  score: number;
+  rank: number;
+}
+
+/** A question word counts as answered by a sentence from this match on. */
+const COVERED_MATCH = 0.5;
+
+/**
+ * Answers with sentences taken verbatim from the best passages, each followed by its citation marker.
+ * Refuses when no passage covers enough of the question: an extractive answer cannot be better than its evidence.
+ */
+export class ExtractiveAnswerer {
+  private readonly statistics: TermStatistics;
+
+  constructor(
+    index: Pick<LoadedIndex, 'chunks'>,
+    private readonly retriever: Retriever,
+    private readonly options: ExtractiveOptions = DEFAULTS.answering,
+  ) {
+    this.statistics = new TermStatistics(index.chunks);
+  }
+
+  async answer(request: AnswerRequest): Promise<Answer> {
+    const startedAt = performance.now();
+    const language = detectLanguage(request.question);
+    const terms = analyzeQuestion(request.question);
+    const retrieved = terms.length === 0 ? [] : await this.retriever.retrieve(request.question, request.k ?? DEFAULTS.retrieval.k);
+    const retrieveMs = performance.now() - startedAt;
+
+    const relevant = retrieved
+      .map((retrievedChunk) => ({
+        ...retrievedChunk,
+        relevance: coverage(terms, textTerms(retrievedChunk.chunk.text, retrievedChunk.chunk.language), this.statistics),
+      }))
+      .filter(({ chunk, relevance }) => relevance >= this.minRelevance(language, chunk.language));
+    const chosen = this.chooseSentences(terms, relevant);
+    const citations: Citation[] = chosen.map((candidate, index) => ({
+      n: index + 1,
+      chunkId: candidate.chunk.id,
+      source: candidate.chunk.source,
+      title: candidate.chunk.title,
+      passage: candidate.chunk.text,
+      quote: quoteOf(candidate),
+      start: candidate.sentence.start,
+      end: candidate.sentence.end,
+      score: round(candidate.score),
+    }));
+    return {
+      answer: citations.length === 0 ? REFUSALS[language] : citations.map((citation) => `${citation.quote} [${citation.n}]`).join(' '),
+      found: citations.length > 0,
+      language,
+      mode: 'extractive',
+      citations,
+      timings: { retrieveMs: round(retrieveMs), totalMs: round(performance.now() - startedAt) },
+    };
+  }
+
+  /**
+   * The best sentence of the passages, then up to `maxSentences - 1` more that cover the question nearly as well
+   * on their own and answer a part of it the earlier ones left uncovered. Sentences shared by overlapping passages
+   * count once.
+   */
+  private minRelevance(questionLanguage: Language, passageLanguage: Language): number {
+    return questionLanguage === passageLanguage ? this.options.minRelevance : this.options.minCrossLanguageRelevance;
+  }
+
+  /**
+   * Scores every sentence of the relevant passages by its own coverage of the question and its passage's
+   * (a sentence is more likely on topic when its neighbours are), then keeps the best.
+   */
+  private chooseSentences(terms: QueryTerm[], relevant: Array<RetrievedChunk & { relevance: number }>): Candidate[] {
+    const candidates = new Map<string, Candidate>();
+    const { passageWeight } = this.options;
+    relevant.forEach(({ chunk, relevance }, rank) => {
+      for (const sentence of chunk.sentences) {
+        const key = `${chunk.source}:${sentence.start}:${sentence.end}`;
+        const sentenceTerms = textTerms(chunk.text.slice(sentence.start - chunk.start, sentence.end - chunk.start), chunk.language);
+        const own = coverage(terms, sentenceTerms, this.statistics);
+        const score = own === 0 ? 0 : (1 - passageWeight) * own + passageWeight * relevance;
+        const previous = candidates.get(key);
+        if (previous === undefined || score > previous.score) {
+          candidates.set(key, { chunk, sentence, terms: sentenceTerms, own, score, rank });
+        }
+      }
+    });
+    const ranked = [...candidates.values()].sort((a, b) => b.score - a.score || a.rank - b.rank);
+    const best = ranked[0];
+    if (best === undefined || best.score <= 0) return [];
+    const chosen = [best];
+    const covered = new Set(terms.filter((term) => termMatch(term, best.terms) >= COVERED_MATCH).map((term) => term.word));
+    for (const candidate of ranked.slice(1)) {
+      if (chosen.length >= this.options.maxSentences) break;
+      if (candidate.own < best.own * this.options.secondarySentenceRatio) continue;
+      const adds = terms.filter((term) => !covered.has(term.word) && termMatch(term, candidate.terms) >= COVERED_MATCH);
+      if (adds.length === 0) continue;
+      chosen.push(candidate);
+      for (const term of adds) covered.add(term.word);
+    }
+    return chosen;
+  }
+}
+
+function quoteOf(candidate: Candidate): string {
+  return candidate.chunk.text.slice(candidate.sentence.start - candidate.chunk.start, candidate.sentence.end - candidate.chunk.start);
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}

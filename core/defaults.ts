@@ -1,0 +1,51 @@
+/**
+ * Every tuning number of the pipeline, in one place.
+ * Configuration may override some of them; nothing else hard-codes a threshold.
+ */
+export const DEFAULTS = Object.freeze({
+  chunking: Object.freeze({
+    /** Chunks grow sentence by sentence up to about this many characters. */
+    targetChars: 500,
+    /** A single sentence longer than this is still kept whole, but never joined to another. */
+    maxChars: 1000,
+    /** Sentences repeated at the start of the next chunk of the same paragraph. */
+    overlapSentences: 1,
+  }),
+  lexicalEmbeddings: Object.freeze({
+    dimensions: 1024,
+    minNgram: 3,
+    maxNgram: 5,
+    /** Weight of a whole (stemmed) word feature relative to one character n-gram. */
+    wordWeight: 2,
+  }),
+  retrieval: Object.freeze({
+    /** Passages returned to the answerer when the request names no `k`. */
+    k: 4,
+    maxK: 20,
+    /** Candidates taken from each of the vector and keyword indexes before fusion. */
+    candidates: 20,
+    /** Reciprocal-rank fusion constant (Cormack et al. use 60; small collections favour less smoothing). */
+    rrfK: 20,
+    /** hnswlib search breadth. */
+    efSearch: 64,
+  }),
+  answering: Object.freeze({
+    /** Below this weighted coverage of the question's terms by the best passage, the answer is a refusal. */
+    minRelevance: 0.45,
+    /**
+     * The same bar for a question in another language than the passage: cognates match only in part
+     * (Russia/Russie), and words that translate differently (north/nord) not at all.
+     */
+    minCrossLanguageRelevance: 0.3,
+    /** Weight of the passage's coverage in a sentence's score, beside the sentence's own. */
+    passageWeight: 0.4,
+    /** At most this many sentences make an extractive answer. */
+    maxSentences: 3,
+    /** A further sentence must score at least this fraction of the best one. */
+    secondarySentenceRatio: 0.6,
+  }),
+  http: Object.freeze({
+    maxQuestionChars: 2000,
+    maxBodyBytes: 16 * 1024,
+  }),
+});

@@ -1,0 +1,43 @@
+import { z } from 'zod';
+
+/** Version of the index layout on disk; bumped whenever a reader of the old layout would misread the new one. */
+export const INDEX_FORMAT_VERSION = 1;
+
+export const manifestSchema = z.object({
+  formatVersion: z.number().int(),
+  createdAt: z.string(),
+  embedder: z.object({ id: z.string().min(1), dimensions: z.number().int().positive() }),
+  chunker: z.object({
+    targetChars: z.number().int().positive(),
+    maxChars: z.number().int().positive(),
+    overlapSentences: z.number().int().nonnegative(),
+  }),
+  sources: z.array(
+    z.object({
+      source: z.string().min(1),
+      checksum: z.string().regex(/^[0-9a-f]{64}$/),
+      title: z.string(),
+      language: z.enum(['fr', 'en']),
+      chars: z.number().int().nonnegative(),
+      chunks: z.number().int().nonnegative(),
+    }),
+  ),
+  chunkCount: z.number().int().nonnegative(),
+  /** SHA-256 of every other file of the index, by path relative to the index folder. */
+  files: z.record(z.string().regex(/^[0-9a-f]{64}$/)),
+});
+
+export type Manifest = z.infer<typeof manifestSchema>;
+
+const spanSchema = z.object({ start: z.number().int().nonnegative(), end: z.number().int().nonnegative() });
+
+export const chunksSchema = z.array(
+  spanSchema.extend({
+    id: z.string().min(1),
+    source: z.string().min(1),
+    title: z.string(),
+    language: z.enum(['fr', 'en']),
+    text: z.string(),
+    sentences: z.array(spanSchema),
+  }),
+);

@@ -1,0 +1,115 @@
+import { stemmer as stemFrench } from '@orama/stemmers/french';
+import { stemmer as stemEnglish } from '@orama/stemmers/english';
+import { eng, fra } from 'stopword';
+import type { Language } from '../types.js';
+
+/**
+ * Text analysis shared by the keyword index, the lexical embedder and the answerer:
+ * lowercase, accent folding, elision splitting, stop words and light (Snowball) stemming, for French and English.
+ */
+
+/** Question words and elided forms the stock stop-word lists leave out. */
+const EXTRA_STOP_WORDS = [
+  'quoi', 'quand', 'comment', 'pourquoi', 'combien', 'dont', 'lequel', 'laquelle', 'lesquels', 'lesquelles',
+  'jusqu', 'lorsqu', 'puisqu', 'quoiqu', 'aujourd', 'ceux', 'celle', 'celles', 'celui', 'tout', 'tous', 'toute',
+  'toutes', 'aussi', 'ainsi', 'whom', 'whose', 'why', 'does', 'done', 'its', 'shall', 'will', 'may',
+];
+
+/**
+ * Words that frame a question about the documents rather than ask about their content
+ * ("what does the document say about …"): they carry no evidence that a passage answers.
+ */
+const FRAMING_WORDS = [
+  'document', 'documents', 'texte', 'textes', 'text', 'texts', 'communique', 'communiques', 'article', 'passage',
+  'selon', 'according', 'say', 'says', 'dit', 'disent', 'dire', 'mention', 'mentions', 'mentionne', 'parle',
+  'tell', 'explain', 'explique', 'expliquer',
+];
+
+/** Lowercases and removes diacritics: « Défense » → « defense », « œuvre » → « oeuvre ». */
+export function foldText(text: string): string {
+  return text
+    .toLowerCase()
+    .normalize('NFD')
+    .replace(/\p{M}+/gu, '')
+    .replace(/œ/g, 'oe')
+    .replace(/æ/g, 'ae')
+    .replace(/ß/g, 'ss');
+}
+
+const STOP_WORDS = new Set([...fra, ...eng, ...EXTRA_STOP_WORDS].map(foldText));
+const FRAMING = new Set(FRAMING_WORDS);
+
+/** Lowercased words of a text, split at apostrophes and hyphens so that « l'OTAN » gives « l », « otan ». */
+export function words(text: string): string[] {
+  return text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+}
+
+/** True for a word that carries meaning: not a stop word, and not a lone letter. */
+export function isContentWord(folded: string): boolean {
+  if (STOP_WORDS.has(folded)) return false;
+  return folded.length > 1 || /\d/.test(folded);
+}
+
+/** Stems a lowercased word with the language's Snowball stemmer, then folds accents. */
+export function stem(word: string, language: Language): string {
+  return foldText(language === 'fr' ? stemFrench(word) : stemEnglish(word));
+}
+
+/** The index terms of a text in a known language: content words, stemmed and folded. */
+export function analyze(text: string, language: Language): string[] {
+  const terms: string[] = [];
+  for (const word of words(text)) {
+    if (isContentWord(foldText(word))) terms.push(stem(word, language));
+  }
+  return terms;
+}
+
+/** A content word of a question, with its stems under each language, since a question may be in either. */
+export interface QueryTerm {
+  /** The folded word as written. */
+  word: string;
+  stems: string[];
+}
+
+/**
+ * The content words of a question, without framing words, each with its French and English stems.
+ * Repeated words are kept once.
+ */
+export function analyzeQuestion(question: string): QueryTerm[] {
+  const seen = new Set<string>();
+  const terms: QueryTerm[] = [];
+  for (const word of words(question)) {
+    const folded = foldText(word);
+    if (!isContentWord(folded) || FRAMING.has(folded) || seen.has(folded)) continue;
+    seen.add(folded);
+    terms.push({ word: folded, stems: [...new Set([stem(word, 'fr'), stem(word, 'en')])] });
+  }
+  return terms;
+}
+
+const FRENCH_MARKERS = new Set(
+  [...fra.filter((word) => !eng.includes(word)), 'quel', 'quelle', 'quels', 'quelles', 'quoi', 'comment',
+    'pourquoi', 'quand', 'combien', 'est-ce', 'sont', 'ont'].map(foldText),
+);
+const ENGLISH_MARKERS = new Set(
+  [...eng.filter((word) => !fra.includes(word)), 'why', 'does', 'whom', 'whose'].map(foldText),
+);
+
+/**
+ * Guesses whether a text is French or English from its function words, elisions and accents.
+ * Ties go to `fallback`: a bare name such as « Wiesbaden » says nothing about the language.
+ */
+export function detectLanguage(text: string, fallback: Language = 'en'): Language {
+  let french = 0;
+  let english = 0;
+  for (const word of words(text)) {
+    const folded = foldText(word);
+    if (FRENCH_MARKERS.has(folded)) french += 1;
+    if (ENGLISH_MARKERS.has(folded)) english += 1;
+  }
+  french += (text.match(/[àâçéèêëîïôûùüÿœ«»]/giu) ?? []).length * 0.5;
+  french += (text.match(/\b(?:qu|[ldjmnst])['’]\p{L}/giu) ?? []).length;
+  english += (text.match(/\p{L}['’]s\b/giu) ?? []).length;
+  if (french === english) return fallback;
+  return french > english ? 'fr' : 'en';
+}

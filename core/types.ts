@@ -1,0 +1,69 @@
+/** Shared shapes of the pipeline: documents, chunks, retrieval hits and answers. */
+
+export type Language = 'fr' | 'en';
+
+/** A half-open range of UTF-16 code units in a document's text: `text.slice(start, end)`. */
+export interface Span {
+  start: number;
+  end: number;
+}
+
+/** A source document as the pipeline reads it. */
+export interface SourceDocument {
+  /** Path relative to the project root, with forward slashes, e.g. `corpus/report.txt`. */
+  source: string;
+  title: string;
+  /** The text every offset refers to: the file itself, or for HTML the text extracted from it. */
+  text: string;
+  language: Language;
+  /** SHA-256 of the file's bytes. */
+  checksum: string;
+}
+
+/** A passage of a document, the unit of retrieval and citation. */
+export interface Chunk extends Span {
+  /** Stable across runs while the source path and the chunk's text are unchanged. */
+  id: string;
+  source: string;
+  title: string;
+  language: Language;
+  /** Always `document.text.slice(start, end)`. */
+  text: string;
+  /** The sentences of the chunk, in document offsets, trimmed of surrounding white space. */
+  sentences: Span[];
+}
+
+export interface RetrievedChunk {
+  chunk: Chunk;
+  /** Fused rank score: higher is better, comparable only within one query. */
+  fusedScore: number;
+  /** Cosine similarity of the query and passage vectors, when the vector index returned the passage. */
+  vectorSimilarity: number | undefined;
+  /** BM25 score, when the keyword index returned the passage. */
+  keywordScore: number | undefined;
+}
+
+export interface Citation {
+  n: number;
+  chunkId: string;
+  source: string;
+  title: string;
+  passage: string;
+  quote: string;
+  /** Offsets of `quote` in the source document's text. */
+  start: number;
+  end: number;
+  /** Share of the question's weighted terms that the quoted sentence covers, from 0 to 1. */
+  score: number;
+}
+
+export type AnswerMode = 'extractive';
+
+export interface Answer {
+  answer: string;
+  found: boolean;
+  language: Language;
+  mode: AnswerMode;
+  citations: Citation[];
+  timings: { retrieveMs: number; totalMs: number };
+}

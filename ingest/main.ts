@@ -1,0 +1,81 @@
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../core/config.js';
+import { CorpusError } from '../core/errors.js';
+import { ingest, staleReason } from './build-index.js';
+
+const USAGE = `Usage: npm run ingest -- [options]
+
+Builds the search index of a folder of documents (.txt, .md, .html).
+
+Options:
+  --corpus DIR   folder of documents (default: $CORPUS_DIR or corpus)
+  --out DIR      index folder to write (default: $INDEX_DIR or data/index)
+  --if-stale     do nothing when the index is already up to date with the corpus and configuration
+  --help         show this help`;
+
+async function main(): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        corpus: { type: 'string' },
+        out: { type: 'string' },
+        'if-stale': { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const base = loadConfig();
+  const config = Object.freeze({
+    ...base,
+    corpusDir: values.corpus === undefined ? base.corpusDir : path.resolve(values.corpus),
+    indexDir: values.out === undefined ? base.indexDir : path.resolve(values.out),
+  });
+  const shown = (target: string) => path.relative(process.cwd(), target) || '.';
+
+  if (values['if-stale']) {
+    const reason = await staleReason(config);
+    if (reason === undefined) {
+      console.log(`Index ${shown(config.indexDir)} is up to date with ${shown(config.corpusDir)}.`);
+      return 0;
+    }
+    console.log(`Building the index: ${reason}.`);
+  }
+  const summary = await ingest(config);
+  console.log(`Found ${summary.documents.length} document(s) in ${shown(config.corpusDir)}:`);
+  for (const document of summary.documents) {
+    const chunks = summary.chunks.filter((chunk) => chunk.source === document.source).length;
+    console.log(`  ${document.source}  ${document.text.length} chars, ${document.language}, ${chunks} chunk(s)`);
+  }
+  const { timings } = summary;
+  console.log(
+    `Indexed ${summary.chunks.length} chunk(s) with ${summary.embedderId} (${summary.dimensions} dimensions) ` +
+      `into ${shown(config.indexDir)} in ${Math.round(timings.totalMs)} ms ` +
+      `(load ${Math.round(timings.loadMs)}, split ${Math.round(timings.splitMs)}, ` +
+      `embed ${Math.round(timings.embedMs)}, write ${Math.round(timings.writeMs)}).`,
+  );
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof CorpusError || error instanceof ConfigError) {
+      console.error(`ingest: ${error.message}`);
+    } else {
+      console.error('ingest failed:', error);
+    }
+    process.exitCode = 1;
+  },
+);

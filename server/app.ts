@@ -1,0 +1,126 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import { z } from 'zod';
+import { DEFAULTS } from '../core/defaults.js';
+import type { Engine } from '../core/engine.js';
+import { AppError, IndexUnavailableError, InvalidRequestError } from '../core/errors.js';
+
+export interface AppDependencies {
+  /** The engine serving now, or undefined while no index is loaded. */
+  engine: () => Engine | undefined;
+  /** Folder of the chat page; defaults to `server/public`. */
+  publicDir?: string;
+  /** Receives errors that are not the client's fault. */
+  logError?: (error: unknown) => void;
+}
+
+const DEFAULT_PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
+
+const answerRequestSchema = z.object({
+  question: z
+    .string({ required_error: 'question is required', invalid_type_error: 'question must be a string' })
+    .trim()
+    .min(1, 'question must not be empty')
+    .max(DEFAULTS.http.maxQuestionChars, `question must be at most ${DEFAULTS.http.maxQuestionChars} characters`),
+  k: z
+    .number({ invalid_type_error: 'k must be a number' })
+    .int('k must be an integer')
+    .min(1, 'k must be at least 1')
+    .max(DEFAULTS.retrieval.maxK, `k must be at most ${DEFAULTS.retrieval.maxK}`)
+    .optional(),
+});
+
+/** Builds the HTTP app: the answer API, the health check and the chat page. Nothing here opens a socket. */
+export function createApp(dependencies: AppDependencies): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('json spaces', 0);
+
+  const currentEngine = (): Engine => {
+    const engine = dependencies.engine();
+    if (engine === undefined) throw new IndexUnavailableError();
+    return engine;
+  };
+
+  app.get('/healthz', (_request, response) => {
+    const engine = currentEngine();
+    response.json({ status: 'ok', chunks: engine.index.chunks.length });
+  });
+
+  app
+    .route('/api/answer')
+    .post(requireJson, express.json({ limit: DEFAULTS.http.maxBodyBytes }), async (request, response) => {
+      const parsed = answerRequestSchema.safeParse(request.body);
+      if (!parsed.success) {
+        throw new InvalidRequestError(parsed.error.issues.map((issue) => issue.message).join('; '));
+      }
+      response.json(await currentEngine().answerer.answer(parsed.data));
+    })
+    .all(methodNotAllowed('POST'));
+
+  app.use(express.static(dependencies.publicDir ?? DEFAULT_PUBLIC_DIR, { index: 'index.html', fallthrough: true }));
+
+  app.use((request, _response, next) => {
+    next(new AppError(404, 'not_found', `No route for ${request.method} ${request.path}.`));
+  });
+  app.use(errorHandler(dependencies.logError ?? ((error) => console.error(error))));
+  return app;
+}
+
+const requireJson: RequestHandler = (request, _response, next) => {
+  if (!request.is('application/json')) {
+    next(new AppError(415, 'unsupported_media_type', 'Send the request body as application/json.'));
+    return;
+  }
+  next();
+};
+
+function methodNotAllowed(allowed: string): RequestHandler {
+  return (request, response, next) => {
+    response.setHeader('Allow', allowed);
+    next(new AppError(405, 'method_not_allowed', `${request.method} is not allowed here; use ${allowed}.`));
+  };
+}
+
+/** The body parser's errors, by their `type`, as the error the client should see. */
+const BODY_ERRORS: Record<string, (message: string) => AppError> = {
+  'entity.parse.failed': () => new InvalidRequestError('The request body is not valid JSON.', 'invalid_json'),
+  'entity.too.large': () =>
+    new AppError(413, 'payload_too_large', `The request body exceeds ${DEFAULTS.http.maxBodyBytes} bytes.`),
+  'encoding.unsupported': (message) => new AppError(415, 'unsupported_media_type', message),
+  'charset.unsupported': (message) => new AppError(415, 'unsupported_media_type', message),
+  'request.aborted': () => new InvalidRequestError('The request was aborted.', 'request_aborted'),
+  'request.size.invalid': () => new InvalidRequestError('The request body size does not match its length.'),
+};
+
+/**
+ * The one error handler: known errors become their status and code; body-parser errors are translated;
+ * anything else is logged and answered with a generic 500, never with its message or stack.
+ */
+function errorHandler(logError: (error: unknown) => void): ErrorRequestHandler {
+  return (error: unknown, _request, response, next) => {
+    if (response.headersSent) {
+      next(error);
+      return;
+    }
+    const known = toAppError(error);
+    if (known === undefined) logError(error);
+    const status = known?.status ?? 500;
+    const code = known?.code ?? 'internal_error';
+    const message = known?.message ?? 'Something went wrong on our side.';
+    response.status(status).json({ error: { code, message } });
+  };
+}
+
+function toAppError(error: unknown): AppError | undefined {
+  if (error instanceof AppError) return error;
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { type, message, status } = error as { type?: unknown; message?: unknown; status?: unknown };
+  const translate = typeof type === 'string' ? BODY_ERRORS[type] : undefined;
+  if (translate !== undefined) return translate(String(message));
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new AppError(status, 'invalid_request', 'The request could not be read.');
+  }
+  return undefined;
+}
