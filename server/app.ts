@@ -53,7 +53,7 @@ export function createApp(dependencies: AppDependencies): express.Express {
     .post(requireJson, express.json({ limit: DEFAULTS.http.maxBodyBytes }), async (request, response) => {
       const parsed = answerRequestSchema.safeParse(request.body);
       if (!parsed.success) {
-        throw new InvalidRequestError(parsed.error.issues.map((issue) => issue.message).join('; '));
+        throw new InvalidRequestError(parsed.error.issues.map(describeIssue).join('; '));
       }
       response.json(await currentEngine().answerer.answer(parsed.data));
     })
@@ -66,6 +66,10 @@ export function createApp(dependencies: AppDependencies): express.Express {
   });
   app.use(errorHandler(dependencies.logError ?? ((error) => console.error(error))));
   return app;
+}
+
+function describeIssue(issue: z.ZodIssue): string {
+  return issue.path.length === 0 ? 'The request body must be a JSON object such as {"question": "…"}.' : issue.message;
 }
 
 const requireJson: RequestHandler = (request, _response, next) => {

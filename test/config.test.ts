@@ -1,0 +1,42 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../core/config.js';
+
+describe('parseConfig', () => {
+  it('defaults to the embedded lexical mode on port 3000', () => {
+    const config = parseConfig({}, '/srv/app');
+    expect(config).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      corpusDir: path.resolve('/srv/app/corpus'),
+      indexDir: path.resolve('/srv/app/data/index'),
+      embedder: { kind: 'lexical', dimensions: 1024 },
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('selects OpenAI embeddings when a key is given, unless told otherwise', () => {
+    expect(parseConfig({ OPENAI_API_KEY: 'sk-test' }).embedder).toMatchObject({ kind: 'openai', model: 'text-embedding-3-small' });
+    expect(parseConfig({ OPENAI_API_KEY: 'sk-test', EMBEDDER: 'lexical' }).embedder.kind).toBe('lexical');
+    expect(parseConfig({ EMBEDDER: 'openai', OPENAI_BASE_URL: 'http://localhost:11434/v1' }).embedder).toMatchObject({
+      kind: 'openai',
+      apiKey: undefined,
+      baseUrl: 'http://localhost:11434/v1',
+    });
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, /PORT/],
+    [{ PORT: '70000' }, /PORT/],
+    [{ EMBEDDER: 'magic' }, /EMBEDDER/],
+    [{ OPENAI_BASE_URL: 'not a url' }, /OPENAI_BASE_URL/],
+    [{ EMBEDDER: 'openai' }, /OPENAI_API_KEY/],
+  ])('names the variable at fault in %o', (environment, variable) => {
+    expect(() => parseConfig(environment)).toThrow(ConfigError);
+    expect(() => parseConfig(environment)).toThrow(variable);
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(parseConfig({ OPENAI_API_KEY: '', OPENAI_BASE_URL: '' }).embedder.kind).toBe('lexical');
+  });
+});
