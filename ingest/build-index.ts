@@ -34,7 +34,10 @@ export async function ingest(config: Config, options: IngestOptions = {}): Promi
   const chunksByDocument = documents.map((document) => splitIntoChunks(document, chunker));
   const chunks = chunksByDocument.flat();
   const splitMs = clock.lap();
-  const embedder = createIndexEmbedder(config.embedder, chunks.map((chunk) => chunk.text));
+  const embedder = createIndexEmbedder(
+    config.embedder,
+    chunks.map((chunk) => chunk.text),
+  );
   const vectorIndex = await VectorIndex.build(chunks, options.embeddings ?? embedder.embeddings);
   const keywordIndex = KeywordIndex.build(chunks);
   const embedMs = clock.lap();

@@ -28,7 +28,13 @@ export async function listCorpusFiles(corpusDir: string, rootDir: string): Promi
   const files = entries
     .filter((entry) => entry.isFile() && EXTENSIONS.has(path.extname(entry.name).toLowerCase()))
     .map((entry) => path.join(entry.parentPath, entry.name))
-    .filter((file) => !path.relative(corpusDir, file).split(path.sep).some((part) => part.startsWith('.')))
+    .filter(
+      (file) =>
+        !path
+          .relative(corpusDir, file)
+          .split(path.sep)
+          .some((part) => part.startsWith('.')),
+    )
     .map((absolutePath) => ({
       absolutePath,
       source: path.relative(rootDir, absolutePath).split(path.sep).join('/'),

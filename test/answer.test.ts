@@ -35,7 +35,10 @@ describe('extractive answers', () => {
     const answer = await engine.answerer.answer({ question });
     expect(answer.found, why).toBe(true);
     expect(answer.mode).toBe('extractive');
-    expect(answer.citations.some((citation) => citation.quote.includes(expectedQuote)), why).toBe(true);
+    expect(
+      answer.citations.some((citation) => citation.quote.includes(expectedQuote)),
+      why,
+    ).toBe(true);
     await expectVerifiableCitations(answer, workspace.root);
   });
 

@@ -105,7 +105,11 @@ describe('POST /api/answer', () => {
   });
 
   it('answers 503 while no index is loaded', async () => {
-    await expectError(await post('{"question":"OTAN"}', 'application/json', `${unloaded}/api/answer`), 503, 'index_unavailable');
+    await expectError(
+      await post('{"question":"OTAN"}', 'application/json', `${unloaded}/api/answer`),
+      503,
+      'index_unavailable',
+    );
   });
 
   it('hides an unexpected failure behind a generic 500 and logs it', async () => {

@@ -16,7 +16,10 @@ describe('parseConfig', () => {
   });
 
   it('selects OpenAI embeddings when a key is given, unless told otherwise', () => {
-    expect(parseConfig({ OPENAI_API_KEY: 'sk-test' }).embedder).toMatchObject({ kind: 'openai', model: 'text-embedding-3-small' });
+    expect(parseConfig({ OPENAI_API_KEY: 'sk-test' }).embedder).toMatchObject({
+      kind: 'openai',
+      model: 'text-embedding-3-small',
+    });
     expect(parseConfig({ OPENAI_API_KEY: 'sk-test', EMBEDDER: 'lexical' }).embedder.kind).toBe('lexical');
     expect(parseConfig({ EMBEDDER: 'openai', OPENAI_BASE_URL: 'http://localhost:11434/v1' }).embedder).toMatchObject({
       kind: 'openai',

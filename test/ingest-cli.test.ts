@@ -87,7 +87,8 @@ describe('npm run ingest', () => {
   it('leaves the previous index loadable when killed at any moment', async () => {
     const files: Record<string, string> = {};
     for (let document = 0; document < 400; document += 1) {
-      files[`corpus/doc-${document}.md`] = `# Document ${document}\n\n${`Une phrase sur le sujet numéro ${document}. `.repeat(60)}`;
+      files[`corpus/doc-${document}.md`] =
+        `# Document ${document}\n\n${`Une phrase sur le sujet numéro ${document}. `.repeat(60)}`;
     }
     const { root } = await workspace(files);
     const environment = { CORPUS_DIR: path.join(root, 'corpus'), INDEX_DIR: path.join(root, 'index') };

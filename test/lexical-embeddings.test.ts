@@ -29,7 +29,8 @@ describe('LexicalEmbeddings', () => {
 
   it('brings French and English lookalikes together', async () => {
     const embeddings = new LexicalEmbeddings({ dimensions: 1024 }).fit(corpus);
-    const similarity = async (a: string, b: string) => cosine(await embeddings.embedQuery(a), await embeddings.embedQuery(b));
+    const similarity = async (a: string, b: string) =>
+      cosine(await embeddings.embedQuery(a), await embeddings.embedQuery(b));
     expect(await similarity('défense', 'defence')).toBeGreaterThan(0.3);
     expect(await similarity('Ukraine', 'ukrainien')).toBeGreaterThan(0.3);
     expect(await similarity('cyber', 'cyberattaques')).toBeGreaterThan(0.2);

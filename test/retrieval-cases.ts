@@ -81,14 +81,34 @@ export const RETRIEVAL_CASES: RetrievalCase[] = [
  * each with why it must be refused.
  */
 export const UNANSWERABLE_CASES: Array<{ question: string; language: 'fr' | 'en'; why: string }> = [
-  { question: 'Quel est le budget de la défense de la France ?', language: 'fr', why: 'Shares « défense »; no budget, no France.' },
+  {
+    question: 'Quel est le budget de la défense de la France ?',
+    language: 'fr',
+    why: 'Shares « défense »; no budget, no France.',
+  },
   { question: "Quelle est la capitale de l'Australie ?", language: 'fr', why: 'Nothing in common with the text.' },
-  { question: 'Combien de soldats la France envoie-t-elle en Ukraine ?', language: 'fr', why: 'Shares « soldats », « Ukraine »; France sends nobody in the text.' },
+  {
+    question: 'Combien de soldats la France envoie-t-elle en Ukraine ?',
+    language: 'fr',
+    why: 'Shares « soldats », « Ukraine »; France sends nobody in the text.',
+  },
   { question: 'Qui a gagné la Coupe du monde de football en 2018 ?', language: 'fr', why: 'Sport, unrelated.' },
-  { question: "Quel temps fera-t-il demain à Bruxelles ?", language: 'fr', why: 'Weather, unrelated.' },
-  { question: 'Quel est le prix du baril de pétrole aujourd’hui ?', language: 'fr', why: 'Shares « pétrole »; no price is given.' },
+  { question: 'Quel temps fera-t-il demain à Bruxelles ?', language: 'fr', why: 'Weather, unrelated.' },
+  {
+    question: 'Quel est le prix du baril de pétrole aujourd’hui ?',
+    language: 'fr',
+    why: 'Shares « pétrole »; no price is given.',
+  },
   { question: 'What is the weather in Paris?', language: 'en', why: 'Unrelated.' },
-  { question: "What is France's defence budget for 2025?", language: 'en', why: 'Shares defence (défense); no budget, no France, no date.' },
-  { question: 'How many tanks has Germany delivered to Ukraine?', language: 'en', why: 'Shares Ukraine; tanks and Germany are absent.' },
+  {
+    question: "What is France's defence budget for 2025?",
+    language: 'en',
+    why: 'Shares defence (défense); no budget, no France, no date.',
+  },
+  {
+    question: 'How many tanks has Germany delivered to Ukraine?',
+    language: 'en',
+    why: 'Shares Ukraine; tanks and Germany are absent.',
+  },
   { question: 'Who won the Eurovision song contest?', language: 'en', why: 'Unrelated.' },
 ];

@@ -46,7 +46,10 @@ describe('splitIntoChunks on the communiqué', () => {
     const covered = new Set(chunks.flatMap((chunk) => chunk.sentences.map((span) => `${span.start}:${span.end}`)));
     for (const line of document.text.split('\n')) {
       const start = document.text.indexOf(line);
-      expect(chunks.some((chunk) => chunk.start <= start && start < chunk.end), line.slice(0, 40)).toBe(true);
+      expect(
+        chunks.some((chunk) => chunk.start <= start && start < chunk.end),
+        line.slice(0, 40),
+      ).toBe(true);
     }
     // A title and eleven sentences, two of which start with « M. Rutte ».
     expect(covered.size).toBe(12);
@@ -82,8 +85,7 @@ describe('splitIntoChunks on tricky inputs', () => {
       "Titre : l'essentiel",
       '',
       '',
-      "M. Rutte a dit « qu'il faut agir ». L'Alliance d'aujourd'hui répond. " +
-        'Le Dr. Martin approuve. '.repeat(30),
+      "M. Rutte a dit « qu'il faut agir ». L'Alliance d'aujourd'hui répond. " + 'Le Dr. Martin approuve. '.repeat(30),
       '   ',
       "« Citation finale », a-t-il ajouté. C'est tout.",
       '',

@@ -3,7 +3,9 @@ import { splitParagraphs, splitSentences, splitTextIntoSentences } from '../core
 import type { Language } from '../core/types.js';
 
 function sentencesOf(text: string, language: Language = 'fr'): string[] {
-  return splitTextIntoSentences(text, language).flat().map((span) => text.slice(span.start, span.end));
+  return splitTextIntoSentences(text, language)
+    .flat()
+    .map((span) => text.slice(span.start, span.end));
 }
 
 describe('splitTextIntoSentences', () => {

@@ -44,26 +44,30 @@ const COVERED_MATCH = 0.5;
  */
 export class ExtractiveAnswerer {
   private readonly statistics: TermStatistics;
+  private readonly chunkTerms = new Map<string, TextTerms>();
+  private readonly sentenceTerms = new Map<string, TextTerms>();
 
   constructor(
     index: Pick<LoadedIndex, 'chunks'>,
     private readonly retriever: Retriever,
     private readonly options: ExtractiveOptions = DEFAULTS.answering,
   ) {
-    this.statistics = new TermStatistics(index.chunks);
+    for (const chunk of index.chunks) this.chunkTerms.set(chunk.id, textTerms(chunk.text, chunk.language));
+    this.statistics = new TermStatistics([...this.chunkTerms.values()]);
   }
 
   async answer(request: AnswerRequest): Promise<Answer> {
     const startedAt = performance.now();
     const language = detectLanguage(request.question);
     const terms = analyzeQuestion(request.question);
-    const retrieved = terms.length === 0 ? [] : await this.retriever.retrieve(request.question, request.k ?? DEFAULTS.retrieval.k);
+    const retrieved =
+      terms.length === 0 ? [] : await this.retriever.retrieve(request.question, request.k ?? DEFAULTS.retrieval.k);
     const retrieveMs = performance.now() - startedAt;
 
     const relevant = retrieved
       .map((retrievedChunk) => ({
         ...retrievedChunk,
-        relevance: coverage(terms, textTerms(retrievedChunk.chunk.text, retrievedChunk.chunk.language), this.statistics),
+        relevance: coverage(terms, this.termsOfChunk(retrievedChunk.chunk), this.statistics),
       }))
       .filter(({ chunk, relevance }) => relevance >= this.minRelevance(language, chunk.language));
     const chosen = this.chooseSentences(terms, relevant);
@@ -73,13 +77,16 @@ export class ExtractiveAnswerer {
       source: candidate.chunk.source,
       title: candidate.chunk.title,
       passage: candidate.chunk.text,
-      quote: quoteOf(candidate),
+      quote: quoteOf(candidate.chunk, candidate.sentence),
       start: candidate.sentence.start,
       end: candidate.sentence.end,
       score: round(candidate.score),
     }));
     return {
-      answer: citations.length === 0 ? REFUSALS[language] : citations.map((citation) => `${citation.quote} [${citation.n}]`).join(' '),
+      answer:
+        citations.length === 0
+          ? REFUSALS[language]
+          : citations.map((citation) => `${citation.quote} [${citation.n}]`).join(' '),
       found: citations.length > 0,
       language,
       mode: 'extractive',
@@ -88,18 +95,28 @@ export class ExtractiveAnswerer {
     };
   }
 
-  /**
-   * The best sentence of the passages, then up to `maxSentences - 1` more that cover the question nearly as well
-   * on their own and answer a part of it the earlier ones left uncovered. Sentences shared by overlapping passages
-   * count once.
-   */
+  private termsOfChunk(chunk: Chunk): TextTerms {
+    return this.chunkTerms.get(chunk.id) ?? textTerms(chunk.text, chunk.language);
+  }
+
+  private termsOfSentence(chunk: Chunk, sentence: Span, key: string): TextTerms {
+    let terms = this.sentenceTerms.get(key);
+    if (terms === undefined) {
+      terms = textTerms(quoteOf(chunk, sentence), chunk.language);
+      this.sentenceTerms.set(key, terms);
+    }
+    return terms;
+  }
+
   private minRelevance(questionLanguage: Language, passageLanguage: Language): number {
     return questionLanguage === passageLanguage ? this.options.minRelevance : this.options.minCrossLanguageRelevance;
   }
 
   /**
-   * Scores every sentence of the relevant passages by its own coverage of the question and its passage's
-   * (a sentence is more likely on topic when its neighbours are), then keeps the best.
+   * Scores every sentence of the relevant passages by its own coverage of the question blended with its passage's
+   * (a sentence is more likely on topic when its neighbours are). Keeps the best, then up to `maxSentences - 1`
+   * more that cover the question nearly as well on their own and answer a part of it the earlier ones left
+   * uncovered. Sentences shared by overlapping passages count once.
    */
   private chooseSentences(terms: QueryTerm[], relevant: Array<RetrievedChunk & { relevance: number }>): Candidate[] {
     const candidates = new Map<string, Candidate>();
@@ -107,7 +124,7 @@ export class ExtractiveAnswerer {
     relevant.forEach(({ chunk, relevance }, rank) => {
       for (const sentence of chunk.sentences) {
         const key = `${chunk.source}:${sentence.start}:${sentence.end}`;
-        const sentenceTerms = textTerms(chunk.text.slice(sentence.start - chunk.start, sentence.end - chunk.start), chunk.language);
+        const sentenceTerms = this.termsOfSentence(chunk, sentence, key);
         const own = coverage(terms, sentenceTerms, this.statistics);
         const score = own === 0 ? 0 : (1 - passageWeight) * own + passageWeight * relevance;
         const previous = candidates.get(key);
@@ -120,7 +137,9 @@ export class ExtractiveAnswerer {
     const best = ranked[0];
     if (best === undefined || best.score <= 0) return [];
     const chosen = [best];
-    const covered = new Set(terms.filter((term) => termMatch(term, best.terms) >= COVERED_MATCH).map((term) => term.word));
+    const covered = new Set(
+      terms.filter((term) => termMatch(term, best.terms) >= COVERED_MATCH).map((term) => term.word),
+    );
     for (const candidate of ranked.slice(1)) {
       if (chosen.length >= this.options.maxSentences) break;
       if (candidate.own < best.own * this.options.secondarySentenceRatio) continue;
@@ -133,8 +152,9 @@ export class ExtractiveAnswerer {
   }
 }
 
-function quoteOf(candidate: Candidate): string {
-  return candidate.chunk.text.slice(candidate.sentence.start - candidate.chunk.start, candidate.sentence.end - candidate.chunk.start);
+/** The text of a sentence of a chunk. */
+function quoteOf(chunk: Chunk, sentence: Span): string {
+  return chunk.text.slice(sentence.start - chunk.start, sentence.end - chunk.start);
 }
 
 function round(value: number): number {

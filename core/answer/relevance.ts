@@ -1,5 +1,5 @@
 import { foldText, isContentWord, type QueryTerm, stem, words } from '../text/analyze.js';
-import type { Chunk, Language } from '../types.js';
+import type { Language } from '../types.js';
 
 /**
  * How much of a question a piece of text covers: the share of the question's content words, weighted by how rare
@@ -31,13 +31,11 @@ export class TermStatistics {
   private readonly count: number;
   private readonly maxWeight: number;
 
-  constructor(chunks: readonly Chunk[]) {
-    for (const chunk of chunks) {
-      for (const term of textTerms(chunk.text, chunk.language).stems) {
-        this.frequency.set(term, (this.frequency.get(term) ?? 0) + 1);
-      }
+  constructor(passages: readonly TextTerms[]) {
+    for (const passage of passages) {
+      for (const term of passage.stems) this.frequency.set(term, (this.frequency.get(term) ?? 0) + 1);
     }
-    this.count = chunks.length;
+    this.count = passages.length;
     this.maxWeight = this.idf(1);
   }
 
@@ -92,7 +90,8 @@ export function cognateSimilarity(left: string, right: string): number {
   while (prefix < a.length && prefix < b.length && a[prefix] === b[prefix]) prefix += 1;
   if (prefix >= MIN_SHARED_PREFIX && prefix >= MIN_PREFIX_SHARE * Math.min(a.length, b.length)) return COGNATE_SCORE;
   // French acronyms often reverse the English ones: NATO/OTAN, EU/UE.
-  if (a.length <= MAX_REVERSED_ACRONYM && a.length === b.length && a === [...b].reverse().join('')) return COGNATE_SCORE;
+  if (a.length <= MAX_REVERSED_ACRONYM && a.length === b.length && a === [...b].reverse().join(''))
+    return COGNATE_SCORE;
   const dice = trigramDice(a, b);
   return dice >= MIN_TRIGRAM_DICE ? dice * COGNATE_SCORE : 0;
 }

@@ -30,7 +30,8 @@ function openAiEmbeddings(config: Extract<EmbedderConfig, { kind: 'openai' }>): 
 
 /** Builds the embedder for an ingest run; the lexical one learns its weights from the passages first. */
 export function createIndexEmbedder(config: EmbedderConfig, passages: string[]): IndexEmbedder {
-  if (config.kind === 'openai') return { id: embedderId(config), embeddings: openAiEmbeddings(config), state: undefined };
+  if (config.kind === 'openai')
+    return { id: embedderId(config), embeddings: openAiEmbeddings(config), state: undefined };
   const lexical = new LexicalEmbeddings({ dimensions: config.dimensions }).fit(passages);
   return { id: lexical.id, embeddings: lexical, state: lexical.toJSON() };
 }
@@ -39,4 +40,3 @@ export function createIndexEmbedder(config: EmbedderConfig, passages: string[]):
 export function restoreEmbeddings(config: EmbedderConfig, state: unknown): EmbeddingsInterface {
   return config.kind === 'openai' ? openAiEmbeddings(config) : LexicalEmbeddings.fromJSON(state);
 }
-

@@ -77,7 +77,8 @@ export class LexicalEmbeddings extends Embeddings {
   /** Restores a fitted embedder; throws a ZodError when the state is not one. */
   static fromJSON(value: unknown): LexicalEmbeddings {
     const state = stateSchema.parse(value);
-    if (state.idf.length !== state.dimensions) throw new Error(`idf has ${state.idf.length} values, not ${state.dimensions}`);
+    if (state.idf.length !== state.dimensions)
+      throw new Error(`idf has ${state.idf.length} values, not ${state.dimensions}`);
     const embeddings = new LexicalEmbeddings(state);
     embeddings.idf = Float64Array.from(state.idf);
     embeddings.documentCount = state.documentCount;

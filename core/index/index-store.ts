@@ -138,7 +138,9 @@ export async function loadIndex(indexDir: string, embedder: EmbedderConfig): Pro
   const chunksFile = path.join(directory, FILES.chunks);
   const chunks: Chunk[] = parseFile(chunksFile, () => chunksSchema.parse(JSON.parse(text(FILES.chunks))));
   if (chunks.length !== manifest.chunkCount) {
-    throw new IndexCorruptError(`The index file ${chunksFile} holds ${chunks.length} chunks, not ${manifest.chunkCount}.`);
+    throw new IndexCorruptError(
+      `The index file ${chunksFile} holds ${chunks.length} chunks, not ${manifest.chunkCount}.`,
+    );
   }
   const embedderState = contents.has(FILES.embedder) ? JSON.parse(text(FILES.embedder)) : undefined;
   const embeddings = parseFile(path.join(directory, FILES.embedder), () => restoreEmbeddings(embedder, embedderState));
@@ -189,7 +191,10 @@ async function pointLinkAt(indexDir: string, generation: string): Promise<void> 
     // A plain folder from an older layout: move it aside once, so the link can take its place.
     await rename(indexDir, `${indexDir}-${Date.now().toString(36)}-moved`);
   }
-  const link = path.join(path.dirname(indexDir), `.${path.basename(indexDir)}.link-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const link = path.join(
+    path.dirname(indexDir),
+    `.${path.basename(indexDir)}.link-${process.pid}-${randomBytes(4).toString('hex')}`,
+  );
   await symlink(path.basename(generation), link);
   await rename(link, indexDir);
 }

@@ -9,21 +9,20 @@ import type { Language } from '../types.js';
  */
 
 /** Question words and elided forms the stock stop-word lists leave out. */
-const EXTRA_STOP_WORDS = [
-  'quoi', 'quand', 'comment', 'pourquoi', 'combien', 'dont', 'lequel', 'laquelle', 'lesquels', 'lesquelles',
-  'jusqu', 'lorsqu', 'puisqu', 'quoiqu', 'aujourd', 'ceux', 'celle', 'celles', 'celui', 'tout', 'tous', 'toute',
-  'toutes', 'aussi', 'ainsi', 'whom', 'whose', 'why', 'does', 'done', 'its', 'shall', 'will', 'may',
-];
+const EXTRA_STOP_WORDS = (
+  'quoi quand comment pourquoi combien dont lequel laquelle lesquels lesquelles jusqu lorsqu puisqu ' +
+  'quoiqu aujourd ceux celle celles celui tout tous toute toutes aussi ainsi whom whose why does done ' +
+  'its shall will may'
+).split(' ');
 
 /**
  * Words that frame a question about the documents rather than ask about their content
  * ("what does the document say about …"): they carry no evidence that a passage answers.
  */
-const FRAMING_WORDS = [
-  'document', 'documents', 'texte', 'textes', 'text', 'texts', 'communique', 'communiques', 'article', 'passage',
-  'selon', 'according', 'say', 'says', 'dit', 'disent', 'dire', 'mention', 'mentions', 'mentionne', 'parle',
-  'tell', 'explain', 'explique', 'expliquer',
-];
+const FRAMING_WORDS = (
+  'document documents texte textes text texts communique communiques article passage selon according ' +
+  'say says dit disent dire mention mentions mentionne parle tell explain explique expliquer'
+).split(' ');
 
 /** Lowercases and removes diacritics: « Défense » → « defense », « œuvre » → « oeuvre ». */
 export function foldText(text: string): string {
@@ -88,8 +87,10 @@ export function analyzeQuestion(question: string): QueryTerm[] {
 }
 
 const FRENCH_MARKERS = new Set(
-  [...fra.filter((word) => !eng.includes(word)), 'quel', 'quelle', 'quels', 'quelles', 'quoi', 'comment',
-    'pourquoi', 'quand', 'combien', 'est-ce', 'sont', 'ont'].map(foldText),
+  [
+    ...fra.filter((word) => !eng.includes(word)),
+    ...'quel quelle quels quelles quoi comment pourquoi quand combien sont ont'.split(' '),
+  ].map(foldText),
 );
 const ENGLISH_MARKERS = new Set(
   [...eng.filter((word) => !fra.includes(word)), 'why', 'does', 'whom', 'whose'].map(foldText),
