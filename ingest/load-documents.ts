@@ -80,8 +80,7 @@ function htmlToPlainText(html: string): string {
       { selector: 'h4', options: { uppercase: false } },
       { selector: 'h5', options: { uppercase: false } },
       { selector: 'h6', options: { uppercase: false } },
-      { selector: 'table', format: 'dataTable' },
-      { selector: 'th', options: { uppercase: false } },
+      { selector: 'table', format: 'dataTable', options: { uppercaseHeaderCells: false } },
     ],
   });
 }

@@ -1,0 +1,97 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A local server speaking the OpenAI HTTP API's wire format, for tests of our OpenAI adapters without the network.
+ * `/v1/embeddings` returns deterministic vectors (as floats, or as base64 little-endian float32 when asked, as the
+ * official SDK asks by default).
+ */
+export interface OpenAiWireServer {
+  /** Base URL to configure as `OPENAI_BASE_URL`, ending in `/v1`. */
+  baseUrl: string;
+  /** Every request received, in order: path, headers and parsed JSON body. */
+  requests: Array<{ path: string; authorization: string | undefined; body: unknown }>;
+  close: () => Promise<void>;
+}
+
+export interface OpenAiWireServerOptions {
+  dimensions?: number;
+  /** Answer embeddings requests with this status and an OpenAI-style error body instead. */
+  embeddingsStatus?: number;
+}
+
+/** A deterministic unit vector of letter-bigram counts, so that similar texts get similar vectors. */
+export function fakeEmbedding(text: string, dimensions: number): number[] {
+  const vector = new Array<number>(dimensions).fill(0);
+  const folded = text.toLowerCase();
+  for (let index = 0; index + 2 <= folded.length; index += 1) {
+    const bucket = (folded.charCodeAt(index) * 31 + folded.charCodeAt(index + 1)) % dimensions;
+    vector[bucket] = (vector[bucket] ?? 0) + 1;
+  }
+  const norm = Math.hypot(...vector) || 1;
+  return vector.map((value) => value / norm);
+}
+
+export async function startOpenAiWireServer(options: OpenAiWireServerOptions = {}): Promise<OpenAiWireServer> {
+  const dimensions = options.dimensions ?? 64;
+  const requests: OpenAiWireServer['requests'] = [];
+
+  const handle = async (request: IncomingMessage, response: ServerResponse) => {
+    const raw = await readBody(request);
+    const body = raw === '' ? undefined : (JSON.parse(raw) as Record<string, unknown>);
+    requests.push({ path: request.url ?? '', authorization: request.headers.authorization, body });
+    if (request.method === 'POST' && request.url === '/v1/embeddings') {
+      if (options.embeddingsStatus !== undefined) {
+        return sendError(response, options.embeddingsStatus, 'The server had an error while processing your request.');
+      }
+      const input = body?.['input'];
+      const texts = Array.isArray(input) ? input.map(String) : [String(input)];
+      const base64 = body?.['encoding_format'] === 'base64';
+      return sendJson(response, 200, {
+        object: 'list',
+        data: texts.map((text, index) => {
+          const vector = fakeEmbedding(text, dimensions);
+          const embedding = base64 ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
+          return { object: 'embedding', index, embedding };
+        }),
+        model: body?.['model'],
+        usage: { prompt_tokens: texts.length, total_tokens: texts.length },
+      });
+    }
+    return sendError(response, 404, `Unknown route ${request.method} ${request.url}`);
+  };
+
+  const server: Server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => sendError(response, 500, String(error)));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    baseUrl: `http://127.0.0.1:${port}/v1`,
+    requests,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function readBody(request: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    request.setEncoding('utf8');
+    request.on('data', (chunk: string) => (text += chunk));
+    request.on('end', () => resolve(text));
+    request.on('error', reject);
+  });
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { 'content-type': 'application/json' });
+  response.end(JSON.stringify(body));
+}
+
+function sendError(response: ServerResponse, status: number, message: string): void {
+  sendJson(response, status, { error: { message, type: 'server_error', param: null, code: null } });
+}
