@@ -1,19 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { REFUSALS } from '../core/answer/extractive-answerer.js';
-import type { Engine } from '../core/engine.js';
 import type { Answer } from '../core/types.js';
-import { buildEngine, createWorkspace, type Workspace } from './helpers/test-index.js';
+import { useCorpusEngine } from './helpers/test-index.js';
 import { RETRIEVAL_CASES, UNANSWERABLE_CASES } from './retrieval-cases.js';
 
-let workspace: Workspace;
-let engine: Engine;
-beforeAll(async () => {
-  workspace = await createWorkspace();
-  engine = await buildEngine(workspace);
-});
-afterAll(() => workspace.cleanup());
+const corpus = useCorpusEngine();
 
 /** Checks the citation contract: markers and citations match one to one, and every quote is where it says. */
 async function expectVerifiableCitations(answer: Answer, root: string): Promise<void> {
@@ -32,18 +25,18 @@ async function expectVerifiableCitations(answer: Answer, root: string): Promise<
 
 describe('extractive answers', () => {
   it.each(RETRIEVAL_CASES)('answers from the right passage: $question', async ({ question, expectedQuote, why }) => {
-    const answer = await engine.answerer.answer({ question });
+    const answer = await corpus.engine.answerer.answer({ question });
     expect(answer.found, why).toBe(true);
     expect(answer.mode).toBe('extractive');
     expect(
       answer.citations.some((citation) => citation.quote.includes(expectedQuote)),
       why,
     ).toBe(true);
-    await expectVerifiableCitations(answer, workspace.root);
+    await expectVerifiableCitations(answer, corpus.workspace.root);
   });
 
   it.each(UNANSWERABLE_CASES)('refuses in the question’s language: $question', async ({ question, language, why }) => {
-    const answer = await engine.answerer.answer({ question });
+    const answer = await corpus.engine.answerer.answer({ question });
     expect(answer.found, why).toBe(false);
     expect(answer.citations).toEqual([]);
     expect(answer.language).toBe(language);
@@ -52,20 +45,20 @@ describe('extractive answers', () => {
 
   it('answers in few sentences, never the same one twice', async () => {
     for (const { question } of RETRIEVAL_CASES) {
-      const { citations } = await engine.answerer.answer({ question, k: 9 });
+      const { citations } = await corpus.engine.answerer.answer({ question, k: 9 });
       expect(citations.length).toBeLessThanOrEqual(3);
       expect(new Set(citations.map((citation) => `${citation.source}:${citation.start}`)).size).toBe(citations.length);
     }
   });
 
   it('refuses a question with no content word', async () => {
-    const answer = await engine.answerer.answer({ question: 'Et alors ?' });
+    const answer = await corpus.engine.answerer.answer({ question: 'Et alors ?' });
     expect(answer.found).toBe(false);
     expect(answer.answer).toBe(REFUSALS.fr);
   });
 
   it('reports its timings', async () => {
-    const { timings } = await engine.answerer.answer({ question: 'Qui est Kaja Kallas ?' });
+    const { timings } = await corpus.engine.answerer.answer({ question: 'Qui est Kaja Kallas ?' });
     expect(timings.retrieveMs).toBeGreaterThanOrEqual(0);
     expect(timings.totalMs).toBeGreaterThanOrEqual(timings.retrieveMs);
   });

@@ -3,19 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../core/engine.js';
 import { createApp } from '../server/app.js';
-import { buildEngine, COMMUNIQUE, createWorkspace, type Workspace } from './helpers/test-index.js';
+import { COMMUNIQUE, useCorpusEngine } from './helpers/test-index.js';
 
-let workspace: Workspace;
-let engine: Engine;
+const corpus = useCorpusEngine();
 const servers: Server[] = [];
-
-beforeAll(async () => {
-  workspace = await createWorkspace();
-  engine = await buildEngine(workspace);
-});
 afterAll(async () => {
   await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  await workspace.cleanup();
 });
 
 /** Starts an app on a free port and returns its base URL. */
@@ -31,7 +24,7 @@ let base: string;
 let unloaded: string;
 const loggedErrors: unknown[] = [];
 beforeAll(async () => {
-  base = await serve(createApp({ engine: () => engine, logError: (error) => loggedErrors.push(error) }));
+  base = await serve(createApp({ engine: () => corpus.engine, logError: (error) => loggedErrors.push(error) }));
   unloaded = await serve(createApp({ engine: () => undefined }));
 });
 
@@ -60,7 +53,7 @@ describe('POST /api/answer', () => {
       ['chunkId', 'end', 'n', 'passage', 'quote', 'score', 'source', 'start', 'title'].sort(),
     );
     expect(body.timings.totalMs).toBeGreaterThanOrEqual(body.timings.retrieveMs);
-    const text = engine.index.chunks.find((chunk) => chunk.id === body.citations[0].chunkId)?.text ?? '';
+    const text = corpus.engine.index.chunks.find((chunk) => chunk.id === body.citations[0].chunkId)?.text ?? '';
     expect(text).toBe(body.citations[0].passage);
   });
 
@@ -114,7 +107,7 @@ describe('POST /api/answer', () => {
 
   it('hides an unexpected failure behind a generic 500 and logs it', async () => {
     const broken: Engine = {
-      index: engine.index,
+      index: corpus.engine.index,
       answerer: { answer: () => Promise.reject(new Error('secret detail at /srv/app.ts:12')) },
     };
     const logged: unknown[] = [];
@@ -130,7 +123,7 @@ describe('other routes', () => {
   it('reports health once the index is loaded, 503 before', async () => {
     const response = await fetch(`${base}/healthz`);
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ status: 'ok', chunks: engine.index.chunks.length });
+    expect(await response.json()).toEqual({ status: 'ok', chunks: corpus.engine.index.chunks.length });
     await expectError(await fetch(`${unloaded}/healthz`), 503, 'index_unavailable');
   });
 

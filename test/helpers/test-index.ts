@@ -1,6 +1,7 @@
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { type Config, parseConfig } from '../../core/config.js';
 import { createEngine, type Engine } from '../../core/engine.js';
 import { loadIndex } from '../../core/index/index-store.js';
@@ -40,4 +41,18 @@ export async function createWorkspace(
 export async function buildEngine(workspace: Workspace): Promise<Engine> {
   await ingest(workspace.config);
   return createEngine(await loadIndex(workspace.config.indexDir, workspace.config.embedder));
+}
+
+/**
+ * Registers hooks that build an engine over a copy of the repository's corpus before a test file's tests and
+ * remove it after; the returned object is filled in once the hooks have run.
+ */
+export function useCorpusEngine(): { engine: Engine; workspace: Workspace } {
+  const context = {} as { engine: Engine; workspace: Workspace };
+  beforeAll(async () => {
+    context.workspace = await createWorkspace();
+    context.engine = await buildEngine(context.workspace);
+  });
+  afterAll(() => context.workspace.cleanup());
+  return context;
 }
