@@ -1,7 +1,7 @@
-import { type AnswerRequest, ExtractiveAnswerer } from './answer/extractive-answerer.js';
+import { ExtractiveAnswerer } from './answer/extractive-answerer.js';
 import type { LoadedIndex } from './index/index-store.js';
 import { HybridRetriever } from './retrieval/hybrid-retriever.js';
-import type { Answer } from './types.js';
+import type { Answer, AnswerRequest } from './types.js';
 
 /** Answers questions; what the HTTP layer and the evaluation depend on. */
 export interface Answerer {

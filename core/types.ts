@@ -59,6 +59,25 @@ export interface Citation {
 
 export type AnswerMode = 'extractive';
 
+export interface AnswerRequest {
+  question: string;
+  /** Passages to retrieve; DEFAULTS.retrieval.k when absent. */
+  k?: number | undefined;
+  /** Also return the retrieved passages, in rank order, as evaluation needs them. */
+  includePassages?: boolean | undefined;
+}
+
+/** A retrieved passage as the API reports it on request. */
+export interface RetrievedPassage extends Span {
+  rank: number;
+  chunkId: string;
+  source: string;
+  title: string;
+  text: string;
+  /** Reciprocal-rank fusion score. */
+  score: number;
+}
+
 export interface Answer {
   answer: string;
   found: boolean;
@@ -66,4 +85,6 @@ export interface Answer {
   mode: AnswerMode;
   citations: Citation[];
   timings: { retrieveMs: number; totalMs: number };
+  /** Present only when the request asked for it. */
+  passages?: RetrievedPassage[];
 }

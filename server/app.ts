@@ -29,6 +29,7 @@ const answerRequestSchema = z.object({
     .min(1, 'k must be at least 1')
     .max(DEFAULTS.retrieval.maxK, `k must be at most ${DEFAULTS.retrieval.maxK}`)
     .optional(),
+  includePassages: z.boolean({ invalid_type_error: 'includePassages must be a boolean' }).optional(),
 });
 
 /** Builds the HTTP app: the answer API, the health check and the chat page. Nothing here opens a socket. */

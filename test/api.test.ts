@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../core/engine.js';
@@ -55,6 +57,19 @@ describe('POST /api/answer', () => {
     expect(body.timings.totalMs).toBeGreaterThanOrEqual(body.timings.retrieveMs);
     const text = corpus.engine.index.chunks.find((chunk) => chunk.id === body.citations[0].chunkId)?.text ?? '';
     expect(text).toBe(body.citations[0].passage);
+  });
+
+  it('returns the retrieved passages in rank order only when asked', async () => {
+    const question = 'Qui est Kaja Kallas ?';
+    const plain = await (await post(JSON.stringify({ question }))).json();
+    expect(plain).not.toHaveProperty('passages');
+    const body = await (await post(JSON.stringify({ question, k: 5, includePassages: true }))).json();
+    expect(body.passages).toHaveLength(5);
+    expect(body.passages.map((passage: { rank: number }) => passage.rank)).toEqual([1, 2, 3, 4, 5]);
+    const text = await readFile(path.join(corpus.workspace.root, COMMUNIQUE), 'utf8');
+    for (const passage of body.passages) expect(text.slice(passage.start, passage.end)).toBe(passage.text);
+    expect(body.passages[0].text).toContain('Kaja Kallas');
+    await expectError(await post(JSON.stringify({ question, includePassages: 'yes' })), 400, 'invalid_request');
   });
 
   it('refuses in English when the documents do not answer', async () => {

@@ -2,7 +2,16 @@ import { DEFAULTS } from '../defaults.js';
 import type { LoadedIndex } from '../index/index-store.js';
 import type { Retriever } from '../retrieval/hybrid-retriever.js';
 import { analyzeQuestion, detectLanguage, type QueryTerm } from '../text/analyze.js';
-import type { Answer, Chunk, Citation, Language, RetrievedChunk, Span } from '../types.js';
+import type {
+  Answer,
+  AnswerRequest,
+  Chunk,
+  Citation,
+  Language,
+  RetrievedChunk,
+  RetrievedPassage,
+  Span,
+} from '../types.js';
 import { coverage, TermStatistics, termMatch, type TextTerms, textTerms } from './relevance.js';
 
 /** What the documents say when they do not answer, in the question's language. */
@@ -10,11 +19,6 @@ export const REFUSALS: Readonly<Record<Language, string>> = Object.freeze({
   fr: 'Les documents ne contiennent pas la réponse à cette question.',
   en: 'The documents do not contain the answer to this question.',
 });
-
-export interface AnswerRequest {
-  question: string;
-  k?: number | undefined;
-}
 
 export interface ExtractiveOptions {
   minRelevance: number;
@@ -82,7 +86,7 @@ export class ExtractiveAnswerer {
       end: candidate.sentence.end,
       score: round(candidate.score),
     }));
-    return {
+    const answer: Answer = {
       answer:
         citations.length === 0
           ? REFUSALS[language]
@@ -93,6 +97,8 @@ export class ExtractiveAnswerer {
       citations,
       timings: { retrieveMs: round(retrieveMs), totalMs: round(performance.now() - startedAt) },
     };
+    if (request.includePassages === true) answer.passages = retrieved.map(toPassage);
+    return answer;
   }
 
   private termsOfChunk(chunk: Chunk): TextTerms {
@@ -150,6 +156,19 @@ export class ExtractiveAnswerer {
     }
     return chosen;
   }
+}
+
+function toPassage({ chunk, fusedScore }: RetrievedChunk, index: number): RetrievedPassage {
+  return {
+    rank: index + 1,
+    chunkId: chunk.id,
+    source: chunk.source,
+    title: chunk.title,
+    start: chunk.start,
+    end: chunk.end,
+    text: chunk.text,
+    score: round(fusedScore),
+  };
 }
 
 /** The text of a sentence of a chunk. */
