@@ -12,6 +12,7 @@ import type {
   RetrievedPassage,
   Span,
 } from '../types.js';
+import { type AnswerType, answerType, canAnswer } from './answer-type.js';
 import { coverage, TermStatistics, termMatch, type TextTerms, textTerms } from './relevance.js';
 
 /** What the documents say when they do not answer, in the question's language. */
@@ -74,7 +75,7 @@ export class ExtractiveAnswerer {
         relevance: coverage(terms, this.termsOfChunk(retrievedChunk.chunk), this.statistics),
       }))
       .filter(({ chunk, relevance }) => relevance >= this.minRelevance(language, chunk.language));
-    const chosen = this.chooseSentences(terms, relevant);
+    const chosen = this.chooseSentences(terms, relevant, answerType(request.question));
     const citations: Citation[] = chosen.map((candidate, index) => ({
       n: index + 1,
       chunkId: candidate.chunk.id,
@@ -124,12 +125,17 @@ export class ExtractiveAnswerer {
    * more that cover the question nearly as well on their own and answer a part of it the earlier ones left
    * uncovered. Sentences shared by overlapping passages count once.
    */
-  private chooseSentences(terms: QueryTerm[], relevant: Array<RetrievedChunk & { relevance: number }>): Candidate[] {
+  private chooseSentences(
+    terms: QueryTerm[],
+    relevant: Array<RetrievedChunk & { relevance: number }>,
+    type: AnswerType,
+  ): Candidate[] {
     const candidates = new Map<string, Candidate>();
     const { passageWeight } = this.options;
     relevant.forEach(({ chunk, relevance }, rank) => {
       for (const sentence of chunk.sentences) {
         const key = `${chunk.source}:${sentence.start}:${sentence.end}`;
+        if (!canAnswer(quoteOf(chunk, sentence), type)) continue;
         const sentenceTerms = this.termsOfSentence(chunk, sentence, key);
         const own = coverage(terms, sentenceTerms, this.statistics);
         const score = own === 0 ? 0 : (1 - passageWeight) * own + passageWeight * relevance;

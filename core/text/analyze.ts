@@ -12,7 +12,7 @@ import type { Language } from '../types.js';
 const EXTRA_STOP_WORDS = (
   'quoi quand comment pourquoi combien dont lequel laquelle lesquels lesquelles jusqu lorsqu puisqu ' +
   'quoiqu aujourd ceux celle celles celui tout tous toute toutes aussi ainsi whom whose why does done ' +
-  'its shall will may'
+  'its shall will may against every without within upon among whether although either neither cannot used'
 ).split(' ');
 
 /**
