@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 /**
  * A local server speaking the OpenAI HTTP API's wire format, for tests of our OpenAI adapters without the network.
  * `/v1/embeddings` returns deterministic vectors (as floats, or as base64 little-endian float32 when asked, as the
- * official SDK asks by default).
+ * official SDK asks by default); `/v1/chat/completions` answers as the test's `chat` function says.
  */
 export interface OpenAiWireServer {
   /** Base URL to configure as `OPENAI_BASE_URL`, ending in `/v1`. */
@@ -14,8 +14,13 @@ export interface OpenAiWireServer {
   close: () => Promise<void>;
 }
 
+/** How the server answers one chat completion request. */
+export type ChatReply = { content: string } | { status: number; message?: string };
+
 export interface OpenAiWireServerOptions {
   dimensions?: number;
+  /** Answers `/v1/chat/completions` (non-streamed); without it the route is a 404. */
+  chat?: (body: Record<string, unknown>) => ChatReply;
   /** Answer embeddings requests with this status and an OpenAI-style error body instead. */
   embeddingsStatus?: number;
 }
@@ -58,6 +63,11 @@ export async function startOpenAiWireServer(options: OpenAiWireServerOptions = {
         usage: { prompt_tokens: texts.length, total_tokens: texts.length },
       });
     }
+    if (request.method === 'POST' && request.url === '/v1/chat/completions' && options.chat !== undefined) {
+      const reply = options.chat(body ?? {});
+      if ('status' in reply) return sendError(response, reply.status, reply.message ?? 'Upstream failure.');
+      return sendJson(response, 200, chatCompletion(String(body?.['model']), reply.content));
+    }
     return sendError(response, 404, `Unknown route ${request.method} ${request.url}`);
   };
 
@@ -74,6 +84,20 @@ export async function startOpenAiWireServer(options: OpenAiWireServerOptions = {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** A non-streamed chat completion, shaped as the API returns it. */
+function chatCompletion(model: string, content: string) {
+  return {
+    id: `chatcmpl-${Math.random().toString(36).slice(2)}`,
+    object: 'chat.completion',
+    created: Math.floor(Date.now() / 1000),
+    model,
+    choices: [
+      { index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: 'stop' },
+    ],
+    usage: { prompt_tokens: 10, completion_tokens: content.length, total_tokens: 10 + content.length },
   };
 }
 

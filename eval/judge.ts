@@ -1,0 +1,57 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
+import { ChatPromptTemplate } from '@langchain/core/prompts';
+import { z } from 'zod';
+import type { Answer } from '../core/types.js';
+import type { EvalCase } from './cases.js';
+import type { JudgeVerdict } from './score-case.js';
+
+const verdictSchema = z.object({
+  faithfulness: z.number().min(0).max(1),
+  correctness: z.number().min(0).max(1),
+});
+
+/** Scores an answer's faithfulness to its citations and its correctness, with a language model. */
+export interface Judge {
+  judge(evalCase: EvalCase, answer: Answer): Promise<JudgeVerdict>;
+}
+
+/** Builds a judge on a chat model, with the prompt templates of `prompts/judge-*.txt`. */
+export async function createJudge(model: BaseChatModel, promptsDir: string): Promise<Judge> {
+  const [system, user] = await Promise.all(
+    ['judge-system.txt', 'judge-user.txt'].map((name) => readFile(path.join(promptsDir, name), 'utf8')),
+  );
+  const prompt = ChatPromptTemplate.fromMessages([
+    ['system', system ?? ''],
+    ['human', user ?? ''],
+  ]);
+  const chain = prompt.pipe(model);
+  return {
+    async judge(evalCase, answer) {
+      const message = await chain.invoke({
+        question: evalCase.question,
+        answer: answer.answer,
+        passages: answer.citations.map((citation) => `[${citation.n}] ${citation.passage}`).join('\n\n') || '(none)',
+        expected:
+          evalCase.expectedQuote ??
+          (evalCase.kind === 'unanswerable' ? 'none: the documents do not answer this question' : 'none'),
+      });
+      const content = typeof message.content === 'string' ? message.content : JSON.stringify(message.content);
+      const parsed = verdictSchema.safeParse(parseJsonObject(content));
+      if (!parsed.success) throw new Error(`The judge did not reply with a verdict: ${content.slice(0, 200)}`);
+      return parsed.data;
+    },
+  };
+}
+
+/** The first `{…}` of a reply, parsed; undefined when there is none or it is not JSON. */
+function parseJsonObject(content: string): unknown {
+  const json = /\{[\s\S]*\}/.exec(content)?.[0];
+  if (json === undefined) return undefined;
+  try {
+    return JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,165 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ChatOpenAI } from '@langchain/openai';
+import { ConfigError, loadConfig } from '../core/config.js';
+import { DEFAULTS } from '../core/defaults.js';
+import { createEngine } from '../core/engine.js';
+import { CorpusError } from '../core/errors.js';
+import { loadIndex } from '../core/index/index-store.js';
+import { ingest, staleReason } from '../ingest/build-index.js';
+import { loadDocuments } from '../ingest/load-documents.js';
+import { CaseFileError, loadCases } from './cases.js';
+import { createJudge } from './judge.js';
+import { renderCases, renderSummary, type TableFormat } from './report.js';
+import { runCases } from './run-cases.js';
+import type { CaseResult } from './score-case.js';
+import { summarize } from './summarize.js';
+import { baselineTarget, type EvalTarget, httpTarget, inProcessTarget } from './targets.js';
+import { checkThresholds, loadThresholds } from './thresholds.js';
+
+const USAGE = `Usage: npm run eval -- [options]
+
+Runs the evaluation cases and scores the answers; exits 1 when a metric falls below eval/thresholds.json.
+
+Options:
+  --url URL          evaluate a running server's /api/answer instead of the index in this process
+  --cases FILE       case file (default: eval/cases/communique.jsonl)
+  --k N              passages to retrieve per question (default: ${DEFAULTS.retrieval.k})
+  --baseline         also run the stock LangChain pipeline and print both side by side
+  --judge            also score faithfulness and correctness with the configured language model
+                     (OPENAI_API_KEY and/or OPENAI_BASE_URL; model from JUDGE_MODEL or CHAT_MODEL)
+  --thresholds FILE  thresholds (default: eval/thresholds.json)
+  --json FILE        write every result and the summaries as JSON
+  --md FILE          write the report as Markdown
+  --help             show this help`;
+
+async function main(): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        url: { type: 'string' },
+        cases: { type: 'string', default: path.join('eval', 'cases', 'communique.jsonl') },
+        k: { type: 'string', default: String(DEFAULTS.retrieval.k) },
+        baseline: { type: 'boolean', default: false },
+        judge: { type: 'boolean', default: false },
+        thresholds: { type: 'string', default: path.join('eval', 'thresholds.json') },
+        json: { type: 'string' },
+        md: { type: 'string' },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const k = Number(values.k);
+  if (!Number.isInteger(k) || k < 1 || k > DEFAULTS.retrieval.maxK) {
+    console.error(`eval: --k must be an integer from 1 to ${DEFAULTS.retrieval.maxK}.`);
+    return 2;
+  }
+
+  const config = loadConfig();
+  const documents = await loadDocuments(config.corpusDir, config.rootDir);
+  const sourceTexts = new Map(documents.map((document) => [document.source, document.text]));
+  const cases = await loadCases(values.cases, (source) => Promise.resolve(sourceTexts.get(source)));
+  const thresholds = await loadThresholds(values.thresholds);
+
+  let target: EvalTarget;
+  if (values.url === undefined) {
+    const reason = await staleReason(config);
+    if (reason !== undefined) {
+      console.error(`Building the index: ${reason}.`);
+      await ingest(config);
+    }
+    target = inProcessTarget(createEngine(await loadIndex(config.indexDir, config.embedder)).answerer);
+  } else {
+    target = httpTarget(values.url);
+  }
+  const judge = values.judge ? await createJudge(judgeModel(), path.join(config.rootDir, 'prompts')) : undefined;
+
+  const run = async (which: EvalTarget): Promise<CaseResult[]> => {
+    console.error(`Running ${cases.length} cases against ${which.name}…`);
+    return runCases(cases, which, {
+      k,
+      sourceTexts,
+      judge,
+      onResult: (result, index, total) => {
+        const position = `[${String(index + 1).padStart(String(total).length)}/${total}]`;
+        console.error(
+          `${position} ${result.id.padEnd(14)} ${result.passed ? 'pass' : 'FAIL'} ${result.latencyMs.toFixed(1)} ms`,
+        );
+      },
+    });
+  };
+  const results = await run(target);
+  const baselineResults = values.baseline ? await run(await baselineTarget(documents)) : undefined;
+
+  const summary = summarize(results);
+  const baselineSummary = baselineResults === undefined ? undefined : summarize(baselineResults);
+  const failures = checkThresholds(summary, thresholds);
+  const report = (format: TableFormat) => {
+    const heading = (title: string) => (format === 'markdown' ? `## ${title}` : title);
+    const legend =
+      baselineSummary === undefined
+        ? []
+        : [`Each cell: ${target.name} / baseline (stock LangChain: 1000/200 splitter, BM25 top-${k}, top passage).`];
+    const verdict =
+      failures.length === 0
+        ? `All thresholds of ${values.thresholds} hold.`
+        : `Below thresholds:\n${failures.map((failure) => `- ${failure}`).join('\n')}`;
+    return [
+      heading('Cases'),
+      renderCases(results, format),
+      heading('Summary'),
+      ...legend,
+      renderSummary(summary, format, baselineSummary),
+      verdict,
+    ].join('\n\n');
+  };
+
+  console.log(report('text'));
+  if (values.md !== undefined) await writeFile(values.md, `# Evaluation\n\n${report('markdown')}\n`);
+  if (values.json !== undefined) {
+    await writeFile(
+      values.json,
+      `${JSON.stringify({ target: target.name, k, summary, baselineSummary, failures, results, baselineResults }, null, 2)}\n`,
+    );
+  }
+  return failures.length === 0 ? 0 : 1;
+}
+
+/** The chat model that judges, from the same OpenAI-compatible settings as the rest of the product. */
+function judgeModel(): ChatOpenAI {
+  const apiKey = process.env['OPENAI_API_KEY'] || undefined;
+  const baseURL = process.env['OPENAI_BASE_URL'] || undefined;
+  const model = process.env['JUDGE_MODEL'] || process.env['CHAT_MODEL'];
+  if ((apiKey === undefined && baseURL === undefined) || model === undefined) {
+    throw new ConfigError('--judge needs OPENAI_API_KEY or OPENAI_BASE_URL, and JUDGE_MODEL or CHAT_MODEL.');
+  }
+  return new ChatOpenAI({
+    model,
+    temperature: 0,
+    apiKey: apiKey ?? 'not-needed',
+    configuration: baseURL === undefined ? {} : { baseURL },
+    maxRetries: 1,
+    timeout: 60_000,
+  });
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const known = error instanceof CaseFileError || error instanceof ConfigError || error instanceof CorpusError;
+    console.error(known ? `eval: ${(error as Error).message}` : error);
+    process.exitCode = 1;
+  },
+);
