@@ -19,11 +19,23 @@ const environmentSchema = z.object({
   OPENAI_API_KEY: optionalText,
   OPENAI_BASE_URL: optionalText.pipe(z.string().url().optional()),
   EMBEDDING_MODEL: z.string().trim().min(1).default('text-embedding-3-small'),
+  CHAT_MODEL: optionalText,
+  LLM_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(DEFAULTS.generation.timeoutMs),
+  LLM_TEMPERATURE: z.coerce.number().min(0).max(2).default(0),
 });
 
 export type EmbedderConfig =
   | { kind: 'lexical'; dimensions: number }
   | { kind: 'openai'; model: string; apiKey: string | undefined; baseUrl: string | undefined };
+
+/** The chat model that writes answers; absent in the embedded, extractive mode. */
+export interface ChatConfig {
+  model: string;
+  apiKey: string | undefined;
+  baseUrl: string | undefined;
+  timeoutMs: number;
+  temperature: number;
+}
 
 export interface Config {
   port: number;
@@ -33,6 +45,7 @@ export interface Config {
   corpusDir: string;
   indexDir: string;
   embedder: EmbedderConfig;
+  chat: ChatConfig | undefined;
 }
 
 /** Raised when an environment variable does not parse; the message names the variable and what it accepts. */
@@ -61,6 +74,7 @@ export function parseConfig(environment: NodeJS.ProcessEnv, rootDir = process.cw
   const embedder: EmbedderConfig = wantsOpenAi
     ? { kind: 'openai', model: values.EMBEDDING_MODEL, apiKey: values.OPENAI_API_KEY, baseUrl: values.OPENAI_BASE_URL }
     : { kind: 'lexical', dimensions: values.LEXICAL_DIMENSIONS };
+  const chat = chatConfig(values);
   const absoluteRoot = path.resolve(rootDir);
   return Object.freeze({
     port: values.PORT,
@@ -69,7 +83,30 @@ export function parseConfig(environment: NodeJS.ProcessEnv, rootDir = process.cw
     corpusDir: path.resolve(absoluteRoot, values.CORPUS_DIR),
     indexDir: path.resolve(absoluteRoot, values.INDEX_DIR),
     embedder: Object.freeze(embedder),
+    chat: chat === undefined ? undefined : Object.freeze(chat),
   });
+}
+
+/**
+ * CHAT_MODEL, or an OpenAI key alone (then gpt-4o-mini), turns generative answers on; the model is reached at
+ * OPENAI_BASE_URL when set (Ollama, vLLM, llama.cpp…), at OpenAI otherwise. Neither: extractive answers.
+ */
+function chatConfig(values: z.infer<typeof environmentSchema>): ChatConfig | undefined {
+  const model =
+    values.CHAT_MODEL ?? (values.OPENAI_API_KEY === undefined ? undefined : DEFAULTS.generation.openAiModel);
+  if (model === undefined) return undefined;
+  if (values.OPENAI_API_KEY === undefined && values.OPENAI_BASE_URL === undefined) {
+    throw new ConfigError(
+      'CHAT_MODEL needs OPENAI_API_KEY, or OPENAI_BASE_URL for a compatible server that takes no key.',
+    );
+  }
+  return {
+    model,
+    apiKey: values.OPENAI_API_KEY,
+    baseUrl: values.OPENAI_BASE_URL,
+    timeoutMs: values.LLM_TIMEOUT_MS,
+    temperature: values.LLM_TEMPERATURE,
+  };
 }
 
 /** Reads `.env` (when present, without overriding the real environment) and parses the process environment. */

@@ -44,8 +44,30 @@ export const DEFAULTS = Object.freeze({
     /** A further sentence must score at least this fraction of the best one. */
     secondarySentenceRatio: 0.6,
   }),
+  generation: Object.freeze({
+    /** OpenAI model used when a key is set and CHAT_MODEL is not. */
+    openAiModel: 'gpt-4o-mini',
+    /** Longest wait for a whole generated answer before falling back to the extractive one. */
+    timeoutMs: 20_000,
+    /**
+     * Relevance a passage needs to be shown to the model: lower than the extractive bar, since the model reads
+     * paraphrases that word overlap misses, and says when the passages do not answer.
+     */
+    minRelevance: 0.2,
+    /** What the prompt asks the model to write when the passages do not answer. */
+    notFoundSentinel: 'NOT_IN_DOCUMENTS',
+  }),
+  conversation: Object.freeze({
+    maxTurns: 20,
+    maxTurnChars: 4000,
+    /** Turns of history given to the question rewriter. */
+    rewriteTurns: 6,
+  }),
   http: Object.freeze({
     maxQuestionChars: 2000,
-    maxBodyBytes: 16 * 1024,
+    /** Room for a question and a full history (20 turns of 4000 characters). */
+    maxBodyBytes: 128 * 1024,
+    /** Interval of the keep-alive comments of an event stream. */
+    heartbeatMs: 15_000,
   }),
 });

@@ -57,7 +57,17 @@ export interface Citation {
   score: number;
 }
 
-export type AnswerMode = 'extractive';
+/**
+ * `extractive`: sentences quoted from the documents. `generative`: written by a language model from the passages.
+ * `extractive-fallback`: the model failed, so the answer is extractive.
+ */
+export type AnswerMode = 'extractive' | 'generative' | 'extractive-fallback';
+
+/** A previous turn of the conversation. */
+export interface ChatTurn {
+  role: 'user' | 'assistant';
+  content: string;
+}
 
 export interface AnswerRequest {
   question: string;
@@ -65,6 +75,29 @@ export interface AnswerRequest {
   k?: number | undefined;
   /** Also return the retrieved passages, in rank order, as evaluation needs them. */
   includePassages?: boolean | undefined;
+  /** Earlier turns, oldest first: a follow-up question is rewritten into a standalone one with them. */
+  history?: ChatTurn[] | undefined;
+}
+
+/** A passage given to the model (or to the extractive answerer), numbered as the prompt numbers it. */
+export interface CandidatePassage extends Span {
+  n: number;
+  chunkId: string;
+  source: string;
+  title: string;
+  passage: string;
+}
+
+/** What an answerer reports while it works, in this order: candidates, tokens, then the verified answer. */
+export type AnswerEvent =
+  | { type: 'citations'; rewrittenQuestion: string; passages: CandidatePassage[] }
+  | { type: 'token'; text: string }
+  | { type: 'done'; answer: Answer };
+
+export interface AnswerOptions {
+  /** Aborts the work, including the request to the model, e.g. when the client goes away. */
+  signal?: AbortSignal | undefined;
+  onEvent?: ((event: AnswerEvent) => void) | undefined;
 }
 
 /** A retrieved passage as the API reports it on request. */
@@ -84,7 +117,15 @@ export interface Answer {
   language: Language;
   mode: AnswerMode;
   citations: Citation[];
-  timings: { retrieveMs: number; totalMs: number };
+  timings: { retrieveMs: number; totalMs: number; firstTokenMs?: number };
+  /** The question as searched, when a follow-up was rewritten with the conversation. */
+  rewrittenQuestion?: string;
+  /** Sentences of a generated answer that cite no passage. */
+  unsupported?: string[];
+  /** Tokens the model used. */
+  usage?: { promptTokens: number; completionTokens: number };
+  /** Why the answer is not what the mode promised, e.g. the model failed and the answer is extractive. */
+  warning?: string;
   /** Present only when the request asked for it. */
   passages?: RetrievedPassage[];
 }

@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
-import { ChatPromptTemplate } from '@langchain/core/prompts';
 import { z } from 'zod';
+import { loadChatPrompt } from '../core/llm/prompts.js';
 import type { Answer } from '../core/types.js';
 import type { EvalCase } from './cases.js';
 import type { JudgeVerdict } from './score-case.js';
@@ -19,14 +17,7 @@ export interface Judge {
 
 /** Builds a judge on a chat model, with the prompt templates of `prompts/judge-*.txt`. */
 export async function createJudge(model: BaseChatModel, promptsDir: string): Promise<Judge> {
-  const [system, user] = await Promise.all(
-    ['judge-system.txt', 'judge-user.txt'].map((name) => readFile(path.join(promptsDir, name), 'utf8')),
-  );
-  const prompt = ChatPromptTemplate.fromMessages([
-    ['system', system ?? ''],
-    ['human', user ?? ''],
-  ]);
-  const chain = prompt.pipe(model);
+  const chain = (await loadChatPrompt(promptsDir, 'judge')).pipe(model);
   return {
     async judge(evalCase, answer) {
       const message = await chain.invoke({

@@ -30,11 +30,29 @@ const answerRequestSchema = z.object({
     .max(DEFAULTS.retrieval.maxK, `k must be at most ${DEFAULTS.retrieval.maxK}`)
     .optional(),
   includePassages: z.boolean({ invalid_type_error: 'includePassages must be a boolean' }).optional(),
+  history: z
+    .array(
+      z.object({
+        role: z.enum(['user', 'assistant'], { message: 'history roles must be "user" or "assistant"' }),
+        content: z
+          .string({ invalid_type_error: 'history contents must be strings' })
+          .max(
+            DEFAULTS.conversation.maxTurnChars,
+            `history contents must be at most ${DEFAULTS.conversation.maxTurnChars} characters`,
+          ),
+      }),
+      { invalid_type_error: 'history must be an array of turns' },
+    )
+    .max(DEFAULTS.conversation.maxTurns, `history must hold at most ${DEFAULTS.conversation.maxTurns} turns`)
+    .optional(),
 });
+
+type ParsedRequest = z.infer<typeof answerRequestSchema>;
 
 /** Builds the HTTP app: the answer API, the health check and the chat page. Nothing here opens a socket. */
 export function createApp(dependencies: AppDependencies): express.Express {
   const app = express();
+  const logError = dependencies.logError ?? ((error: unknown) => console.error(error));
   app.disable('x-powered-by');
   app.set('json spaces', 0);
 
@@ -49,14 +67,58 @@ export function createApp(dependencies: AppDependencies): express.Express {
     response.json({ status: 'ok', chunks: engine.index.chunks.length });
   });
 
+  const jsonBody = [requireJson, express.json({ limit: DEFAULTS.http.maxBodyBytes })];
+
   app
     .route('/api/answer')
-    .post(requireJson, express.json({ limit: DEFAULTS.http.maxBodyBytes }), async (request, response) => {
-      const parsed = answerRequestSchema.safeParse(request.body);
-      if (!parsed.success) {
-        throw new InvalidRequestError(parsed.error.issues.map(describeIssue).join('; '));
+    .post(...jsonBody, async (request, response) => {
+      const body = parseRequest(request.body);
+      const engine = currentEngine();
+      const answer = await engine.answerer.answer(body, { signal: abortOnClose(response) });
+      response.json(answer);
+    })
+    .all(methodNotAllowed('POST'));
+
+  // The same answer as Server-Sent Events: `citations`, then `token`s as the answer is written, then `done`
+  // (or `error`). Errors found before the stream starts are ordinary JSON errors.
+  app
+    .route('/api/chat')
+    .post(...jsonBody, async (request, response) => {
+      const body = parseRequest(request.body);
+      const engine = currentEngine();
+      const signal = abortOnClose(response);
+      response.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        'x-accel-buffering': 'no',
+      });
+      response.flushHeaders();
+      // A comment line now and then keeps proxies from closing a stream while the model thinks.
+      const heartbeat = setInterval(() => response.write(': keep-alive\n\n'), DEFAULTS.http.heartbeatMs);
+      const send = (event: string, data: unknown) => {
+        if (!response.writableEnded) response.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      };
+      try {
+        await engine.answerer.answer(body, {
+          signal,
+          onEvent: (event) => {
+            if (event.type === 'citations') {
+              send('citations', { rewrittenQuestion: event.rewrittenQuestion, passages: event.passages });
+            } else if (event.type === 'token') send('token', { text: event.text });
+            else send('done', event.answer);
+          },
+        });
+      } catch (error) {
+        if (!signal.aborted) {
+          const known = toAppError(error);
+          if (known === undefined) logError(error);
+          send('error', {
+            error: { code: known?.code ?? 'internal_error', message: known?.message ?? GENERIC_MESSAGE },
+          });
+        }
       }
-      response.json(await currentEngine().answerer.answer(parsed.data));
+      clearInterval(heartbeat);
+      response.end();
     })
     .all(methodNotAllowed('POST'));
 
@@ -65,8 +127,23 @@ export function createApp(dependencies: AppDependencies): express.Express {
   app.use((request, _response, next) => {
     next(new AppError(404, 'not_found', `No route for ${request.method} ${request.path}.`));
   });
-  app.use(errorHandler(dependencies.logError ?? ((error) => console.error(error))));
+  app.use(errorHandler(logError));
   return app;
+}
+
+function parseRequest(body: unknown): ParsedRequest {
+  const parsed = answerRequestSchema.safeParse(body);
+  if (!parsed.success) throw new InvalidRequestError(parsed.error.issues.map(describeIssue).join('; '));
+  return parsed.data;
+}
+
+/** A signal that aborts when the client goes away before the response is complete. */
+function abortOnClose(response: express.Response): AbortSignal {
+  const controller = new AbortController();
+  response.on('close', () => {
+    if (!response.writableFinished) controller.abort(new Error('The client closed the connection.'));
+  });
+  return controller.signal;
 }
 
 function describeIssue(issue: z.ZodIssue): string {
@@ -87,6 +164,8 @@ function methodNotAllowed(allowed: string): RequestHandler {
     next(new AppError(405, 'method_not_allowed', `${request.method} is not allowed here; use ${allowed}.`));
   };
 }
+
+const GENERIC_MESSAGE = 'Something went wrong on our side.';
 
 /** The body parser's errors, by their `type`, as the error the client should see. */
 const BODY_ERRORS: Record<string, (message: string) => AppError> = {
@@ -113,7 +192,7 @@ function errorHandler(logError: (error: unknown) => void): ErrorRequestHandler {
     if (known === undefined) logError(error);
     const status = known?.status ?? 500;
     const code = known?.code ?? 'internal_error';
-    const message = known?.message ?? 'Something went wrong on our side.';
+    const message = known?.message ?? GENERIC_MESSAGE;
     response.status(status).json({ error: { code, message } });
   };
 }

@@ -1,14 +1,25 @@
+import path from 'node:path';
 import { ConfigError, loadConfig } from '../core/config.js';
 import { createEngine, type Engine } from '../core/engine.js';
 import { IndexMissingError } from '../core/errors.js';
 import { loadIndex } from '../core/index/index-store.js';
+import { createChatModel } from '../core/llm/create-chat-model.js';
+import { loadPrompts } from '../core/llm/prompts.js';
 import { createApp } from './app.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  const generation =
+    config.chat === undefined
+      ? undefined
+      : {
+          model: createChatModel(config.chat),
+          prompts: await loadPrompts(path.join(config.rootDir, 'prompts')),
+          timeoutMs: config.chat.timeoutMs,
+        };
   let engine: Engine | undefined;
   try {
-    engine = createEngine(await loadIndex(config.indexDir, config.embedder));
+    engine = createEngine(await loadIndex(config.indexDir, config.embedder), generation);
   } catch (error) {
     if (!(error instanceof IndexMissingError)) throw error;
     console.warn(`${error.message} Until then every question is answered 503.`);
@@ -19,7 +30,8 @@ async function main(): Promise<void> {
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     const chunks = engine === undefined ? 'no index' : `${engine.index.chunks.length} passages`;
-    console.log(`Serving ${chunks} at http://${host}:${port}/`);
+    const mode = config.chat === undefined ? 'extractive answers' : `answers written by ${config.chat.model}`;
+    console.log(`Serving ${chunks} (${mode}) at http://${host}:${port}/`);
   });
   server.on('error', (error: NodeJS.ErrnoException) => {
     const reason = error.code === 'EADDRINUSE' ? `port ${config.port} is already in use (set PORT)` : error.message;

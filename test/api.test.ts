@@ -98,7 +98,7 @@ describe('POST /api/answer', () => {
   });
 
   it('rejects a body over the limit with 413', async () => {
-    await expectError(await post(JSON.stringify({ question: 'x'.repeat(50_000) })), 413, 'payload_too_large');
+    await expectError(await post(JSON.stringify({ question: 'x'.repeat(200_000) })), 413, 'payload_too_large');
   });
 
   it('rejects other content types with 415', async () => {

@@ -43,3 +43,26 @@ describe('parseConfig', () => {
     expect(parseConfig({ OPENAI_API_KEY: '', OPENAI_BASE_URL: '' }).embedder.kind).toBe('lexical');
   });
 });
+
+describe('chat configuration', () => {
+  it('is absent without a key or base URL: answers stay extractive', () => {
+    expect(parseConfig({}).chat).toBeUndefined();
+  });
+
+  it('uses OpenAI with a key, or the model named by CHAT_MODEL at a base URL', () => {
+    expect(parseConfig({ OPENAI_API_KEY: 'sk-test' }).chat).toEqual({
+      model: 'gpt-4o-mini',
+      apiKey: 'sk-test',
+      baseUrl: undefined,
+      timeoutMs: 20_000,
+      temperature: 0,
+    });
+    expect(parseConfig({ OPENAI_BASE_URL: 'http://localhost:11434/v1' }).chat).toBeUndefined();
+    expect(() => parseConfig({ CHAT_MODEL: 'llama3.1' })).toThrow(/OPENAI_BASE_URL/);
+    expect(
+      parseConfig({ OPENAI_BASE_URL: 'http://localhost:11434/v1', CHAT_MODEL: 'llama3.1', LLM_TIMEOUT_MS: '5000' })
+        .chat,
+    ).toMatchObject({ model: 'llama3.1', apiKey: undefined, timeoutMs: 5000 });
+    expect(() => parseConfig({ OPENAI_API_KEY: 'k', LLM_TIMEOUT_MS: 'soon' })).toThrow(/LLM_TIMEOUT_MS/);
+  });
+});

@@ -2,9 +2,12 @@ import { DEFAULTS } from '../defaults.js';
 import type { LoadedIndex } from '../index/index-store.js';
 import type { Retriever } from '../retrieval/hybrid-retriever.js';
 import { analyzeQuestion, detectLanguage, type QueryTerm } from '../text/analyze.js';
+import { LexicalRewriter, type QuestionRewriter } from '../conversation/rewrite-question.js';
 import type {
   Answer,
+  AnswerOptions,
   AnswerRequest,
+  CandidatePassage,
   Chunk,
   Citation,
   Language,
@@ -28,6 +31,16 @@ export interface ExtractiveOptions {
   maxSentences: number;
   secondarySentenceRatio: number;
 }
+
+/** Passages retrieved for a question, each with its coverage of the question. */
+export interface FoundPassages {
+  terms: QueryTerm[];
+  retrieved: RetrievedChunk[];
+  passages: ScoredPassage[];
+  retrieveMs: number;
+}
+
+export type ScoredPassage = RetrievedChunk & { relevance: number };
 
 interface Candidate {
   chunk: Chunk;
@@ -56,26 +69,27 @@ export class ExtractiveAnswerer {
     index: Pick<LoadedIndex, 'chunks'>,
     private readonly retriever: Retriever,
     private readonly options: ExtractiveOptions = DEFAULTS.answering,
+    private readonly rewriter: QuestionRewriter = new LexicalRewriter(),
   ) {
     for (const chunk of index.chunks) this.chunkTerms.set(chunk.id, textTerms(chunk.text, chunk.language));
     this.statistics = new TermStatistics([...this.chunkTerms.values()]);
   }
 
-  async answer(request: AnswerRequest): Promise<Answer> {
+  /** Word statistics of the corpus, shared with the generative answerer's citation checks. */
+  get termStatistics(): TermStatistics {
+    return this.statistics;
+  }
+
+  async answer(request: AnswerRequest, options: AnswerOptions = {}): Promise<Answer> {
     const startedAt = performance.now();
     const language = detectLanguage(request.question);
-    const terms = analyzeQuestion(request.question);
-    const retrieved =
-      terms.length === 0 ? [] : await this.retriever.retrieve(request.question, request.k ?? DEFAULTS.retrieval.k);
-    const retrieveMs = performance.now() - startedAt;
-
-    const relevant = retrieved
-      .map((retrievedChunk) => ({
-        ...retrievedChunk,
-        relevance: coverage(terms, this.termsOfChunk(retrievedChunk.chunk), this.statistics),
-      }))
-      .filter(({ chunk, relevance }) => relevance >= this.minRelevance(language, chunk.language));
-    const chosen = this.chooseSentences(terms, relevant, answerType(request.question));
+    const question = await this.rewriter.rewrite(request.question, request.history ?? []);
+    const found = await this.findPassages(question, request.k);
+    const relevant = found.passages.filter(
+      ({ chunk, relevance }) => relevance >= this.minRelevance(language, chunk.language),
+    );
+    options.onEvent?.({ type: 'citations', rewrittenQuestion: question, passages: candidatesOf(relevant) });
+    const chosen = this.chooseSentences(found.terms, relevant, answerType(question));
     const citations: Citation[] = chosen.map((candidate, index) => ({
       n: index + 1,
       chunkId: candidate.chunk.id,
@@ -96,10 +110,30 @@ export class ExtractiveAnswerer {
       language,
       mode: 'extractive',
       citations,
-      timings: { retrieveMs: round(retrieveMs), totalMs: round(performance.now() - startedAt) },
+      timings: { retrieveMs: round(found.retrieveMs), totalMs: round(performance.now() - startedAt) },
     };
-    if (request.includePassages === true) answer.passages = retrieved.map(toPassage);
+    if (question !== request.question) answer.rewrittenQuestion = question;
+    if (request.includePassages === true) answer.passages = found.retrieved.map(toPassage);
+    if (options.onEvent !== undefined) {
+      for (const piece of answer.answer.match(/\S+\s*/g) ?? []) options.onEvent({ type: 'token', text: piece });
+      options.onEvent({ type: 'done', answer });
+    }
     return answer;
+  }
+
+  /**
+   * Retrieves the passages for a question and scores each by its coverage of the question's words, best first as
+   * retrieval ranked them. A question without a content word retrieves nothing.
+   */
+  async findPassages(question: string, k: number | undefined): Promise<FoundPassages> {
+    const startedAt = performance.now();
+    const terms = analyzeQuestion(question);
+    const retrieved = terms.length === 0 ? [] : await this.retriever.retrieve(question, k ?? DEFAULTS.retrieval.k);
+    const passages = retrieved.map((retrievedChunk) => ({
+      ...retrievedChunk,
+      relevance: coverage(terms, this.termsOfChunk(retrievedChunk.chunk), this.statistics),
+    }));
+    return { terms, retrieved, passages, retrieveMs: performance.now() - startedAt };
   }
 
   private termsOfChunk(chunk: Chunk): TextTerms {
@@ -125,11 +159,7 @@ export class ExtractiveAnswerer {
    * more that cover the question nearly as well on their own and answer a part of it the earlier ones left
    * uncovered. Sentences shared by overlapping passages count once.
    */
-  private chooseSentences(
-    terms: QueryTerm[],
-    relevant: Array<RetrievedChunk & { relevance: number }>,
-    type: AnswerType,
-  ): Candidate[] {
+  private chooseSentences(terms: QueryTerm[], relevant: ScoredPassage[], type: AnswerType): Candidate[] {
     const candidates = new Map<string, Candidate>();
     const { passageWeight } = this.options;
     relevant.forEach(({ chunk, relevance }, rank) => {
@@ -164,7 +194,20 @@ export class ExtractiveAnswerer {
   }
 }
 
-function toPassage({ chunk, fusedScore }: RetrievedChunk, index: number): RetrievedPassage {
+/** Passages numbered from 1, as the citations event and the prompt show them. */
+export function candidatesOf(passages: readonly RetrievedChunk[]): CandidatePassage[] {
+  return passages.map(({ chunk }, index) => ({
+    n: index + 1,
+    chunkId: chunk.id,
+    source: chunk.source,
+    title: chunk.title,
+    passage: chunk.text,
+    start: chunk.start,
+    end: chunk.end,
+  }));
+}
+
+export function toPassage({ chunk, fusedScore }: RetrievedChunk, index: number): RetrievedPassage {
   return {
     rank: index + 1,
     chunkId: chunk.id,
@@ -182,6 +225,7 @@ function quoteOf(chunk: Chunk, sentence: Span): string {
   return chunk.text.slice(sentence.start - chunk.start, sentence.end - chunk.start);
 }
 
-function round(value: number): number {
+/** Rounds a score or a duration to three decimals for reporting. */
+export function round(value: number): number {
   return Math.round(value * 1000) / 1000;
 }

@@ -11,15 +11,25 @@ export interface OpenAiWireServer {
   baseUrl: string;
   /** Every request received, in order: path, headers and parsed JSON body. */
   requests: Array<{ path: string; authorization: string | undefined; body: unknown }>;
+  /** Chat requests whose client closed the connection before the reply was complete. */
+  abandoned: number;
   close: () => Promise<void>;
 }
 
-/** How the server answers one chat completion request. */
-export type ChatReply = { content: string } | { status: number; message?: string };
+/**
+ * How the server answers one chat completion request: with text (streamed in `tokens` when the request asks for a
+ * stream, `delayMs` apart), an HTTP error, silence (`hang`), or a stream that breaks after some tokens.
+ */
+export type ChatReply =
+  | { content: string }
+  | { tokens: string[]; delayMs?: number }
+  | { status: number; message?: string }
+  | { hang: true }
+  | { brokenAfter: string[] };
 
 export interface OpenAiWireServerOptions {
   dimensions?: number;
-  /** Answers `/v1/chat/completions` (non-streamed); without it the route is a 404. */
+  /** Answers `/v1/chat/completions`; without it the route is a 404. */
   chat?: (body: Record<string, unknown>) => ChatReply;
   /** Answer embeddings requests with this status and an OpenAI-style error body instead. */
   embeddingsStatus?: number;
@@ -40,6 +50,7 @@ export function fakeEmbedding(text: string, dimensions: number): number[] {
 export async function startOpenAiWireServer(options: OpenAiWireServerOptions = {}): Promise<OpenAiWireServer> {
   const dimensions = options.dimensions ?? 64;
   const requests: OpenAiWireServer['requests'] = [];
+  const state = { abandoned: 0 };
 
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
     const raw = await readBody(request);
@@ -64,9 +75,18 @@ export async function startOpenAiWireServer(options: OpenAiWireServerOptions = {
       });
     }
     if (request.method === 'POST' && request.url === '/v1/chat/completions' && options.chat !== undefined) {
+      response.on('close', () => {
+        if (!response.writableFinished) state.abandoned += 1;
+      });
       const reply = options.chat(body ?? {});
+      const model = String(body?.['model']);
       if ('status' in reply) return sendError(response, reply.status, reply.message ?? 'Upstream failure.');
-      return sendJson(response, 200, chatCompletion(String(body?.['model']), reply.content));
+      if ('hang' in reply) return undefined;
+      if (body?.['stream'] !== true) {
+        const content = 'content' in reply ? reply.content : 'tokens' in reply ? reply.tokens.join('') : '';
+        return sendJson(response, 200, chatCompletion(model, content));
+      }
+      return streamCompletion(response, model, reply, body?.['stream_options']);
     }
     return sendError(response, 404, `Unknown route ${request.method} ${request.url}`);
   };
@@ -79,6 +99,9 @@ export async function startOpenAiWireServer(options: OpenAiWireServerOptions = {
   return {
     baseUrl: `http://127.0.0.1:${port}/v1`,
     requests,
+    get abandoned() {
+      return state.abandoned;
+    },
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
@@ -99,6 +122,52 @@ function chatCompletion(model: string, content: string) {
     ],
     usage: { prompt_tokens: 10, completion_tokens: content.length, total_tokens: 10 + content.length },
   };
+}
+
+/** Streams a completion as the API does: `data:` chunks, a usage chunk when asked for, then `[DONE]`. */
+async function streamCompletion(
+  response: ServerResponse,
+  model: string,
+  reply: Exclude<ChatReply, { status: number } | { hang: true }>,
+  streamOptions: unknown,
+): Promise<void> {
+  const id = `chatcmpl-${Math.random().toString(36).slice(2)}`;
+  const created = Math.floor(Date.now() / 1000);
+  const chunk = (delta: Record<string, unknown>, finish: string | null) => ({
+    id,
+    object: 'chat.completion.chunk',
+    created,
+    model,
+    system_fingerprint: null,
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+  });
+  const write = (data: unknown) => response.write(`data: ${JSON.stringify(data)}\n\n`);
+  response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  write(chunk({ role: 'assistant', content: '', refusal: null }, null));
+  const tokens = 'content' in reply ? [reply.content] : 'tokens' in reply ? reply.tokens : reply.brokenAfter;
+  const delayMs = 'delayMs' in reply ? (reply.delayMs ?? 0) : 0;
+  for (const token of tokens) {
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    if (response.destroyed) return;
+    write(chunk({ content: token }, null));
+  }
+  if ('brokenAfter' in reply) {
+    response.end('data: {"id":"broken","choices":[{"delta":{"content":\n\n');
+    return;
+  }
+  write(chunk({}, 'stop'));
+  if ((streamOptions as { include_usage?: unknown } | undefined)?.include_usage === true) {
+    const completion = tokens.join('').length;
+    write({
+      id,
+      object: 'chat.completion.chunk',
+      created,
+      model,
+      choices: [],
+      usage: { prompt_tokens: 42, completion_tokens: completion, total_tokens: 42 + completion },
+    });
+  }
+  response.end('data: [DONE]\n\n');
 }
 
 function readBody(request: IncomingMessage): Promise<string> {

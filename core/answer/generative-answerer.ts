@@ -1,0 +1,164 @@
+import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
+import type { AIMessageChunk } from '@langchain/core/messages';
+import { LexicalRewriter, type QuestionRewriter } from '../conversation/rewrite-question.js';
+import { DEFAULTS } from '../defaults.js';
+import type { Prompts } from '../llm/prompts.js';
+import { detectLanguage } from '../text/analyze.js';
+import type { Answer, AnswerOptions, AnswerRequest, Language } from '../types.js';
+import { candidatesOf, type ExtractiveAnswerer, REFUSALS, round, toPassage } from './extractive-answerer.js';
+import { verifyCitations } from './verify-citations.js';
+
+const LANGUAGE_NAMES: Record<Language, string> = { fr: 'French', en: 'English' };
+
+export interface GenerativeOptions {
+  timeoutMs: number;
+  minRelevance: number;
+  notFoundSentinel: string;
+}
+
+/** The model failed in a way the extractive answer can stand in for. */
+class GenerationFailure extends Error {}
+
+/**
+ * Answers with a language model writing from the numbered passages, then verifies every citation. Without a
+ * relevant passage the model is not asked. When the model fails, times out or cites nothing, the extractive answer
+ * stands in, marked `extractive-fallback` with a warning.
+ */
+export class GenerativeAnswerer {
+  constructor(
+    private readonly model: BaseChatModel,
+    private readonly prompts: Prompts,
+    private readonly extractive: ExtractiveAnswerer,
+    private readonly rewriter: QuestionRewriter,
+    private readonly options: GenerativeOptions = {
+      timeoutMs: DEFAULTS.generation.timeoutMs,
+      minRelevance: DEFAULTS.generation.minRelevance,
+      notFoundSentinel: DEFAULTS.generation.notFoundSentinel,
+    },
+  ) {}
+
+  async answer(request: AnswerRequest, options: AnswerOptions = {}): Promise<Answer> {
+    const startedAt = performance.now();
+    const deadline = AbortSignal.timeout(this.options.timeoutMs);
+    const signal = options.signal === undefined ? deadline : AbortSignal.any([options.signal, deadline]);
+    const language = detectLanguage(request.question);
+    const history = request.history ?? [];
+    const question = await this.rewriter.rewrite(request.question, history, signal).catch(() => {
+      options.signal?.throwIfAborted();
+      return new LexicalRewriter().rewrite(request.question, history);
+    });
+    const found = await this.extractive.findPassages(question, request.k);
+    const relevant = found.passages.filter((passage) => passage.relevance >= this.options.minRelevance);
+    options.onEvent?.({ type: 'citations', rewrittenQuestion: question, passages: candidatesOf(relevant) });
+
+    const finish = (answer: Answer): Answer => {
+      if (question !== request.question) answer.rewrittenQuestion = question;
+      if (request.includePassages === true) answer.passages = found.retrieved.map(toPassage);
+      answer.timings.totalMs = round(performance.now() - startedAt);
+      options.onEvent?.({ type: 'done', answer });
+      return answer;
+    };
+    const fallback = async (warning: string): Promise<Answer> => {
+      const answer = await this.extractive.answer({ question, k: request.k });
+      return finish({ ...answer, mode: 'extractive-fallback', warning });
+    };
+
+    if (relevant.length === 0) {
+      return finish({
+        answer: REFUSALS[language],
+        found: false,
+        language,
+        mode: 'generative',
+        citations: [],
+        timings: { retrieveMs: round(found.retrieveMs), totalMs: 0 },
+      });
+    }
+
+    let generated: Generated;
+    try {
+      generated = await this.generate(question, language, relevant, signal, options);
+    } catch (error) {
+      options.signal?.throwIfAborted();
+      const reason = deadline.aborted ? `did not answer within ${this.options.timeoutMs} ms` : describe(error);
+      return fallback(`The language model ${reason}; this answer is quoted from the documents instead.`);
+    }
+    const timings = {
+      retrieveMs: round(found.retrieveMs),
+      totalMs: 0,
+      ...(generated.firstTokenMs === undefined ? {} : { firstTokenMs: round(generated.firstTokenMs - startedAt) }),
+    };
+    const common = {
+      language,
+      mode: 'generative' as const,
+      timings,
+      ...(generated.usage ? { usage: generated.usage } : {}),
+    };
+    if (generated.text.includes(this.options.notFoundSentinel)) {
+      return finish({ ...common, answer: REFUSALS[language], found: false, citations: [] });
+    }
+    const verified = verifyCitations(
+      generated.text,
+      relevant.map((passage) => passage.chunk),
+      language,
+      this.extractive.termStatistics,
+    );
+    if (verified.citations.length === 0) {
+      return fallback('The language model cited no passage; this answer is quoted from the documents instead.');
+    }
+    return finish({
+      ...common,
+      answer: verified.answer,
+      found: true,
+      citations: verified.citations,
+      unsupported: verified.unsupported,
+    });
+  }
+
+  /** Streams the model's answer, forwarding each piece of text as a token event. */
+  private async generate(
+    question: string,
+    language: Language,
+    relevant: ReadonlyArray<{ chunk: { title: string; text: string } }>,
+    signal: AbortSignal,
+    options: AnswerOptions,
+  ): Promise<Generated> {
+    const messages = await this.prompts.answer.formatMessages({
+      language: LANGUAGE_NAMES[language],
+      not_found: this.options.notFoundSentinel,
+      passages: relevant.map(({ chunk }, index) => `[${index + 1}] (${chunk.title})\n${chunk.text}`).join('\n\n'),
+      question,
+    });
+    let text = '';
+    let firstTokenMs: number | undefined;
+    let usage: Generated['usage'];
+    const stream = await this.model.stream(messages, { signal });
+    for await (const chunk of stream as AsyncIterable<AIMessageChunk>) {
+      const piece = typeof chunk.content === 'string' ? chunk.content : '';
+      if (piece !== '') {
+        firstTokenMs ??= performance.now();
+        text += piece;
+        options.onEvent?.({ type: 'token', text: piece });
+      }
+      if (chunk.usage_metadata !== undefined) {
+        usage = {
+          promptTokens: chunk.usage_metadata.input_tokens,
+          completionTokens: chunk.usage_metadata.output_tokens,
+        };
+      }
+    }
+    if (text.trim() === '') throw new GenerationFailure('returned an empty answer');
+    return { text, firstTokenMs, usage };
+  }
+}
+
+interface Generated {
+  text: string;
+  firstTokenMs: number | undefined;
+  usage: { promptTokens: number; completionTokens: number } | undefined;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof GenerationFailure) return error.message;
+  const status = (error as { status?: unknown }).status;
+  return typeof status === 'number' ? `failed (HTTP ${status})` : 'failed';
+}

@@ -1,0 +1,78 @@
+import { analyzeQuestion } from '../text/analyze.js';
+import { splitTextIntoSentences } from '../text/split-sentences.js';
+import type { Chunk, Citation, Language } from '../types.js';
+import { coverage, type TermStatistics, textTerms } from './relevance.js';
+
+/** A generated answer after its markers were checked against the passages it was given. */
+export interface VerifiedAnswer {
+  /** The answer with markers renumbered 1…m in order of appearance, invented ones removed. */
+  answer: string;
+  citations: Citation[];
+  /** Sentences that cite no passage. */
+  unsupported: string[];
+}
+
+/** `[2]`, `[1, 3]`, `[1][2]`: the forms in which models write citation markers. */
+const MARKER = /\s*\[(\d+(?:\s*,\s*\d+)*)\]/g;
+
+/**
+ * Checks every `[n]` of a generated answer against the numbered passages (passage n is `passages[n - 1]`): markers
+ * that name no passage are removed, each cited passage becomes one citation whose quote is the passage sentence
+ * that best supports the answer sentences citing it, with its exact offsets, and uncited sentences are reported.
+ */
+export function verifyCitations(
+  text: string,
+  passages: readonly Chunk[],
+  language: Language,
+  statistics: TermStatistics,
+): VerifiedAnswer {
+  // A marker written after the full stop ("… Wiesbaden. [1] Il …") belongs to the sentence before it.
+  const attached = text.replace(/([.!?…])((?:\s*\[\d+(?:\s*,\s*\d+)*\])+)/g, '$2$1');
+  const sentences = splitTextIntoSentences(attached, language)
+    .flat()
+    .map((span) => attached.slice(span.start, span.end));
+  const numbering = new Map<number, number>();
+  const claimsByPassage = new Map<number, string[]>();
+  const unsupported: string[] = [];
+  const rewritten = sentences.map((sentence) => {
+    const cited = [...sentence.matchAll(MARKER)]
+      .flatMap((match) => (match[1] ?? '').split(',').map((number) => Number(number.trim())))
+      .filter((n) => Number.isInteger(n) && n >= 1 && n <= passages.length);
+    const claim = sentence.replace(MARKER, '').trim();
+    const distinct = [...new Set(cited)];
+    if (distinct.length === 0) {
+      if (/[\p{L}\p{N}]/u.test(claim)) unsupported.push(claim);
+      return claim;
+    }
+    for (const n of distinct) {
+      if (!numbering.has(n)) numbering.set(n, numbering.size + 1);
+      claimsByPassage.set(n, [...(claimsByPassage.get(n) ?? []), claim]);
+    }
+    const markers = distinct.map((n) => numbering.get(n) ?? 0).sort((a, b) => a - b);
+    return `${claim} ${markers.map((n) => `[${n}]`).join(' ')}`;
+  });
+
+  const citations = [...numbering].map(([n, renumbered]): Citation => {
+    const chunk = passages[n - 1] as Chunk;
+    const claims = analyzeQuestion((claimsByPassage.get(n) ?? []).join(' '));
+    let best = { start: chunk.start, end: chunk.end, score: 0 };
+    for (const sentence of chunk.sentences) {
+      const quote = chunk.text.slice(sentence.start - chunk.start, sentence.end - chunk.start);
+      const score = coverage(claims, textTerms(quote, chunk.language), statistics);
+      if (score > best.score) best = { ...sentence, score };
+    }
+    if (best.score === 0 && chunk.sentences[0] !== undefined) best = { ...chunk.sentences[0], score: 0 };
+    return {
+      n: renumbered,
+      chunkId: chunk.id,
+      source: chunk.source,
+      title: chunk.title,
+      passage: chunk.text,
+      quote: chunk.text.slice(best.start - chunk.start, best.end - chunk.start),
+      start: best.start,
+      end: best.end,
+      score: Math.round(best.score * 1000) / 1000,
+    };
+  });
+  return { answer: rewritten.join(' '), citations: citations.sort((a, b) => a.n - b.n), unsupported };
+}
