@@ -1,38 +1,69 @@
 /*
  * Drives the chat page (server/public) in real headless Chromium.
  *
- * The real app runs in process on a random loopback port, over an index built
- * from a copy of corpus/. Answers, citations, refusals and the 503 error come
- * from the real /api/answer; only the HTML-injection, non-JSON error and busy
- * cases intercept the request in the browser.
+ * The real app runs in process on a random loopback port, over an index built from a copy of corpus/.
+ * Answers, citations, refusals, follow-ups and the 503 error come from the real /api/chat stream. Replies
+ * the real app cannot produce on demand (HTML in documents, a warning, an `error` event, a non-JSON error)
+ * are fulfilled in the browser; replies that must arrive slowly or never end (progressive tokens, Stop)
+ * come from a small scripted server that serves the same page.
  */
 import { existsSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Express } from 'express';
+import path from 'node:path';
+import express, { type Express } from 'express';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../server/app.js';
-import { buildEngine, createWorkspace, type Workspace } from './helpers/test-index.js';
+import { buildEngine, createWorkspace, PROJECT_ROOT, type Workspace } from './helpers/test-index.js';
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const browserMissing = !existsSync(chromiumPath) && !process.env.CI;
 
 const answerableQuestion = "Qui est le secrétaire général de l'OTAN ?";
 const unanswerableQuestion = 'Quelle est la recette de la tarte tatin ?';
+const firstQuestion = 'Que dit Mark Rutte de la Russie ?';
+const followUpQuestion = 'et la Chine ?';
+
+/** Every element that holds a finished reply (not a draft). */
+const REPLY = '.message-answer, .message-refusal, .message-error';
 
 interface Citation {
   n: number;
+  chunkId: string;
   source: string;
   title: string;
   passage: string;
   quote: string;
+  start: number;
+  end: number;
+  score: number;
 }
 
 interface AnswerBody {
   answer: string;
   found: boolean;
+  language: string;
+  mode: string;
   citations: Citation[];
+  rewrittenQuestion?: string;
+  warning?: string;
+  timings: Record<string, number>;
+}
+
+interface ChatTurn {
+  role: 'user' | 'assistant';
+  content: string;
+}
+
+interface ChatRequestBody {
+  question: string;
+  history?: ChatTurn[];
+}
+
+interface StreamEvent {
+  name: string;
+  data: unknown;
 }
 
 interface RunningServer {
@@ -40,7 +71,15 @@ interface RunningServer {
   close: () => Promise<void>;
 }
 
-/** Serves an app on a random loopback port. */
+/** Answers a POST /api/chat of the scripted server; `body` is the parsed JSON request. */
+type ChatHandler = (request: IncomingMessage, response: ServerResponse, body: ChatRequestBody) => void | Promise<void>;
+
+interface ScriptedServer extends RunningServer {
+  /** Sets how the next requests to /api/chat are answered. */
+  onChat: (handler: ChatHandler) => void;
+}
+
+/** Serves an app on a random loopback port; closing it also drops open connections. */
 async function serve(app: Express): Promise<RunningServer> {
   const server: Server = await new Promise((resolve) => {
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
@@ -48,32 +87,178 @@ async function serve(app: Express): Promise<RunningServer> {
   const { port } = server.address() as AddressInfo;
   return {
     baseUrl: `http://127.0.0.1:${port}`,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
-/** Asks the API directly, to know what the page should show. */
-async function fetchAnswer(baseUrl: string, question: string): Promise<AnswerBody> {
-  const response = await fetch(`${baseUrl}/api/answer`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ question }),
+/** Serves the chat page with a /api/chat whose replies each test scripts, written as slowly as it likes. */
+async function serveScripted(): Promise<ScriptedServer> {
+  let handler: ChatHandler = (_request, response) => {
+    response.writeHead(500).end();
+  };
+  const app = express();
+  app.post('/api/chat', express.json(), async (request, response) => {
+    await handler(request, response, request.body as ChatRequestBody);
   });
-  expect(response.status).toBe(200);
-  return (await response.json()) as AnswerBody;
+  app.use(express.static(path.join(PROJECT_ROOT, 'server', 'public')));
+  const running = await serve(app);
+  return {
+    ...running,
+    onChat: (next) => {
+      handler = next;
+    },
+  };
 }
 
-/** Types a question and sends it with Enter, then waits for the reply bubble. */
+/** Formats one Server-Sent Event as the server writes it. */
+function sseEvent(name: string, data: unknown): string {
+  return `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/** Starts an event-stream response. */
+function startEventStream(response: ServerResponse): void {
+  response.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache' });
+  response.flushHeaders();
+}
+
+/** Splits an event-stream body into its events, with their JSON data parsed. */
+function parseEventStream(body: string): StreamEvent[] {
+  const events: StreamEvent[] = [];
+  for (const block of body.replace(/\r\n?/g, '\n').split('\n\n')) {
+    const lines = block.split('\n');
+    const name =
+      lines
+        .find((line) => line.startsWith('event:'))
+        ?.slice(6)
+        .trim() ?? 'message';
+    const data = lines
+      .filter((line) => line.startsWith('data:'))
+      .map((line) => line.slice(5).replace(/^ /, ''))
+      .join('\n');
+    if (data !== '') events.push({ name, data: JSON.parse(data) as unknown });
+  }
+  return events;
+}
+
+/** Posts to /api/chat directly and returns the response with its events (or its JSON error body). */
+async function fetchChat(
+  baseUrl: string,
+  question: string,
+  history?: ChatTurn[],
+): Promise<{ status: number; type: string; events: StreamEvent[]; body: unknown }> {
+  const response = await fetch(`${baseUrl}/api/chat`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(history === undefined ? { question } : { question, history }),
+  });
+  const type = response.headers.get('content-type') ?? '';
+  const text = await response.text();
+  const isStream = type.startsWith('text/event-stream');
+  return {
+    status: response.status,
+    type,
+    events: isStream ? parseEventStream(text) : [],
+    body: isStream ? undefined : (JSON.parse(text) as unknown),
+  };
+}
+
+/** Asks the real /api/chat directly, to know what the page should show: the `done` event's answer. */
+async function fetchAnswer(baseUrl: string, question: string, history?: ChatTurn[]): Promise<AnswerBody> {
+  const { status, events } = await fetchChat(baseUrl, question, history);
+  expect(status).toBe(200);
+  const done = events.find((event) => event.name === 'done');
+  expect(done).toBeDefined();
+  return done?.data as AnswerBody;
+}
+
+/** An answer as the page keeps it in the history: without its [n] markers. */
+function withoutMarkers(answer: string): string {
+  return answer.replace(/\s?\[\d+\]/g, '');
+}
+
+/** The answer shown on the page: each [n] marker is a button showing n. */
+function asShown(answer: string): string {
+  return answer.replace(/\[(\d+)\]/g, '$1');
+}
+
+/** Types a question and sends it with Enter, then waits for its finished reply bubble. */
 async function ask(page: Page, question: string): Promise<void> {
+  const repliesBefore = await page.locator(REPLY).count();
   await page.locator('#question').fill(question);
   await page.locator('#question').press('Enter');
-  await page.locator('.message-answer, .message-refusal, .message-error').first().waitFor();
+  await page.locator(REPLY).nth(repliesBefore).waitFor();
+}
+
+/** Types a question and sends it with Enter, without waiting for the reply. */
+async function send(page: Page, question: string): Promise<void> {
+  await page.locator('#question').fill(question);
+  await page.locator('#question').press('Enter');
+}
+
+/** Resolves after `milliseconds`. */
+function delay(milliseconds: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, milliseconds));
+}
+
+/** A promise with its resolve function, for a test to release a scripted reply. */
+function gate(): { opened: Promise<void>; open: () => void } {
+  let open: () => void = () => undefined;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open };
+}
+
+/** The id of the focused element. */
+function focusedId(page: Page): Promise<string | undefined> {
+  return page.evaluate(() => document.activeElement?.id);
+}
+
+const citationOne: Citation = {
+  n: 1,
+  chunkId: 'otan-1',
+  source: 'corpus/otan-communique-sabotage-russie.fr.txt',
+  title: 'OTAN : sabotage et Russie',
+  passage:
+    'Le secrétaire général, Mark Rutte, a déclaré que « la Russie et la Chine tentent de déstabiliser nos pays ».',
+  quote: '« la Russie et la Chine tentent de déstabiliser nos pays »',
+  start: 10,
+  end: 70,
+  score: 0.8,
+};
+
+const candidateOne = {
+  n: 1,
+  chunkId: citationOne.chunkId,
+  source: citationOne.source,
+  title: citationOne.title,
+  passage: citationOne.passage,
+  start: 0,
+  end: 120,
+};
+
+/** A verified answer as the `done` event carries it. */
+function doneAnswer(fields: Partial<AnswerBody> = {}): AnswerBody {
+  return {
+    answer: 'Mark Rutte a déclaré que « la Russie et la Chine tentent de déstabiliser nos pays » [1].',
+    found: true,
+    language: 'fr',
+    mode: 'extractive-fallback',
+    citations: [citationOne],
+    timings: { retrieveMs: 1, totalMs: 2 },
+    ...fields,
+  };
 }
 
 describe.skipIf(browserMissing)('chat widget in Chromium', { timeout: 30_000 }, () => {
   let workspace: Workspace;
   let server: RunningServer;
   let unloadedServer: RunningServer;
+  let scripted: ScriptedServer;
   let browser: Browser;
 
   beforeAll(async () => {
@@ -81,6 +266,7 @@ describe.skipIf(browserMissing)('chat widget in Chromium', { timeout: 30_000 }, 
     const engine = await buildEngine(workspace);
     server = await serve(createApp({ engine: () => engine }));
     unloadedServer = await serve(createApp({ engine: () => undefined }));
+    scripted = await serveScripted();
     if (!existsSync(chromiumPath)) {
       throw new Error(`No Chromium at ${chromiumPath}: run \`apt-get install -y chromium\` or set CHROMIUM_PATH.`);
     }
@@ -103,6 +289,7 @@ describe.skipIf(browserMissing)('chat widget in Chromium', { timeout: 30_000 }, 
     await browser?.close();
     await server?.close();
     await unloadedServer?.close();
+    await scripted?.close();
     await workspace?.cleanup();
   });
 
@@ -122,7 +309,7 @@ describe.skipIf(browserMissing)('chat widget in Chromium', { timeout: 30_000 }, 
 
     await ask(page, answerableQuestion);
     const shownAnswer = await page.locator('.message-answer .message-text').textContent();
-    expect(shownAnswer).toBe(expected.answer.replace(/\[(\d+)\]/g, '$1'));
+    expect(shownAnswer).toBe(asShown(expected.answer));
     const markers = page.locator('.message-answer .marker');
     expect(await markers.count()).toBeGreaterThan(0);
 
@@ -154,7 +341,7 @@ describe.skipIf(browserMissing)('chat widget in Chromium', { timeout: 30_000 }, 
 
     await marker.focus();
     await page.keyboard.press('Space');
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('passage-close');
+    expect(await focusedId(page)).toBe('passage-close');
     await page.keyboard.press('Enter');
     expect(await page.locator('#passage').evaluate((node) => (node as HTMLDialogElement).open)).toBe(false);
     expect(await marker.evaluate((node) => node === document.activeElement)).toBe(true);
@@ -189,13 +376,10 @@ describe.skipIf(browserMissing)('chat widget in Chromium', { timeout: 30_000 }, 
   });
 
   it('shows the message of a server error', async () => {
-    const response = await fetch(`${unloadedServer.baseUrl}/api/answer`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ question: answerableQuestion }),
-    });
-    expect(response.status).toBe(503);
-    const { error } = (await response.json()) as { error: { code: string; message: string } };
+    const reply = await fetchChat(unloadedServer.baseUrl, answerableQuestion);
+    expect(reply.status).toBe(503);
+    expect(reply.type).toMatch(/^application\/json/);
+    const { error } = reply.body as { error: { code: string; message: string } };
     expect(error.code).toBe('index_unavailable');
     const page = await openPage(1024, 768, unloadedServer.baseUrl);
 
@@ -209,7 +393,7 @@ describe.skipIf(browserMissing)('chat widget in Chromium', { timeout: 30_000 }, 
   it('shows an error message containing HTML as text', async () => {
     const page = await openPage();
     const message = 'No index is loaded yet <b>try again</b>.';
-    await page.route('**/api/answer', (route) =>
+    await page.route('**/api/chat', (route) =>
       route.fulfill({
         status: 503,
         contentType: 'application/json',
@@ -227,7 +411,7 @@ describe.skipIf(browserMissing)('chat widget in Chromium', { timeout: 30_000 }, 
 
   it('shows a readable message when the error body is not JSON', async () => {
     const page = await openPage();
-    await page.route('**/api/answer', (route) =>
+    await page.route('**/api/chat', (route) =>
       route.fulfill({ status: 502, contentType: 'text/html', body: '<html><body>Bad gateway</body></html>' }),
     );
 
@@ -243,72 +427,59 @@ describe.skipIf(browserMissing)('chat widget in Chromium', { timeout: 30_000 }, 
     const page = await openPage();
     const passage = 'Avant <script>window.hacked = 1</script> <img src=x onerror="window.hacked = 1"> après.';
     const quote = '<img src=x onerror="window.hacked = 1">';
-    await page.route('**/api/answer', (route) =>
+    const answer = 'Texte <img src=x onerror="window.hacked = 1"> [1] et [9].';
+    const citation = { ...citationOne, source: 'corpus/<b>x</b>.txt', title: '<i>t</i>', passage, quote };
+    await page.route('**/api/chat', (route) =>
       route.fulfill({
         status: 200,
-        contentType: 'application/json',
-        body: JSON.stringify({
-          answer: 'Texte <img src=x onerror="window.hacked = 1"> [1] et [9].',
-          found: true,
-          language: 'fr',
-          mode: 'extractive',
-          citations: [
-            {
-              n: 1,
-              chunkId: 'x',
-              source: 'corpus/<b>x</b>.txt',
-              title: '<i>t</i>',
-              passage,
-              quote,
-              start: 0,
-              end: 0,
-              score: 1,
-            },
-          ],
-          timings: { retrieveMs: 0, totalMs: 0 },
-        }),
+        contentType: 'text/event-stream',
+        body:
+          sseEvent('citations', { rewrittenQuestion: '<b>q</b>', passages: [{ ...candidateOne, passage }] }) +
+          sseEvent('token', { text: 'Texte <img src=x onerror="window.hacked = 1"> [1]' }) +
+          sseEvent('done', doneAnswer({ answer, mode: 'extractive', citations: [citation] })),
       }),
     );
 
     await ask(page, answerableQuestion);
     expect(await page.locator('.message-answer .marker').count()).toBe(1);
     expect(await page.locator('.message-answer .message-text').textContent()).toContain('[9]');
+    expect(await page.locator('.message-answer .message-searched').textContent()).toBe('Searched for: <b>q</b>');
     await page.locator('.message-answer .marker').click();
 
     expect(await page.locator('#passage-text').textContent()).toBe(passage);
     expect(await page.locator('#passage-text mark').textContent()).toBe(quote);
     expect(await page.locator('#passage-source').textContent()).toBe('corpus/<b>x</b>.txt');
-    expect(await page.locator('main img, dialog img, dialog script, dialog b, dialog i').count()).toBe(0);
+    expect(await page.locator('main img, main b, dialog img, dialog script, dialog b, dialog i').count()).toBe(0);
     expect(await page.evaluate(() => (window as { hacked?: number }).hacked)).toBeUndefined();
 
     await page.context().close();
   });
 
-  it('shows a busy state and ignores a second submit while waiting', async () => {
+  it('shows a busy state with a Stop button and ignores a second submit while waiting', async () => {
     const page = await openPage();
     let requests = 0;
-    let release: () => void = () => undefined;
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    await page.route('**/api/answer', async (route) => {
+    const released = gate();
+    await page.route('**/api/chat', async (route) => {
       requests += 1;
-      await released;
+      await released.opened;
       await route.continue();
     });
 
-    await page.locator('#question').fill(answerableQuestion);
-    await page.locator('#question').press('Enter');
+    await send(page, answerableQuestion);
     await page.locator('.message-waiting').waitFor();
     expect(await page.locator('#send').isDisabled()).toBe(true);
-    await page.locator('#question').fill(answerableQuestion);
-    await page.locator('#question').press('Enter');
+    expect(await page.locator('#send').isVisible()).toBe(false);
+    expect(await page.locator('#stop').isVisible()).toBe(true);
+    expect(await page.locator('#log').getAttribute('aria-busy')).toBe('true');
+    await send(page, answerableQuestion);
     expect(await page.locator('.message-question').count()).toBe(1);
 
-    release();
+    released.open();
     await page.locator('.message-answer').waitFor();
     expect(requests).toBe(1);
     expect(await page.locator('#send').isDisabled()).toBe(false);
+    expect(await page.locator('#stop').isVisible()).toBe(false);
+    expect(await page.locator('#log').getAttribute('aria-busy')).toBe('false');
     expect(await page.locator('.message-waiting').count()).toBe(0);
 
     await page.context().close();
@@ -336,5 +507,228 @@ describe.skipIf(browserMissing)('chat widget in Chromium', { timeout: 30_000 }, 
     expect(violations).toEqual([]);
 
     await context.close();
+  });
+
+  it('sends the previous exchange as history with a follow-up, and forgets it on New conversation', async () => {
+    const first = await fetchChat(server.baseUrl, firstQuestion);
+    expect(first.status).toBe(200);
+    const names = first.events.map((event) => event.name);
+    expect(names[0]).toBe('citations');
+    expect(names.at(-1)).toBe('done');
+    expect(names.slice(1, -1).every((name) => name === 'token')).toBe(true);
+    const expectedFirst = first.events.at(-1)?.data as AnswerBody;
+    expect(expectedFirst.found).toBe(true);
+    const page = await openPage();
+    const requests: ChatRequestBody[] = [];
+    page.on('request', (request) => {
+      if (request.url().endsWith('/api/chat')) requests.push(request.postDataJSON() as ChatRequestBody);
+    });
+
+    await ask(page, firstQuestion);
+    expect(await page.locator('.message-answer .message-text').textContent()).toBe(asShown(expectedFirst.answer));
+    expect(await page.locator('.message-answer .marker').count()).toBeGreaterThan(0);
+    await ask(page, followUpQuestion);
+
+    expect(requests).toHaveLength(2);
+    expect(requests[0]).toEqual({ question: firstQuestion });
+    expect(requests[1]).toEqual({
+      question: followUpQuestion,
+      history: [
+        { role: 'user', content: firstQuestion },
+        { role: 'assistant', content: withoutMarkers(expectedFirst.answer) },
+      ],
+    });
+    const expectedFollowUp = await fetchAnswer(server.baseUrl, followUpQuestion, requests[1]?.history);
+    const followUpReply = page.locator(REPLY).nth(1);
+    expect(await followUpReply.locator('.message-text').textContent()).toBe(
+      expectedFollowUp.found ? asShown(expectedFollowUp.answer) : expectedFollowUp.answer,
+    );
+    expect(expectedFollowUp.rewrittenQuestion).toContain('Chine');
+    expect(await followUpReply.locator('.message-searched').textContent()).toBe(
+      `Searched for: ${expectedFollowUp.rewrittenQuestion}`,
+    );
+
+    await page.locator('#new-conversation').click();
+    expect(await page.locator('#log').evaluate((log) => log.childElementCount)).toBe(0);
+    expect(await focusedId(page)).toBe('question');
+    await ask(page, followUpQuestion);
+    expect(requests[2]).toEqual({ question: followUpQuestion });
+    expect(await page.locator('.message-searched').count()).toBe(0);
+
+    await page.context().close();
+  });
+
+  it('streams tokens as plain text, then shows the verified answer with markers and its warning', async () => {
+    const page = await openPage();
+    const warning = 'Answered from the documents directly: the language model did not respond.';
+    await page.route('**/api/chat', (route) =>
+      route.fulfill({
+        status: 200,
+        contentType: 'text/event-stream; charset=utf-8',
+        body:
+          sseEvent('citations', { rewrittenQuestion: firstQuestion, passages: [candidateOne] }) +
+          sseEvent('token', { text: 'Mark Rutte a déclaré que ' }) +
+          sseEvent('token', { text: '« la Russie et la Chine tentent ' }) +
+          sseEvent('token', { text: 'de déstabiliser nos pays » [1].' }) +
+          ': keep-alive comment\n\n' +
+          sseEvent('done', doneAnswer({ warning })),
+      }),
+    );
+
+    await ask(page, firstQuestion);
+    const answer = page.locator('.message-answer');
+    expect(await answer.locator('.message-label').textContent()).toBe('Answer');
+    expect(await answer.locator('.message-text').textContent()).toBe(asShown(doneAnswer().answer));
+    expect(await answer.locator('.marker').count()).toBe(1);
+    expect(await answer.locator('.message-note').textContent()).toBe(warning);
+    expect(await answer.locator('.message-note').isVisible()).toBe(true);
+    expect(await answer.locator('.message-searched').count()).toBe(0); // searched for what was typed
+    expect(await page.locator('.message-streaming').count()).toBe(0);
+    expect(await page.locator('#log').getAttribute('aria-busy')).toBe('false');
+
+    await page.context().close();
+  });
+
+  it('shows tokens as they arrive, even split across chunks, without markers until the answer is verified', async () => {
+    const page = await openPage(1024, 768, scripted.baseUrl);
+    const released = gate();
+    scripted.onChat(async (_request, response) => {
+      startEventStream(response);
+      response.write(sseEvent('citations', { rewrittenQuestion: 'Que dit Mark Rutte de la Chine ?', passages: [] }));
+      response.write(sseEvent('token', { text: 'Mark Rutte a déclaré que ' }));
+      const split = sseEvent('token', { text: '« la Russie et la Chine » [1]' });
+      response.write(split.slice(0, 30));
+      await delay(100);
+      response.write(split.slice(30));
+      await released.opened;
+      response.end(sseEvent('done', doneAnswer()));
+    });
+
+    await send(page, followUpQuestion);
+    const draft = page.locator('.message-streaming');
+    await expect
+      .poll(() => draft.locator('.message-text').textContent())
+      .toBe('Mark Rutte a déclaré que « la Russie et la Chine » [1]');
+    expect(await draft.locator('.message-label').textContent()).toBe('Answering…');
+    expect(await draft.locator('.message-searched').textContent()).toBe(
+      'Searched for: Que dit Mark Rutte de la Chine ?',
+    );
+    expect(await page.locator('.marker').count()).toBe(0);
+    expect(await page.locator('#log').getAttribute('aria-busy')).toBe('true');
+
+    released.open();
+    await page.locator('.message-answer').waitFor();
+    expect(await page.locator('.message-answer .message-text').textContent()).toBe(asShown(doneAnswer().answer));
+    expect(await page.locator('.message-answer .marker').count()).toBe(1);
+    expect(await page.locator('.message-answer .message-note').count()).toBe(0);
+    expect(await page.locator('.message-streaming').count()).toBe(0);
+
+    await page.context().close();
+  });
+
+  it('stops a streaming reply from the keyboard, keeps its text and leaves it out of the history', async () => {
+    const page = await openPage(1024, 768, scripted.baseUrl);
+    const requests: ChatRequestBody[] = [];
+    let connectionClosed: () => void = () => undefined;
+    const closed = new Promise<number>((resolve) => {
+      connectionClosed = () => resolve(Date.now());
+    });
+    scripted.onChat((_request, response, body) => {
+      requests.push(body);
+      startEventStream(response);
+      response.write(sseEvent('citations', { rewrittenQuestion: firstQuestion, passages: [candidateOne] }));
+      response.write(sseEvent('token', { text: 'Mark Rutte a déclaré' }));
+      response.on('close', () => {
+        if (!response.writableFinished) connectionClosed();
+      });
+    });
+
+    await send(page, firstQuestion);
+    await expect
+      .poll(() => page.locator('.message-streaming .message-text').textContent())
+      .toBe('Mark Rutte a déclaré');
+    expect(await focusedId(page)).toBe('question');
+    await page.keyboard.press('Tab');
+    expect(await focusedId(page)).toBe('stop');
+    const stoppedAt = Date.now();
+    await page.keyboard.press('Enter');
+
+    await expect.poll(() => page.locator('#log').getAttribute('aria-busy')).toBe('false');
+    const stopped = page.locator('.message-stopped');
+    expect(await stopped.locator('.message-label').textContent()).toBe('Stopped');
+    expect(await stopped.locator('.message-text').textContent()).toBe('Mark Rutte a déclaré');
+    expect(await stopped.locator('.message-note').isVisible()).toBe(true);
+    expect(await page.locator('#stop').isVisible()).toBe(false);
+    expect(await page.locator('#send').isEnabled()).toBe(true);
+    expect(await focusedId(page)).toBe('question');
+    const closedAt = await Promise.race([closed, delay(2_000).then(() => Number.NaN)]);
+    expect(closedAt - stoppedAt).toBeLessThan(2_000);
+
+    scripted.onChat((_request, response, body) => {
+      requests.push(body);
+      startEventStream(response);
+      response.end(sseEvent('done', doneAnswer()));
+    });
+    await ask(page, followUpQuestion);
+    expect(requests).toEqual([{ question: firstQuestion }, { question: followUpQuestion }]);
+
+    await page.context().close();
+  });
+
+  it('stops a streaming reply with Escape in the question box', async () => {
+    const page = await openPage(1024, 768, scripted.baseUrl);
+    scripted.onChat((_request, response) => {
+      startEventStream(response);
+      response.write(sseEvent('token', { text: 'Partiel' }));
+    });
+
+    await send(page, firstQuestion);
+    await page.locator('.message-streaming').waitFor();
+    await page.locator('#question').press('Escape');
+    await page.locator('.message-stopped').waitFor();
+    expect(await page.locator('.message-stopped .message-text').textContent()).toBe('Partiel');
+    expect(await page.locator('#log').getAttribute('aria-busy')).toBe('false');
+
+    await page.context().close();
+  });
+
+  it('replaces the draft with the message of an error event', async () => {
+    const page = await openPage();
+    const message = 'The language model failed <b>mid-answer</b>.';
+    await page.route('**/api/chat', (route) =>
+      route.fulfill({
+        status: 200,
+        contentType: 'text/event-stream',
+        body:
+          sseEvent('citations', { rewrittenQuestion: firstQuestion, passages: [candidateOne] }) +
+          sseEvent('token', { text: 'Un début de réponse' }) +
+          sseEvent('error', { error: { code: 'generation_failed', message } }),
+      }),
+    );
+
+    await ask(page, firstQuestion);
+    const error = page.locator('.message-error .message-text');
+    expect(await error.textContent()).toBe(message);
+    expect(await error.locator('b').count()).toBe(0);
+    expect(await page.locator('#log').textContent()).not.toContain('Un début de réponse');
+    expect(await page.locator('#log').getAttribute('aria-busy')).toBe('false');
+
+    await page.context().close();
+  });
+
+  it('says so when the stream ends before the answer is complete', async () => {
+    const page = await openPage();
+    await page.route('**/api/chat', (route) =>
+      route.fulfill({
+        status: 200,
+        contentType: 'text/event-stream',
+        body: sseEvent('token', { text: 'Un début' }) + 'event: done\ndata: {"answer":',
+      }),
+    );
+
+    await ask(page, firstQuestion);
+    expect(await page.locator('.message-error .message-text').textContent()).toContain('closed before the answer');
+
+    await page.context().close();
   });
 });

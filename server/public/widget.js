@@ -1,18 +1,22 @@
 /*
  * Chat widget for the cited-answers assistant.
  *
- * Sends the question to POST /api/answer and renders the reply in the log.
- * Every `[n]` marker that has a matching citation becomes a button; it opens
- * the cited passage in a dialog, with the quoted sentence in a <mark>.
+ * Sends each question, with the previous turns of the conversation, to POST /api/chat and reads the reply
+ * as Server-Sent Events: `citations` (the passages searched), `token` pieces of the answer as it is written,
+ * then `done` with the verified answer, or `error`. Tokens are shown as plain text in a draft bubble; the
+ * verified answer then replaces the draft, and every `[n]` marker that has a matching citation becomes a
+ * button that opens the cited passage in a dialog, with the quoted sentence in a <mark>.
  *
- * Safety rule: text from the server (answers, passages, titles, error
- * messages) is only ever inserted with textContent / text nodes.
+ * Safety rule: text from the server (answers, tokens, passages, titles, error messages) is only ever
+ * inserted with textContent / text nodes.
  */
 
 const log = document.getElementById('log');
 const form = document.getElementById('ask');
 const questionInput = document.getElementById('question');
 const sendButton = document.getElementById('send');
+const stopButton = document.getElementById('stop');
+const newConversationButton = document.getElementById('new-conversation');
 const dialog = document.getElementById('passage');
 const dialogTitle = document.getElementById('passage-title');
 const dialogDocument = document.getElementById('passage-document');
@@ -21,9 +25,26 @@ const dialogText = document.getElementById('passage-text');
 const dialogClose = document.getElementById('passage-close');
 
 const MARKER_PATTERN = /\[(\d+)\]/g;
+/** A marker with the space before it, as removed from an answer kept as history. */
+const MARKER_WITH_SPACE = /\s?\[\d+\]/g;
 const LANGUAGE_TAG = /^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$/;
+/** The server reads at most 20 turns of 4000 characters; the page sends the last 10. */
+const HISTORY_TURNS = 10;
+const HISTORY_TURN_CHARS = 4000;
+/** Within this many pixels of the bottom, the log follows a growing answer. */
+const FOLLOW_SCROLL_PIXELS = 48;
 
-let pending = false;
+const MESSAGES = Object.freeze({
+  unreachable: 'The server could not be reached. Check your connection and try again.',
+  unreadable: 'The server sent a reply this page cannot read. Please try again.',
+  interrupted: 'The connection closed before the answer was complete. Please try again.',
+  stopped: 'This partial reply was not checked against the documents.',
+});
+
+/** Previous turns, oldest first: `{ role: 'user' | 'assistant', content }`. */
+let history = [];
+/** The exchange being streamed, or null: `{ question, controller, message, draft, searchedFor }`. */
+let current = null;
 let markerToRefocus = null;
 
 /** Creates an element with a class name and optional text content. */
@@ -34,13 +55,26 @@ function element(tagName, className, text) {
   return node;
 }
 
+/** Whether the log is scrolled to (or near) its end, so that it should follow new content. */
+function logIsAtEnd() {
+  return log.scrollHeight - log.scrollTop - log.clientHeight <= FOLLOW_SCROLL_PIXELS;
+}
+
 /** Appends a message bubble to the log and scrolls the log to it. */
 function addMessage(kind, label, ...children) {
-  const message = element('article', `message message-${kind}`);
-  message.append(element('p', 'message-label', label), ...children);
+  const message = element('article', '');
+  setMessage(message, kind, label, ...children);
   log.append(message);
   log.scrollTop = log.scrollHeight;
   return message;
+}
+
+/** Replaces a bubble's kind, label and content, keeping its place in the log. */
+function setMessage(message, kind, label, ...children) {
+  const follow = logIsAtEnd();
+  message.className = `message message-${kind}`;
+  message.replaceChildren(element('p', 'message-label', label), ...children.filter(Boolean));
+  if (follow) log.scrollTop = log.scrollHeight;
 }
 
 /** Splits the answer on its [n] markers; known markers become buttons. */
@@ -78,9 +112,28 @@ function renderSources(citations) {
   return list;
 }
 
-/** Shows a successful reply: a cited answer or a distinct "not found" one. */
-function showAnswer(reply) {
-  const citations = Array.isArray(reply.citations) ? reply.citations : [];
+/** Lower-cases and collapses white space, so that only a real rewrite counts as a difference. */
+function normalizeQuestion(text) {
+  return text.trim().replace(/\s+/g, ' ').toLowerCase();
+}
+
+/** "Searched for: …" when the server searched for another question than the one typed, else null. */
+function renderSearchedFor(rewrittenQuestion, question) {
+  if (typeof rewrittenQuestion !== 'string' || rewrittenQuestion.trim() === '') return null;
+  if (normalizeQuestion(rewrittenQuestion) === normalizeQuestion(question)) return null;
+  return element('p', 'message-searched', `Searched for: ${rewrittenQuestion}`);
+}
+
+/** A small note under a reply, such as the server's warning. */
+function renderNote(text) {
+  return element('p', 'message-note', text);
+}
+
+/** Shows the verified reply in the exchange's bubble: a cited answer or a distinct "not found" one. */
+function showReply(exchange, reply) {
+  const citations = Array.isArray(reply.citations)
+    ? reply.citations.filter((citation) => citation !== null && typeof citation === 'object')
+    : [];
   const answer = typeof reply.answer === 'string' ? reply.answer : '';
   const found = reply.found === true;
   const text = found ? renderAnswerText(answer, citations) : element('p', 'message-text', answer);
@@ -90,90 +143,270 @@ function showAnswer(reply) {
   if (!quoted && typeof reply.language === 'string' && LANGUAGE_TAG.test(reply.language)) {
     text.lang = reply.language;
   }
-  if (!found) {
-    addMessage('refusal', 'No answer found', text);
-  } else if (citations.length === 0) {
-    addMessage('answer', 'Answer', text);
-  } else {
-    addMessage('answer', 'Answer', text, renderSources(citations));
+  const searchedFor = renderSearchedFor(reply.rewrittenQuestion ?? exchange.searchedFor, exchange.question);
+  const sources = found && citations.length > 0 ? renderSources(citations) : null;
+  const warning = typeof reply.warning === 'string' && reply.warning ? renderNote(reply.warning) : null;
+  if (found) setMessage(exchange.message, 'answer', 'Answer', searchedFor, text, sources, warning);
+  else setMessage(exchange.message, 'refusal', 'No answer found', searchedFor, text, warning);
+}
+
+/** Shows an error as a readable sentence, never as raw JSON; a draft, being unchecked, is dropped. */
+function showError(exchange, text) {
+  setMessage(exchange.message, 'error', 'Error', element('p', 'message-text', text));
+}
+
+/** Keeps the partial text of a stopped reply, marked as stopped. */
+function showStopped(exchange) {
+  const searchedFor = renderSearchedFor(exchange.searchedFor, exchange.question);
+  const draft = exchange.draft ? element('p', 'message-text', exchange.draft.data) : null;
+  setMessage(exchange.message, 'stopped', 'Stopped', searchedFor, draft, renderNote(MESSAGES.stopped));
+}
+
+/** Notes the question the server searched for, once it has chosen the passages. */
+function onCitations(exchange, payload) {
+  if (typeof payload.rewrittenQuestion === 'string') exchange.searchedFor = payload.rewrittenQuestion;
+  const searchedFor = renderSearchedFor(exchange.searchedFor, exchange.question);
+  if (exchange.draft === null) setMessage(exchange.message, 'waiting', 'Writing the answer…', searchedFor);
+}
+
+/** Appends a piece of the answer, as plain text, to the exchange's draft bubble. */
+function onToken(exchange, payload) {
+  if (typeof payload.text !== 'string' || payload.text === '') return;
+  if (exchange.draft === null) {
+    exchange.draft = document.createTextNode('');
+    const paragraph = element('p', 'message-text');
+    paragraph.append(exchange.draft);
+    const searchedFor = renderSearchedFor(exchange.searchedFor, exchange.question);
+    setMessage(exchange.message, 'streaming', 'Answering…', searchedFor, paragraph);
   }
+  const follow = logIsAtEnd();
+  exchange.draft.appendData(payload.text);
+  if (follow) log.scrollTop = log.scrollHeight;
 }
 
-/** Shows an error as a readable sentence, never as raw JSON. */
-function showError(text) {
-  addMessage('error', 'Error', element('p', 'message-text', text));
+/** The readable message of an `{ error: { message } }` body, or null. */
+function errorText(body) {
+  const message = body && body.error && body.error.message;
+  return typeof message === 'string' && message ? message : null;
 }
 
-/** Reads the `{error:{message}}` body of a failed response, if any. */
-async function errorMessage(response) {
-  try {
-    const body = await response.json();
-    if (body && body.error && typeof body.error.message === 'string' && body.error.message) {
-      return body.error.message;
+/** Reads a reply that is not an event stream: an `{ error }` body, or (if any) a plain answer. */
+async function readJsonReply(response) {
+  const body = await response.json().catch(() => null);
+  if (!response.ok) {
+    return { error: errorText(body) ?? `The server could not answer (HTTP ${response.status}). Please try again.` };
+  }
+  if (body && typeof body === 'object' && typeof body.answer === 'string') return { reply: body };
+  return { error: errorText(body) ?? MESSAGES.unreadable };
+}
+
+/** Parses one event block (the lines between blank lines) into `{ name, data }`, or null if it has no data. */
+function parseEventBlock(block) {
+  let name = 'message';
+  const data = [];
+  for (const line of block.split('\n')) {
+    if (line === '' || line.startsWith(':')) continue; // comment or keep-alive
+    const colon = line.indexOf(':');
+    const field = colon === -1 ? line : line.slice(0, colon);
+    let value = colon === -1 ? '' : line.slice(colon + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'event') name = value || 'message';
+    else if (field === 'data') data.push(value);
+  }
+  return data.length === 0 ? null : { name, data: data.join('\n') };
+}
+
+/**
+ * Returns a function that takes the stream's decoded text as it arrives and returns the events completed so
+ * far. An event split across chunks waits in the buffer for its blank line; "\r\n" and "\r" count as "\n".
+ */
+function createEventStreamParser() {
+  let buffer = '';
+  return function parseChunk(text) {
+    buffer += text;
+    // A final "\r" may be the first half of a "\r\n" still to come.
+    const heldBack = buffer.endsWith('\r') ? '\r' : '';
+    let rest = buffer.slice(0, buffer.length - heldBack.length).replace(/\r\n?/g, '\n');
+    const events = [];
+    let boundary = rest.indexOf('\n\n');
+    while (boundary !== -1) {
+      const event = parseEventBlock(rest.slice(0, boundary));
+      if (event) events.push(event);
+      rest = rest.slice(boundary + 2);
+      boundary = rest.indexOf('\n\n');
     }
+    buffer = rest + heldBack;
+    return events;
+  };
+}
+
+/** Applies one event to the exchange; returns `{ reply }` or `{ error }` when the event ends the reply. */
+function handleEvent(exchange, event) {
+  let payload;
+  try {
+    payload = JSON.parse(event.data);
   } catch {
-    // Not JSON: fall through to the generic message.
+    return event.name === 'done' || event.name === 'error' ? { error: MESSAGES.unreadable } : null;
   }
-  return `The server could not answer (HTTP ${response.status}). Please try again.`;
+  if (payload === null || typeof payload !== 'object') return null;
+  switch (event.name) {
+    case 'citations':
+      onCitations(exchange, payload);
+      return null;
+    case 'token':
+      onToken(exchange, payload);
+      return null;
+    case 'done':
+      return { reply: payload };
+    case 'error':
+      return { error: errorText(payload) ?? MESSAGES.unreadable };
+    default:
+      return null; // an event this page does not know yet
+  }
 }
 
-/** Puts the page in, or out of, its waiting state. */
-function setBusy(busy) {
-  pending = busy;
-  sendButton.disabled = busy;
-  sendButton.textContent = busy ? 'Sending…' : 'Send';
-  log.setAttribute('aria-busy', String(busy));
-  form.classList.toggle('is-busy', busy);
+/** Reads the event stream to its `done` or `error` event; rejects if the exchange is stopped. */
+async function readEventStream(response, exchange) {
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  const parseChunk = createEventStreamParser();
+  for (;;) {
+    const { value, done } = await reader.read();
+    const text = done ? decoder.decode() : decoder.decode(value, { stream: true });
+    for (const event of parseChunk(text)) {
+      const outcome = handleEvent(exchange, event);
+      if (outcome) {
+        reader.cancel().catch(() => undefined);
+        return outcome;
+      }
+    }
+    if (done) return { error: MESSAGES.interrupted };
+  }
 }
 
-/** Posts the question; resolves to `{ reply }` or to `{ error }` with a readable message. */
-async function postQuestion(question) {
+/** The previous turns to send: the last ten, each cut to the length the server accepts. */
+function historyToSend() {
+  return history.slice(-HISTORY_TURNS).map(({ role, content }) => {
+    let cut = content.slice(0, HISTORY_TURN_CHARS);
+    if (/[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1); // do not split a surrogate pair
+    return { role, content: cut };
+  });
+}
+
+/** Remembers a completed exchange; the answer's [n] markers refer to this turn's passages, so they are dropped. */
+function remember(question, reply) {
+  const answer = typeof reply.answer === 'string' ? reply.answer.replace(MARKER_WITH_SPACE, '') : '';
+  history.push({ role: 'user', content: question }, { role: 'assistant', content: answer });
+}
+
+/** Posts the question and history; resolves to `{ reply }` or `{ error }`, rejects if the exchange is stopped. */
+async function requestReply(exchange) {
+  const previousTurns = historyToSend();
+  const body =
+    previousTurns.length > 0
+      ? { question: exchange.question, history: previousTurns }
+      : { question: exchange.question };
   let response;
   try {
-    response = await fetch('/api/answer', {
+    response = await fetch('/api/chat', {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-      body: JSON.stringify({ question }),
+      headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream, application/json' },
+      body: JSON.stringify(body),
+      signal: exchange.controller.signal,
     });
-  } catch {
-    return { error: 'The server could not be reached. Check your connection and try again.' };
+  } catch (error) {
+    if (exchange.controller.signal.aborted) throw error;
+    return { error: MESSAGES.unreachable };
   }
-  if (!response.ok) return { error: await errorMessage(response) };
-  const reply = await response.json().catch(() => null);
-  if (reply === null || typeof reply !== 'object') {
-    return { error: 'The server sent a reply this page cannot read. Please try again.' };
-  }
-  return { reply };
-}
-
-/** Asks the question and renders whatever comes back. */
-async function ask(question) {
-  setBusy(true);
-  const waiting = addMessage('waiting', 'Searching the documents…');
+  const type = response.headers.get('Content-Type') || '';
+  if (!response.ok || !type.startsWith('text/event-stream') || !response.body) return readJsonReply(response);
   try {
-    const { reply, error } = await postQuestion(question);
-    waiting.remove();
-    if (reply) showAnswer(reply);
-    else showError(error);
-  } finally {
-    waiting.remove();
-    setBusy(false);
+    return await readEventStream(response, exchange);
+  } catch (error) {
+    if (exchange.controller.signal.aborted) throw error;
+    return { error: MESSAGES.interrupted };
   }
 }
 
-/** Handles Send: ignores empty questions and double submits. */
+/** Puts the page in, or out of, its streaming state: Stop takes the place of Send. */
+function setBusy(busy) {
+  const sendHadFocus = document.activeElement === sendButton;
+  const stopHadFocus = document.activeElement === stopButton;
+  sendButton.disabled = busy;
+  sendButton.hidden = busy;
+  stopButton.disabled = !busy;
+  stopButton.hidden = !busy;
+  log.setAttribute('aria-busy', String(busy));
+  form.classList.toggle('is-busy', busy);
+  if (busy && sendHadFocus) stopButton.focus();
+  if (!busy && stopHadFocus) questionInput.focus();
+}
+
+/** Asks the question, streams the reply into a bubble and, once verified, adds the exchange to the history. */
+async function ask(question) {
+  const exchange = {
+    question,
+    controller: new AbortController(),
+    message: addMessage('waiting', 'Searching the documents…'),
+    draft: null,
+    searchedFor: null,
+  };
+  current = exchange;
+  setBusy(true);
+  try {
+    const { reply, error } = await requestReply(exchange);
+    if (reply) {
+      showReply(exchange, reply);
+      if (current === exchange) remember(question, reply);
+    } else {
+      showError(exchange, error);
+    }
+  } catch {
+    if (exchange.controller.signal.aborted) showStopped(exchange);
+    else showError(exchange, MESSAGES.unreadable);
+  } finally {
+    if (current === exchange) {
+      current = null;
+      setBusy(false);
+    }
+  }
+}
+
+/** Stops the reply being streamed; its partial text stays and it is not added to the history. */
+function stopReply() {
+  current?.controller.abort();
+}
+
+/** Clears the log and the history, stopping any reply in progress. */
+function startNewConversation() {
+  const streaming = current;
+  current = null;
+  streaming?.controller.abort();
+  history = [];
+  log.replaceChildren();
+  setBusy(false);
+  questionInput.focus();
+}
+
+/** Handles Send: ignores empty questions and submits while a reply is streaming. */
 function onSubmit(event) {
   event.preventDefault();
   const question = questionInput.value.trim();
-  if (pending || question === '') return;
+  if (current !== null || question === '') return;
   addMessage('question', 'You', element('p', 'message-text', question));
   questionInput.value = '';
   ask(question);
 }
 
-/** Enter sends; Shift+Enter (or an IME composition) keeps typing. */
+/** Enter sends; Shift+Enter (or an IME composition) keeps typing; Escape stops a streaming reply. */
 function onQuestionKey(event) {
-  if (event.key !== 'Enter' || event.shiftKey || event.isComposing) return;
+  if (event.isComposing) return;
+  if (event.key === 'Escape' && current !== null) {
+    event.preventDefault();
+    stopReply();
+    return;
+  }
+  if (event.key !== 'Enter' || event.shiftKey) return;
   event.preventDefault();
   form.requestSubmit();
 }
@@ -214,6 +447,8 @@ function onDialogClosed() {
 
 form.addEventListener('submit', onSubmit);
 questionInput.addEventListener('keydown', onQuestionKey);
+stopButton.addEventListener('click', stopReply);
+newConversationButton.addEventListener('click', startNewConversation);
 dialogClose.addEventListener('click', () => dialog.close());
 dialog.addEventListener('close', onDialogClosed);
 dialog.addEventListener('click', (event) => {
