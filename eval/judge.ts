@@ -20,7 +20,7 @@ export async function createJudge(model: BaseChatModel, promptsDir: string): Pro
   const chain = (await loadChatPrompt(promptsDir, 'judge')).pipe(model);
   return {
     async judge(evalCase, answer) {
-      const message = await chain.invoke({
+      const stream = await chain.stream({
         question: evalCase.question,
         answer: answer.answer,
         passages: answer.citations.map((citation) => `[${citation.n}] ${citation.passage}`).join('\n\n') || '(none)',
@@ -28,7 +28,8 @@ export async function createJudge(model: BaseChatModel, promptsDir: string): Pro
           evalCase.expectedQuote ??
           (evalCase.kind === 'unanswerable' ? 'none: the documents do not answer this question' : 'none'),
       });
-      const content = typeof message.content === 'string' ? message.content : JSON.stringify(message.content);
+      let content = '';
+      for await (const chunk of stream) content += typeof chunk.content === 'string' ? chunk.content : '';
       const parsed = verdictSchema.safeParse(parseJsonObject(content));
       if (!parsed.success) throw new Error(`The judge did not reply with a verdict: ${content.slice(0, 200)}`);
       return parsed.data;

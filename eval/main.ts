@@ -1,12 +1,14 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ChatOpenAI } from '@langchain/openai';
-import { ConfigError, loadConfig } from '../core/config.js';
+import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
+import { type ChatConfig, ConfigError, loadConfig } from '../core/config.js';
 import { DEFAULTS } from '../core/defaults.js';
 import { createEngine } from '../core/engine.js';
 import { CorpusError } from '../core/errors.js';
 import { loadIndex } from '../core/index/index-store.js';
+import { createChatModel } from '../core/llm/create-chat-model.js';
+import { loadPrompts } from '../core/llm/prompts.js';
 import { ingest, staleReason } from '../ingest/build-index.js';
 import { loadDocuments } from '../ingest/load-documents.js';
 import { CaseFileError, loadCases } from './cases.js';
@@ -27,8 +29,8 @@ Options:
   --cases FILE       case file (default: eval/cases/communique.jsonl)
   --k N              passages to retrieve per question (default: ${DEFAULTS.retrieval.k})
   --baseline         also run the stock LangChain pipeline and print both side by side
-  --judge            also score faithfulness and correctness with the configured language model
-                     (OPENAI_API_KEY and/or OPENAI_BASE_URL; model from JUDGE_MODEL or CHAT_MODEL)
+  --judge            also score faithfulness and correctness with the configured chat model
+                     (CHAT_MODEL or OPENAI_API_KEY; JUDGE_MODEL names another model at the same server)
   --thresholds FILE  thresholds (default: eval/thresholds.json)
   --json FILE        write every result and the summaries as JSON
   --md FILE          write the report as Markdown
@@ -71,6 +73,7 @@ async function main(): Promise<number> {
   const cases = await loadCases(values.cases, (source) => Promise.resolve(sourceTexts.get(source)));
   const thresholds = await loadThresholds(values.thresholds);
 
+  const promptsDir = path.join(config.rootDir, 'prompts');
   let target: EvalTarget;
   if (values.url === undefined) {
     const reason = await staleReason(config);
@@ -78,11 +81,19 @@ async function main(): Promise<number> {
       console.error(`Building the index: ${reason}.`);
       await ingest(config);
     }
-    target = inProcessTarget(createEngine(await loadIndex(config.indexDir, config.embedder)).answerer);
+    const generation =
+      config.chat === undefined
+        ? undefined
+        : {
+            model: createChatModel(config.chat),
+            prompts: await loadPrompts(promptsDir),
+            timeoutMs: config.chat.timeoutMs,
+          };
+    target = inProcessTarget(createEngine(await loadIndex(config.indexDir, config.embedder), generation).answerer);
   } else {
     target = httpTarget(values.url);
   }
-  const judge = values.judge ? await createJudge(judgeModel(), path.join(config.rootDir, 'prompts')) : undefined;
+  const judge = values.judge ? await createJudge(judgeModel(config.chat), promptsDir) : undefined;
 
   const run = async (which: EvalTarget): Promise<CaseResult[]> => {
     console.error(`Running ${cases.length} cases against ${which.name}…`);
@@ -135,22 +146,15 @@ async function main(): Promise<number> {
   return failures.length === 0 ? 0 : 1;
 }
 
-/** The chat model that judges, from the same OpenAI-compatible settings as the rest of the product. */
-function judgeModel(): ChatOpenAI {
-  const apiKey = process.env['OPENAI_API_KEY'] || undefined;
-  const baseURL = process.env['OPENAI_BASE_URL'] || undefined;
-  const model = process.env['JUDGE_MODEL'] || process.env['CHAT_MODEL'];
-  if ((apiKey === undefined && baseURL === undefined) || model === undefined) {
-    throw new ConfigError('--judge needs OPENAI_API_KEY or OPENAI_BASE_URL, and JUDGE_MODEL or CHAT_MODEL.');
+/** The chat model that judges: the configured one, or the one JUDGE_MODEL names at the same server. */
+function judgeModel(chat: ChatConfig | undefined): BaseChatModel {
+  const model = process.env['JUDGE_MODEL'] || chat?.model;
+  if (chat === undefined || model === undefined) {
+    throw new ConfigError(
+      '--judge needs a chat model: set CHAT_MODEL (or OPENAI_API_KEY), and optionally JUDGE_MODEL.',
+    );
   }
-  return new ChatOpenAI({
-    model,
-    temperature: 0,
-    apiKey: apiKey ?? 'not-needed',
-    configuration: baseURL === undefined ? {} : { baseURL },
-    maxRetries: 1,
-    timeout: 60_000,
-  });
+  return createChatModel({ ...chat, model, temperature: 0 });
 }
 
 main().then(
