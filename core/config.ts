@@ -20,6 +20,14 @@ const environmentSchema = z.object({
   OPENAI_BASE_URL: optionalText.pipe(z.string().url().optional()),
   EMBEDDING_MODEL: z.string().trim().min(1).default('text-embedding-3-small'),
   CHAT_MODEL: optionalText,
+  API_KEYS: optionalText,
+  CORS_ORIGINS: optionalText,
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(DEFAULTS.http.rateLimitPerMinute),
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(DEFAULTS.http.requestTimeoutMs),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(DEFAULTS.http.shutdownTimeoutMs),
+  TRUST_PROXY: z.coerce.number().int().min(0).max(10).default(0),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  INDEX_POLL_MS: z.coerce.number().int().min(0).default(DEFAULTS.http.indexPollMs),
   LLM_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(DEFAULTS.generation.timeoutMs),
   LLM_TEMPERATURE: z.coerce.number().min(0).max(2).default(0),
 });
@@ -37,6 +45,19 @@ export interface ChatConfig {
   temperature: number;
 }
 
+/** What guards the HTTP API. */
+export interface HttpConfig {
+  /** Bearer keys accepted on /api/*; empty: no authentication. */
+  apiKeys: string[];
+  /** Origins allowed to call the API from a browser; empty: CORS off. */
+  corsOrigins: string[];
+  /** Requests per minute per key (or per address without keys); 0: no limit. */
+  rateLimitPerMinute: number;
+  requestTimeoutMs: number;
+  /** Proxies in front of the server whose X-Forwarded-For is trusted, for the client address. */
+  trustProxy: number;
+}
+
 export interface Config {
   port: number;
   host: string;
@@ -46,6 +67,11 @@ export interface Config {
   indexDir: string;
   embedder: EmbedderConfig;
   chat: ChatConfig | undefined;
+  http: HttpConfig;
+  shutdownTimeoutMs: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** How often the server checks for a new index; 0: never. */
+  indexPollMs: number;
 }
 
 /** Raised when an environment variable does not parse; the message names the variable and what it accepts. */
@@ -84,7 +110,25 @@ export function parseConfig(environment: NodeJS.ProcessEnv, rootDir = process.cw
     indexDir: path.resolve(absoluteRoot, values.INDEX_DIR),
     embedder: Object.freeze(embedder),
     chat: chat === undefined ? undefined : Object.freeze(chat),
+    http: Object.freeze({
+      apiKeys: list(values.API_KEYS),
+      corsOrigins: list(values.CORS_ORIGINS),
+      rateLimitPerMinute: values.RATE_LIMIT_PER_MINUTE,
+      requestTimeoutMs: values.REQUEST_TIMEOUT_MS,
+      trustProxy: values.TRUST_PROXY,
+    }),
+    shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS,
+    logLevel: values.LOG_LEVEL,
+    indexPollMs: values.INDEX_POLL_MS,
   });
+}
+
+/** A comma-separated variable as its trimmed, non-empty items. */
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
 }
 
 /**

@@ -69,5 +69,13 @@ export const DEFAULTS = Object.freeze({
     maxBodyBytes: 128 * 1024,
     /** Interval of the keep-alive comments of an event stream. */
     heartbeatMs: 15_000,
+    /** Per client: enough for a person chatting and for `npm run eval --url`, not for a flood. */
+    rateLimitPerMinute: 300,
+    /** Longest an API request may take before it is answered 503 `timeout`. */
+    requestTimeoutMs: 30_000,
+    /** Longest wait for requests in flight after SIGTERM before the server closes them. */
+    shutdownTimeoutMs: 10_000,
+    /** How often the server looks for a newly ingested index. */
+    indexPollMs: 2_000,
   }),
 });

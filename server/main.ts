@@ -1,36 +1,52 @@
 import path from 'node:path';
-import { ConfigError, loadConfig } from '../core/config.js';
-import { createEngine, type Engine } from '../core/engine.js';
+import { type Config, ConfigError, loadConfig } from '../core/config.js';
+import { createEngine, type Engine, type Generation } from '../core/engine.js';
 import { IndexMissingError } from '../core/errors.js';
 import { loadIndex } from '../core/index/index-store.js';
+import { watchIndex } from '../core/index/watch-index.js';
 import { createChatModel } from '../core/llm/create-chat-model.js';
 import { loadPrompts } from '../core/llm/prompts.js';
 import { createApp } from './app.js';
+import { createLogger } from './logging.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const generation =
-    config.chat === undefined
-      ? undefined
-      : {
-          model: createChatModel(config.chat),
-          prompts: await loadPrompts(path.join(config.rootDir, 'prompts')),
-          timeoutMs: config.chat.timeoutMs,
-        };
+  const logger = createLogger(config.logLevel);
+  const generation = await loadGeneration(config);
   let engine: Engine | undefined;
   try {
     engine = createEngine(await loadIndex(config.indexDir, config.embedder), generation);
   } catch (error) {
     if (!(error instanceof IndexMissingError)) throw error;
-    console.warn(`${error.message} Until then every question is answered 503.`);
+    logger.warn(`${error.message} Until then every question is answered 503.`);
   }
-  const app = createApp({ engine: () => engine });
+
+  // A re-ingest while serving: the new index is swapped in once complete; requests in flight keep the engine
+  // they started with.
+  const watcher =
+    config.indexPollMs === 0
+      ? undefined
+      : watchIndex(
+          config.indexDir,
+          config.embedder,
+          engine?.index.directory,
+          config.indexPollMs,
+          (index) => {
+            engine = createEngine(index, generation);
+            logger.info({ index: index.directory, chunks: index.chunks.length }, 'serving a new index');
+          },
+          (error, directory) =>
+            logger.error({ err: error, index: directory }, 'new index not loaded; still serving the previous one'),
+        );
+
+  const app = createApp({ engine: () => engine, http: config.http, logger });
   const server = app.listen(config.port, config.host, () => {
     const address = server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     const chunks = engine === undefined ? 'no index' : `${engine.index.chunks.length} passages`;
     const mode = config.chat === undefined ? 'extractive answers' : `answers written by ${config.chat.model}`;
+    // The one line a person starting the server reads; the logs carry the rest.
     console.log(`Serving ${chunks} (${mode}) at http://${host}:${port}/`);
   });
   server.on('error', (error: NodeJS.ErrnoException) => {
@@ -38,9 +54,33 @@ async function main(): Promise<void> {
     console.error(`server: cannot listen on ${config.host}:${config.port}: ${reason}`);
     process.exit(1);
   });
-  const stop = () => server.close(() => process.exit(0));
+
+  // SIGTERM/SIGINT: stop accepting, let requests in flight finish, exit 0; past the bound, close what is left.
+  const stop = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, 'shutting down');
+    watcher?.stop();
+    const force = setTimeout(() => {
+      logger.warn('requests still open after the shutdown bound; closing them');
+      server.closeAllConnections();
+    }, config.shutdownTimeoutMs);
+    force.unref();
+    server.close(() => {
+      logger.info('stopped');
+      process.exit(0);
+    });
+    server.closeIdleConnections();
+  };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+}
+
+async function loadGeneration(config: Config): Promise<Generation | undefined> {
+  if (config.chat === undefined) return undefined;
+  return {
+    model: createChatModel(config.chat),
+    prompts: await loadPrompts(path.join(config.rootDir, 'prompts')),
+    timeoutMs: config.chat.timeoutMs,
+  };
 }
 
 main().catch((error: unknown) => {

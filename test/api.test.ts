@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../core/engine.js';
 import { createApp } from '../server/app.js';
+import { captureLogger } from './helpers/capture-logger.js';
 import { COMMUNIQUE, useCorpusEngine } from './helpers/test-index.js';
 
 const corpus = useCorpusEngine();
@@ -24,9 +25,9 @@ async function serve(app: ReturnType<typeof createApp>): Promise<string> {
 
 let base: string;
 let unloaded: string;
-const loggedErrors: unknown[] = [];
+const log = captureLogger();
 beforeAll(async () => {
-  base = await serve(createApp({ engine: () => corpus.engine, logError: (error) => loggedErrors.push(error) }));
+  base = await serve(createApp({ engine: () => corpus.engine, logger: log.logger }));
   unloaded = await serve(createApp({ engine: () => undefined }));
 });
 
@@ -125,12 +126,15 @@ describe('POST /api/answer', () => {
       index: corpus.engine.index,
       answerer: { answer: () => Promise.reject(new Error('secret detail at /srv/app.ts:12')) },
     };
-    const logged: unknown[] = [];
-    const url = await serve(createApp({ engine: () => broken, logError: (error) => logged.push(error) }));
+    const brokenLog = captureLogger();
+    const url = await serve(createApp({ engine: () => broken, logger: brokenLog.logger }));
     const response = await post('{"question":"OTAN"}', 'application/json', `${url}/api/answer`);
     await expectError(response, 500, 'internal_error');
     expect(JSON.stringify(await fetch(`${url}/nowhere`).then((r) => r.json()))).not.toMatch(/secret/);
-    expect(logged).toHaveLength(1);
+    const failures = brokenLog.lines().filter((line) => line['msg'] === 'request failed');
+    expect(failures).toHaveLength(1);
+    expect(JSON.stringify(failures[0])).toContain('secret detail');
+    expect(failures[0]?.['req']).toMatchObject({ id: response.headers.get('x-request-id') });
   });
 });
 
@@ -158,6 +162,6 @@ describe('other routes', () => {
   });
 
   it('never logged a client error as a server fault', () => {
-    expect(loggedErrors).toEqual([]);
+    expect(log.lines().filter((line) => line['level'] === 50)).toEqual([]);
   });
 });

@@ -1,0 +1,97 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import cors from 'cors';
+import type { RequestHandler } from 'express';
+import { rateLimit } from 'express-rate-limit';
+import helmet from 'helmet';
+import type { HttpConfig } from '../../core/config.js';
+import { AppError } from '../../core/errors.js';
+
+/**
+ * Security headers, with a Content-Security-Policy the chat page satisfies: everything from this origin only, no
+ * inline script or style, no framing.
+ */
+export function securityHeaders(): RequestHandler {
+  return helmet({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        fontSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'none'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+    crossOriginEmbedderPolicy: false,
+  });
+}
+
+/** CORS for the listed origins only; with none, no CORS header is ever sent and browsers keep other sites out. */
+export function crossOrigin(origins: readonly string[]): RequestHandler {
+  if (origins.length === 0) return (_request, _response, next) => next();
+  return cors({ origin: [...origins], methods: ['GET', 'POST'], allowedHeaders: ['content-type', 'authorization'] });
+}
+
+/** The bearer key a request carries, or undefined. */
+function bearerKey(header: string | undefined): string | undefined {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  return match?.[1];
+}
+
+function digest(key: string): Buffer {
+  return createHash('sha256').update(key).digest();
+}
+
+/**
+ * Requires `Authorization: Bearer <key>` with one of the keys, compared in constant time; with no keys configured,
+ * lets everything through. Keys are never logged: the logger redacts the header.
+ */
+export function requireApiKey(keys: readonly string[]): RequestHandler {
+  if (keys.length === 0) return (_request, _response, next) => next();
+  const digests = keys.map(digest);
+  return (request, response, next) => {
+    const key = bearerKey(request.headers.authorization);
+    const presented = key === undefined ? undefined : digest(key);
+    if (presented !== undefined && digests.some((candidate) => timingSafeEqual(candidate, presented))) {
+      next();
+      return;
+    }
+    response.setHeader('WWW-Authenticate', 'Bearer');
+    next(
+      new AppError(
+        401,
+        key === undefined ? 'missing_api_key' : 'invalid_api_key',
+        key === undefined
+          ? 'This server needs an API key: send Authorization: Bearer <key>.'
+          : 'The API key is not valid.',
+      ),
+    );
+  };
+}
+
+/**
+ * Limits requests per minute per API key (a digest of it, never the key) or, without one, per client address;
+ * beyond it, 429 with `Retry-After`.
+ */
+export function limitRate(config: Pick<HttpConfig, 'rateLimitPerMinute'>): RequestHandler {
+  if (config.rateLimitPerMinute === 0) return (_request, _response, next) => next();
+  return rateLimit({
+    windowMs: 60_000,
+    limit: config.rateLimitPerMinute,
+    standardHeaders: 'draft-7',
+    legacyHeaders: false,
+    keyGenerator: (request) => {
+      const key = bearerKey(request.headers.authorization);
+      return key === undefined ? `ip:${request.ip ?? 'unknown'}` : `key:${digest(key).toString('hex')}`;
+    },
+    handler: (_request, response, next, options) => {
+      response.setHeader('Retry-After', String(Math.ceil(options.windowMs / 1000)));
+      next(new AppError(429, 'rate_limited', `Too many requests: at most ${config.rateLimitPerMinute} a minute.`));
+    },
+  });
+}

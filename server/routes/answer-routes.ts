@@ -1,0 +1,162 @@
+import express, { type Request, type Response, type Router } from 'express';
+import { z } from 'zod';
+import { DEFAULTS } from '../../core/defaults.js';
+import type { Engine } from '../../core/engine.js';
+import { AppError, IndexUnavailableError, InvalidRequestError } from '../../core/errors.js';
+import type { AnswerEvent } from '../../core/types.js';
+import { errorBody, methodNotAllowed, toAppError } from '../middleware/errors.js';
+
+const answerRequestSchema = z.object({
+  question: z
+    .string({ required_error: 'question is required', invalid_type_error: 'question must be a string' })
+    .trim()
+    .min(1, 'question must not be empty')
+    .max(DEFAULTS.http.maxQuestionChars, `question must be at most ${DEFAULTS.http.maxQuestionChars} characters`),
+  k: z
+    .number({ invalid_type_error: 'k must be a number' })
+    .int('k must be an integer')
+    .min(1, 'k must be at least 1')
+    .max(DEFAULTS.retrieval.maxK, `k must be at most ${DEFAULTS.retrieval.maxK}`)
+    .optional(),
+  includePassages: z.boolean({ invalid_type_error: 'includePassages must be a boolean' }).optional(),
+  history: z
+    .array(
+      z.object({
+        role: z.enum(['user', 'assistant'], { message: 'history roles must be "user" or "assistant"' }),
+        content: z
+          .string({ invalid_type_error: 'history contents must be strings' })
+          .max(
+            DEFAULTS.conversation.maxTurnChars,
+            `history contents must be at most ${DEFAULTS.conversation.maxTurnChars} characters`,
+          ),
+      }),
+      { invalid_type_error: 'history must be an array of turns' },
+    )
+    .max(DEFAULTS.conversation.maxTurns, `history must hold at most ${DEFAULTS.conversation.maxTurns} turns`)
+    .optional(),
+});
+
+type ParsedRequest = z.infer<typeof answerRequestSchema>;
+
+export interface AnswerRoutesOptions {
+  engine: () => Engine | undefined;
+  requestTimeoutMs: number;
+}
+
+/** `POST /api/answer` (JSON) and `POST /api/chat` (Server-Sent Events), on the engine serving at the time. */
+export function answerRoutes(options: AnswerRoutesOptions): Router {
+  const router = express.Router();
+  const jsonBody = [requireJson, express.json({ limit: DEFAULTS.http.maxBodyBytes })];
+  const currentEngine = (): Engine => {
+    const engine = options.engine();
+    if (engine === undefined) throw new IndexUnavailableError();
+    return engine;
+  };
+
+  router
+    .route('/answer')
+    .post(...jsonBody, async (request, response) => {
+      const body = parseRequest(request.body);
+      // The engine is taken once: a new index swapped in meanwhile does not change this request's answer.
+      const engine = currentEngine();
+      const signal = requestSignal(response, options.requestTimeoutMs);
+      const answer = await untilAborted(engine.answerer.answer(body, { signal }), signal);
+      response.json(answer);
+    })
+    .all(methodNotAllowed('POST'));
+
+  // The same answer as Server-Sent Events: `citations`, then `token`s as the answer is written, then `done`
+  // (or `error`). Errors found before the stream starts are ordinary JSON errors.
+  router
+    .route('/chat')
+    .post(...jsonBody, async (request, response) => {
+      const body = parseRequest(request.body);
+      const engine = currentEngine();
+      const signal = requestSignal(response, options.requestTimeoutMs);
+      const stream = openEventStream(response);
+      try {
+        await untilAborted(engine.answerer.answer(body, { signal, onEvent: stream.send }), signal);
+      } catch (error) {
+        if (!response.destroyed) {
+          if (toAppError(error) === undefined) request.log.error({ err: error }, 'answer failed');
+          stream.fail(errorBody(error).body);
+        }
+      }
+      stream.end();
+    })
+    .all(methodNotAllowed('POST'));
+
+  return router;
+}
+
+function parseRequest(body: unknown): ParsedRequest {
+  const parsed = answerRequestSchema.safeParse(body);
+  if (!parsed.success) throw new InvalidRequestError(parsed.error.issues.map(describeIssue).join('; '));
+  return parsed.data;
+}
+
+function describeIssue(issue: z.ZodIssue): string {
+  return issue.path.length === 0 ? 'The request body must be a JSON object such as {"question": "…"}.' : issue.message;
+}
+
+function requireJson(request: Request, _response: Response, next: (error?: unknown) => void): void {
+  if (!request.is('application/json')) {
+    next(new AppError(415, 'unsupported_media_type', 'Send the request body as application/json.'));
+    return;
+  }
+  next();
+}
+
+class RequestTimeout extends AppError {
+  constructor(milliseconds: number) {
+    super(503, 'timeout', `The answer took longer than ${milliseconds} ms; try again.`);
+  }
+}
+
+/** Aborts when the client goes away before the response is complete, or when the request has taken too long. */
+function requestSignal(response: Response, timeoutMs: number): AbortSignal {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new RequestTimeout(timeoutMs)), timeoutMs);
+  response.on('close', () => {
+    clearTimeout(timer);
+    if (!response.writableFinished) controller.abort(new Error('The client closed the connection.'));
+  });
+  return controller.signal;
+}
+
+/** Settles with the work, or rejects with the signal's reason as soon as it aborts, whichever comes first. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/** An event stream on a response, with a keep-alive comment now and then so that proxies do not close it. */
+function openEventStream(response: Response) {
+  response.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    'x-accel-buffering': 'no',
+  });
+  response.flushHeaders();
+  const heartbeat = setInterval(() => response.write(': keep-alive\n\n'), DEFAULTS.http.heartbeatMs);
+  const write = (event: string, data: unknown) => {
+    if (!response.writableEnded) response.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  };
+  return {
+    send: (event: AnswerEvent) => {
+      if (event.type === 'citations') {
+        write('citations', { rewrittenQuestion: event.rewrittenQuestion, passages: event.passages });
+      } else if (event.type === 'token') write('token', { text: event.text });
+      else write('done', event.answer);
+    },
+    fail: (body: unknown) => write('error', body),
+    end: () => {
+      clearInterval(heartbeat);
+      response.end();
+    },
+  };
+}
