@@ -64,7 +64,10 @@ async function main(): Promise<void> {
       server.closeAllConnections();
     }, config.shutdownTimeoutMs);
     force.unref();
+    // Connections go idle as their last response ends; close them then rather than after the keep-alive timeout.
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
     server.close(() => {
+      clearInterval(sweep);
       logger.info('stopped');
       process.exit(0);
     });

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import cors from 'cors';
 import type { RequestHandler } from 'express';
-import { rateLimit } from 'express-rate-limit';
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
 import type { HttpConfig } from '../../core/config.js';
 import { AppError } from '../../core/errors.js';
@@ -87,7 +87,8 @@ export function limitRate(config: Pick<HttpConfig, 'rateLimitPerMinute'>): Reque
     legacyHeaders: false,
     keyGenerator: (request) => {
       const key = bearerKey(request.headers.authorization);
-      return key === undefined ? `ip:${request.ip ?? 'unknown'}` : `key:${digest(key).toString('hex')}`;
+      // IPv6 clients are grouped by /56, as one client usually holds a whole prefix.
+      return key === undefined ? `ip:${ipKeyGenerator(request.ip ?? '')}` : `key:${digest(key).toString('hex')}`;
     },
     handler: (_request, response, next, options) => {
       response.setHeader('Retry-After', String(Math.ceil(options.windowMs / 1000)));
