@@ -7,6 +7,7 @@ import { watchIndex } from '../core/index/watch-index.js';
 import { createChatModel } from '../core/llm/create-chat-model.js';
 import { loadPrompts } from '../core/llm/prompts.js';
 import { createApp } from './app.js';
+import { listen } from './http-server.js';
 import { createLogger } from './logging.js';
 
 async function main(): Promise<void> {
@@ -40,7 +41,7 @@ async function main(): Promise<void> {
         );
 
   const app = createApp({ engine: () => engine, http: config.http, logger });
-  const server = app.listen(config.port, config.host, () => {
+  const server = listen(app, config.port, config.host, () => {
     const address = server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
