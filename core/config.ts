@@ -19,6 +19,7 @@ const environmentSchema = z.object({
   OPENAI_API_KEY: optionalText,
   OPENAI_BASE_URL: optionalText.pipe(z.string().url().optional()),
   EMBEDDING_MODEL: z.string().trim().min(1).default('text-embedding-3-small'),
+  EMBEDDING_TIMEOUT_MS: z.coerce.number().int().min(100).default(DEFAULTS.retrieval.embeddingTimeoutMs),
   CHAT_MODEL: optionalText,
   API_KEYS: optionalText,
   CORS_ORIGINS: optionalText,
@@ -34,7 +35,7 @@ const environmentSchema = z.object({
 
 export type EmbedderConfig =
   | { kind: 'lexical'; dimensions: number }
-  | { kind: 'openai'; model: string; apiKey: string | undefined; baseUrl: string | undefined };
+  | { kind: 'openai'; model: string; apiKey: string | undefined; baseUrl: string | undefined; timeoutMs: number };
 
 /** The chat model that writes answers; absent in the embedded, extractive mode. */
 export interface ChatConfig {
@@ -98,7 +99,13 @@ export function parseConfig(environment: NodeJS.ProcessEnv, rootDir = process.cw
     );
   }
   const embedder: EmbedderConfig = wantsOpenAi
-    ? { kind: 'openai', model: values.EMBEDDING_MODEL, apiKey: values.OPENAI_API_KEY, baseUrl: values.OPENAI_BASE_URL }
+    ? {
+        kind: 'openai',
+        model: values.EMBEDDING_MODEL,
+        apiKey: values.OPENAI_API_KEY,
+        baseUrl: values.OPENAI_BASE_URL,
+        timeoutMs: values.EMBEDDING_TIMEOUT_MS,
+      }
     : { kind: 'lexical', dimensions: values.LEXICAL_DIMENSIONS };
   const chat = chatConfig(values);
   const absoluteRoot = path.resolve(rootDir);

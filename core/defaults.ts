@@ -28,6 +28,8 @@ export const DEFAULTS = Object.freeze({
     rrfK: 20,
     /** hnswlib search breadth. */
     efSearch: 64,
+    /** Longest wait for an embedding server, per attempt. */
+    embeddingTimeoutMs: 5_000,
   }),
   answering: Object.freeze({
     /** Below this weighted coverage of the question's terms by the best passage, the answer is a refusal. */

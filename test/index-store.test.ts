@@ -33,7 +33,7 @@ describe('the index on disk', () => {
     expect(index.manifest.chunkCount).toBe(summary.chunks.length);
     expect(index.manifest.sources.map((source) => source.source)).toEqual([COMMUNIQUE]);
     expect(index.vectorIndex.size).toBe(summary.chunks.length);
-    const hits = await new HybridRetriever(index).retrieve('nouveau commandement à Wiesbaden', 3);
+    const hits = (await new HybridRetriever(index).retrieve('nouveau commandement à Wiesbaden', 3)).hits;
     expect(hits[0]?.chunk.text).toContain('Wiesbaden');
     expect(hits[0]?.vectorSimilarity).toBeGreaterThan(0);
     expect(hits[0]?.vectorSimilarity).toBeLessThanOrEqual(1);

@@ -7,12 +7,12 @@ const corpus = useCorpusEngine();
 
 describe('hybrid retrieval on the communiqué', () => {
   it.each(RETRIEVAL_CASES)('ranks the answering passage first: $question', async ({ question, expectedQuote, why }) => {
-    const [first] = await new HybridRetriever(corpus.engine.index).retrieve(question, 4);
+    const [first] = (await new HybridRetriever(corpus.engine.index).retrieve(question, 4)).hits;
     expect(first?.chunk.text, why).toContain(expectedQuote);
   });
 
   it('fuses both indexes: a passage found by either one is returned, best first', async () => {
-    const hits = await new HybridRetriever(corpus.engine.index).retrieve('Kaja Kallas haute représentante', 9);
+    const hits = (await new HybridRetriever(corpus.engine.index).retrieve('Kaja Kallas haute représentante', 9)).hits;
     expect(hits.length).toBeGreaterThan(1);
     expect(hits[0]?.keywordScore).toBeGreaterThan(0);
     expect(hits[0]?.vectorSimilarity).toBeGreaterThan(0);
@@ -21,6 +21,6 @@ describe('hybrid retrieval on the communiqué', () => {
   });
 
   it('returns nothing for a question without a content word', async () => {
-    expect(await new HybridRetriever(corpus.engine.index).retrieve('est-ce que ?', 4)).toEqual([]);
+    expect((await new HybridRetriever(corpus.engine.index).retrieve('est-ce que ?', 4)).hits).toEqual([]);
   });
 });

@@ -38,6 +38,8 @@ export interface FoundPassages {
   retrieved: RetrievedChunk[];
   passages: ScoredPassage[];
   retrieveMs: number;
+  /** Why retrieval was partial, when it was. */
+  warning: string | undefined;
 }
 
 export type ScoredPassage = RetrievedChunk & { relevance: number };
@@ -113,6 +115,7 @@ export class ExtractiveAnswerer {
       timings: { retrieveMs: round(found.retrieveMs), totalMs: round(performance.now() - startedAt) },
     };
     if (question !== request.question) answer.rewrittenQuestion = question;
+    if (found.warning !== undefined) answer.warning = found.warning;
     if (request.includePassages === true) answer.passages = found.retrieved.map(toPassage);
     if (options.onEvent !== undefined) {
       for (const piece of answer.answer.match(/\S+\s*/g) ?? []) options.onEvent({ type: 'token', text: piece });
@@ -128,12 +131,14 @@ export class ExtractiveAnswerer {
   async findPassages(question: string, k: number | undefined): Promise<FoundPassages> {
     const startedAt = performance.now();
     const terms = analyzeQuestion(question);
-    const retrieved = terms.length === 0 ? [] : await this.retriever.retrieve(question, k ?? DEFAULTS.retrieval.k);
+    const retrieval =
+      terms.length === 0 ? { hits: [] } : await this.retriever.retrieve(question, k ?? DEFAULTS.retrieval.k);
+    const retrieved = retrieval.hits;
     const passages = retrieved.map((retrievedChunk) => ({
       ...retrievedChunk,
       relevance: coverage(terms, this.termsOfChunk(retrievedChunk.chunk), this.statistics),
     }));
-    return { terms, retrieved, passages, retrieveMs: performance.now() - startedAt };
+    return { terms, retrieved, passages, retrieveMs: performance.now() - startedAt, warning: retrieval.warning };
   }
 
   private termsOfChunk(chunk: Chunk): TextTerms {

@@ -53,6 +53,7 @@ export class GenerativeAnswerer {
 
     const finish = (answer: Answer): Answer => {
       if (question !== request.question) answer.rewrittenQuestion = question;
+      if (answer.warning === undefined && found.warning !== undefined) answer.warning = found.warning;
       if (request.includePassages === true) answer.passages = found.retrieved.map(toPassage);
       answer.timings.totalMs = round(performance.now() - startedAt);
       options.onEvent?.({ type: 'done', answer });

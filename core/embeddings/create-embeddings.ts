@@ -24,7 +24,8 @@ function openAiEmbeddings(config: Extract<EmbedderConfig, { kind: 'openai' }>): 
     // A compatible server reached through a base URL may take no key; the client still wants a string.
     apiKey: config.apiKey ?? 'not-needed',
     configuration: config.baseUrl === undefined ? {} : { baseURL: config.baseUrl },
-    maxRetries: 2,
+    maxRetries: 1,
+    timeout: config.timeoutMs,
   });
 }
 

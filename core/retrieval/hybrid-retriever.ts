@@ -2,9 +2,16 @@ import { DEFAULTS } from '../defaults.js';
 import type { LoadedIndex } from '../index/index-store.js';
 import type { RetrievedChunk } from '../types.js';
 
+/** Passages found for a question, best first, and what went wrong on the way if anything did. */
+export interface Retrieval {
+  hits: RetrievedChunk[];
+  /** Set when a part of retrieval failed and the hits come from the rest. */
+  warning?: string;
+}
+
 /** Finds the passages for a question. */
 export interface Retriever {
-  retrieve(question: string, k: number): Promise<RetrievedChunk[]>;
+  retrieve(question: string, k: number): Promise<Retrieval>;
 }
 
 export interface HybridRetrieverOptions {
@@ -22,11 +29,14 @@ export class HybridRetriever implements Retriever {
     private readonly options: HybridRetrieverOptions = DEFAULTS.retrieval,
   ) {}
 
-  async retrieve(question: string, k: number): Promise<RetrievedChunk[]> {
-    const [vectorHits, keywordHits] = await Promise.all([
-      this.index.vectorIndex.query(question, this.options.candidates),
-      Promise.resolve(this.index.keywordIndex.query(question, this.options.candidates)),
-    ]);
+  async retrieve(question: string, k: number): Promise<Retrieval> {
+    const keywordHits = this.index.keywordIndex.query(question, this.options.candidates);
+    // An embedding server that fails or times out costs the vector half of the search, not the answer.
+    let warning: string | undefined;
+    const vectorHits = await this.index.vectorIndex.query(question, this.options.candidates).catch(() => {
+      warning = 'Vector search failed (the embedding service did not answer); passages come from keyword search.';
+      return [];
+    });
     const fused = new Map<string, RetrievedChunk>();
     const entry = (chunkId: string): RetrievedChunk | undefined => {
       const chunk = this.index.chunkById.get(chunkId);
@@ -50,8 +60,9 @@ export class HybridRetriever implements Retriever {
       retrieved.fusedScore += 1 / (this.options.rrfK + rank + 1);
       retrieved.keywordScore = hit.score;
     });
-    return [...fused.values()]
+    const hits = [...fused.values()]
       .sort((a, b) => b.fusedScore - a.fusedScore || (b.vectorSimilarity ?? -1) - (a.vectorSimilarity ?? -1))
       .slice(0, k);
+    return warning === undefined ? { hits } : { hits, warning };
   }
 }

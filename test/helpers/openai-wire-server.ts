@@ -33,6 +33,8 @@ export interface OpenAiWireServerOptions {
   chat?: (body: Record<string, unknown>) => ChatReply;
   /** Answer embeddings requests with this status and an OpenAI-style error body instead. */
   embeddingsStatus?: number;
+  /** Never answer embeddings requests, or answer them with a truncated body. */
+  embeddingsFault?: 'hang' | 'truncated';
 }
 
 /** A deterministic unit vector of letter-bigram counts, so that similar texts get similar vectors. */
@@ -57,6 +59,11 @@ export async function startOpenAiWireServer(options: OpenAiWireServerOptions = {
     const body = raw === '' ? undefined : (JSON.parse(raw) as Record<string, unknown>);
     requests.push({ path: request.url ?? '', authorization: request.headers.authorization, body });
     if (request.method === 'POST' && request.url === '/v1/embeddings') {
+      if (options.embeddingsFault === 'hang') return undefined;
+      if (options.embeddingsFault === 'truncated') {
+        response.writeHead(200, { 'content-type': 'application/json' });
+        return response.end('{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,');
+      }
       if (options.embeddingsStatus !== undefined) {
         return sendError(response, options.embeddingsStatus, 'The server had an error while processing your request.');
       }

@@ -1,0 +1,100 @@
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../core/config.js';
+import { createEngine } from '../core/engine.js';
+import { loadIndex } from '../core/index/index-store.js';
+import { createChatModel } from '../core/llm/create-chat-model.js';
+import { loadPrompts } from '../core/llm/prompts.js';
+import { ingest } from '../ingest/build-index.js';
+import { type OpenAiWireServer, startOpenAiWireServer } from './helpers/openai-wire-server.js';
+import { createWorkspace, PROJECT_ROOT, type Workspace } from './helpers/test-index.js';
+
+/** A port on which nothing listens: connections to it are refused. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return typeof address === 'object' && address !== null ? address.port : 0;
+}
+
+const TIMEOUT_MS = 400;
+let workspace: Workspace;
+let healthy: OpenAiWireServer;
+beforeAll(async () => {
+  workspace = await createWorkspace();
+  healthy = await startOpenAiWireServer({ dimensions: 32 });
+  await ingest(parseConfig({ EMBEDDER: 'openai', OPENAI_BASE_URL: healthy.baseUrl }, workspace.root));
+});
+afterAll(async () => {
+  await healthy.close();
+  await workspace.cleanup();
+});
+
+type Fault = 'refused' | '500' | 'slow' | 'broken';
+
+/** An OpenAI-compatible base URL that fails in the given way. */
+async function faultyServer(fault: Fault): Promise<{ baseUrl: string; close: () => Promise<void> }> {
+  if (fault === 'refused')
+    return { baseUrl: `http://127.0.0.1:${await closedPort()}/v1`, close: async () => undefined };
+  return startOpenAiWireServer({
+    dimensions: 32,
+    ...(fault === '500' ? { embeddingsStatus: 500 } : {}),
+    ...(fault === 'slow' ? { embeddingsFault: 'hang' as const } : {}),
+    ...(fault === 'broken' ? { embeddingsFault: 'truncated' as const } : {}),
+    chat: () =>
+      fault === '500' ? { status: 500 } : fault === 'slow' ? { hang: true } : { brokenAfter: ['Le commandement '] },
+  });
+}
+
+describe.each<Fault>(['refused', '500', 'slow', 'broken'])('an upstream that is %s', (fault) => {
+  it('costs only the vector search when the embedding server fails at question time', async () => {
+    const upstream = await faultyServer(fault);
+    try {
+      const config = parseConfig(
+        { EMBEDDER: 'openai', OPENAI_BASE_URL: upstream.baseUrl, EMBEDDING_TIMEOUT_MS: String(TIMEOUT_MS) },
+        workspace.root,
+      );
+      const engine = createEngine(await loadIndex(config.indexDir, config.embedder));
+      const startedAt = performance.now();
+      const answer = await engine.answerer.answer({ question: 'Où se trouve le nouveau commandement ?' });
+      expect(answer.found).toBe(true);
+      expect(answer.answer).toMatch(/Wiesbaden/);
+      expect(answer.warning).toMatch(/keyword search/);
+      // One retry at most: two attempts, each bounded.
+      expect(performance.now() - startedAt).toBeLessThan(2 * TIMEOUT_MS + 2000);
+    } finally {
+      await upstream.close();
+    }
+  });
+
+  it('falls back to the extractive answer when the chat model fails', async () => {
+    const upstream = await faultyServer(fault);
+    try {
+      const config = parseConfig(
+        { EMBEDDER: 'openai', OPENAI_BASE_URL: healthy.baseUrl, EMBEDDING_TIMEOUT_MS: String(TIMEOUT_MS) },
+        workspace.root,
+      );
+      const engine = createEngine(await loadIndex(config.indexDir, config.embedder), {
+        model: createChatModel({
+          model: 'm',
+          apiKey: 'k',
+          baseUrl: upstream.baseUrl,
+          timeoutMs: TIMEOUT_MS,
+          temperature: 0,
+        }),
+        prompts: await loadPrompts(path.join(PROJECT_ROOT, 'prompts')),
+        timeoutMs: TIMEOUT_MS,
+      });
+      const startedAt = performance.now();
+      const answer = await engine.answerer.answer({ question: 'Où se trouve le nouveau commandement ?' });
+      expect(answer.mode).toBe('extractive-fallback');
+      expect(answer.warning).toMatch(/language model/);
+      expect(answer.answer).toMatch(/Wiesbaden/);
+      expect(performance.now() - startedAt).toBeLessThan(TIMEOUT_MS + 1000);
+    } finally {
+      await upstream.close();
+    }
+  });
+});
