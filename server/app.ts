@@ -48,8 +48,8 @@ export function createApp(dependencies: AppDependencies): express.Express {
   app.use(
     '/api',
     crossOrigin(http.corsOrigins),
-    requireApiKey(http.apiKeys),
     limitRate(http),
+    requireApiKey(http.apiKeys),
     answerRoutes({ engine: dependencies.engine, requestTimeoutMs: http.requestTimeoutMs }),
   );
 

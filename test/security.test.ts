@@ -92,6 +92,14 @@ describe('rate limiting', () => {
     expect((await ask(base, { authorization: 'Bearer b' })).status).toBe(200);
   });
 
+  it('limits wrong keys by address, so that guessing keys is limited too', async () => {
+    const base = await serve({ http: { rateLimitPerMinute: 2, apiKeys: ['right'] } });
+    expect((await ask(base, { authorization: 'Bearer guess-1' })).status).toBe(401);
+    expect((await ask(base, { authorization: 'Bearer guess-2' })).status).toBe(401);
+    expect((await ask(base, { authorization: 'Bearer guess-3' })).status).toBe(429);
+    expect((await ask(base, { authorization: 'Bearer right' })).status).toBe(200);
+  });
+
   it('limits by client address without keys', async () => {
     const base = await serve({ http: { rateLimitPerMinute: 1 } });
     expect((await ask(base)).status).toBe(200);

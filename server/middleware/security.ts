@@ -75,11 +75,12 @@ export function requireApiKey(keys: readonly string[]): RequestHandler {
 }
 
 /**
- * Limits requests per minute per API key (a digest of it, never the key) or, without one, per client address;
- * beyond it, 429 with `Retry-After`.
+ * Limits requests per minute per valid API key (a digest of it, never the key) or, for everyone else, per client
+ * address; it runs before authentication, so that guessing keys is limited too. Beyond it: 429 with `Retry-After`.
  */
-export function limitRate(config: Pick<HttpConfig, 'rateLimitPerMinute'>): RequestHandler {
+export function limitRate(config: Pick<HttpConfig, 'rateLimitPerMinute' | 'apiKeys'>): RequestHandler {
   if (config.rateLimitPerMinute === 0) return (_request, _response, next) => next();
+  const valid = new Set(config.apiKeys.map((key) => digest(key).toString('hex')));
   return rateLimit({
     windowMs: 60_000,
     limit: config.rateLimitPerMinute,
@@ -87,11 +88,14 @@ export function limitRate(config: Pick<HttpConfig, 'rateLimitPerMinute'>): Reque
     legacyHeaders: false,
     keyGenerator: (request) => {
       const key = bearerKey(request.headers.authorization);
-      // IPv6 clients are grouped by /56, as one client usually holds a whole prefix.
-      return key === undefined ? `ip:${ipKeyGenerator(request.ip ?? '')}` : `key:${digest(key).toString('hex')}`;
+      const hashed = key === undefined ? undefined : digest(key).toString('hex');
+      // IPv6 clients are grouped by prefix, as one client usually holds a whole one.
+      return hashed !== undefined && valid.has(hashed) ? `key:${hashed}` : `ip:${ipKeyGenerator(request.ip ?? '')}`;
     },
-    handler: (_request, response, next, options) => {
-      response.setHeader('Retry-After', String(Math.ceil(options.windowMs / 1000)));
+    handler: (request, response, next) => {
+      const resetTime = (request as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
+      const seconds = resetTime === undefined ? 60 : Math.max(1, Math.ceil((resetTime.getTime() - Date.now()) / 1000));
+      response.setHeader('Retry-After', String(seconds));
       next(new AppError(429, 'rate_limited', `Too many requests: at most ${config.rateLimitPerMinute} a minute.`));
     },
   });
