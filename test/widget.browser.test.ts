@@ -5,15 +5,17 @@
  * Answers, citations, refusals, follow-ups and the 503 error come from the real /api/chat stream. Replies
  * the real app cannot produce on demand (HTML in documents, a warning, an `error` event, a non-JSON error)
  * are fulfilled in the browser; replies that must arrive slowly or never end (progressive tokens, Stop)
- * come from a small scripted server that serves the same page.
+ * come from a small scripted server that serves the same page. Apps with API keys or a rate limit, and one over
+ * a corpus of hostile documents, are started by the tests that need them.
  */
 import { existsSync } from 'node:fs';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import express, { type Express } from 'express';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Engine } from '../core/engine.js';
 import { createApp } from '../server/app.js';
 import { buildEngine, createWorkspace, PROJECT_ROOT, type Workspace } from './helpers/test-index.js';
 
@@ -59,6 +61,10 @@ interface ChatTurn {
 interface ChatRequestBody {
   question: string;
   history?: ChatTurn[];
+}
+
+interface ErrorBody {
+  error: { code: string; message: string };
 }
 
 interface StreamEvent {
@@ -149,10 +155,11 @@ async function fetchChat(
   baseUrl: string,
   question: string,
   history?: ChatTurn[],
-): Promise<{ status: number; type: string; events: StreamEvent[]; body: unknown }> {
+  headers: Record<string, string> = {},
+): Promise<{ status: number; type: string; headers: Headers; events: StreamEvent[]; body: unknown }> {
   const response = await fetch(`${baseUrl}/api/chat`, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
+    headers: { 'Content-Type': 'application/json', ...headers },
     body: JSON.stringify(history === undefined ? { question } : { question, history }),
   });
   const type = response.headers.get('content-type') ?? '';
@@ -161,9 +168,29 @@ async function fetchChat(
   return {
     status: response.status,
     type,
+    headers: response.headers,
     events: isStream ? parseEventStream(text) : [],
     body: isStream ? undefined : (JSON.parse(text) as unknown),
   };
+}
+
+/** A GET with the path sent exactly as written (fetch would normalise `..` and decode nothing). */
+function rawGet(baseUrl: string, rawPath: string): Promise<{ status: number; type: string; body: string }> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const request = httpRequest({ host: hostname, port, path: rawPath, method: 'GET' }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, type: response.headers['content-type'] ?? '', body }),
+      );
+    });
+    request.on('error', reject);
+    request.end();
+  });
 }
 
 /** Asks the real /api/chat directly, to know what the page should show: the `done` event's answer. */
@@ -254,8 +281,84 @@ function doneAnswer(fields: Partial<AnswerBody> = {}): AnswerBody {
   };
 }
 
+/**
+ * Documents carrying markup that would run if the page inserted it as HTML: each sentence holds words that a
+ * question in HOSTILE_QUESTIONS retrieves. Titles (first line, heading) are hostile too.
+ */
+const HOSTILE_CORPUS: Record<string, string> = {
+  'corpus/hostile.txt': [
+    'Note <img src=x onerror="window.__pwned = 12"> sur la flotte de Wiesbaden',
+    '',
+    'Le rapport <script>window.__pwned = 1</script> mentionne Wiesbaden et la flotte.',
+    'Voir <img src=x onerror="window.__pwned = 2"> le commandement de Wiesbaden.',
+    'Cliquez <a href="javascript:window.__pwned=3">ici</a> pour le budget de Wiesbaden.',
+    '',
+  ].join('\n'),
+  'corpus/hostile.html': [
+    '<!doctype html>',
+    '<html lang="fr"><head><title>Logistique <script>window.__pwned = 5</script> à Coblence</title>',
+    '<script>window.__pwned = 6</script></head>',
+    '<body>',
+    '<h1>Logistique à Coblence</h1>',
+    '<p>Le dépôt de carburant de Coblence <script>window.__pwned = 7</script> alimente les convois du génie.</p>',
+    '<p>Les convois du génie partent de Coblence <img src=x onerror="window.__pwned = 8"> chaque mardi.</p>',
+    '<p>Le plan des convois de Coblence est <a href="javascript:window.__pwned=9">ici</a> pour les officiers.</p>',
+    '<p>Le mémo du dépôt de Coblence cite &lt;img src=x onerror="window.__pwned = 11"&gt; sans danger.</p>',
+    '</body></html>',
+    '',
+  ].join('\n'),
+  'corpus/hostile.md': [
+    '# Exercice naval <script>window.__pwned = 13</script> en Baltique',
+    '',
+    "L'exercice naval en Baltique réunit douze frégates. Le détail est [ici](javascript:window.__pwned=4) pour les marins.",
+    '',
+    'Les frégates de l\'exercice naval <img src=x onerror="window.__pwned = 10"> rentrent à Kiel en juin.',
+    '',
+  ].join('\n'),
+};
+
+const HOSTILE_QUESTIONS = [
+  'Que mentionne le rapport sur Wiesbaden et la flotte ?',
+  'Quel est le budget de Wiesbaden ?',
+  'Qui alimente les convois du génie à Coblence ?',
+  'Que cite le mémo du dépôt de Coblence ?',
+  "Combien de frégates réunit l'exercice naval en Baltique ?",
+  'Quand les frégates rentrent-elles à Kiel ?',
+];
+
+/**
+ * Paths that try to climb out of server/public, sent raw. server/public is two levels below the project root, so
+ * `..` once reaches server/app.ts, twice package.json; the deep ones reach /etc/passwd.
+ */
+const TRAVERSAL_PATHS = [
+  '/../package.json',
+  '/%2e%2e/package.json',
+  '/..%2fpackage.json',
+  '/widget.js/../../package.json',
+  '/%2e%2e%2f%2e%2e%2fetc/passwd',
+  '/../app.ts',
+  '/%2e%2e/app.ts',
+  '/..%2fapp.ts',
+  '/.%2e/app.ts',
+  '/..%5capp.ts',
+  '/%252e%252e/app.ts',
+  '/../../package.json',
+  '/%2e%2e/%2e%2e/package.json',
+  '/..%2f..%2fpackage.json',
+  '/%2e%2e%2f%2e%2e%2fpackage.json',
+  '/widget.js/../../../package.json',
+  `/${'..%2f'.repeat(12)}etc/passwd`,
+  `/${'%2e%2e/'.repeat(12)}etc/passwd`,
+  '//etc/passwd',
+  '/widget.js%00.html',
+];
+
+/** Text of the files those paths aim at, which no reply may contain. */
+const OUTSIDE_FILE_MARKERS = ['devDependencies', 'createApp', 'root:x:0:0'];
+
 describe.skipIf(browserMissing)('chat widget in Chromium', { timeout: 30_000 }, () => {
   let workspace: Workspace;
+  let engine: Engine;
   let server: RunningServer;
   let unloadedServer: RunningServer;
   let scripted: ScriptedServer;
@@ -263,7 +366,7 @@ describe.skipIf(browserMissing)('chat widget in Chromium', { timeout: 30_000 }, 
 
   beforeAll(async () => {
     workspace = await createWorkspace();
-    const engine = await buildEngine(workspace);
+    engine = await buildEngine(workspace);
     server = await serve(createApp({ engine: () => engine }));
     unloadedServer = await serve(createApp({ engine: () => undefined }));
     scripted = await serveScripted();
@@ -730,5 +833,278 @@ describe.skipIf(browserMissing)('chat widget in Chromium', { timeout: 30_000 }, 
     expect(await page.locator('.message-error .message-text').textContent()).toContain('closed before the answer');
 
     await page.context().close();
+  });
+
+  it('asks for an API key, keeps it in sessionStorage only and sends it with every later question', async () => {
+    const apiKey = 'test-key-123';
+    const keyed = await serve(createApp({ engine: () => engine, http: { apiKeys: [apiKey] } }));
+    try {
+      const missing = await fetchChat(keyed.baseUrl, answerableQuestion);
+      expect(missing.status).toBe(401);
+      expect(missing.headers.get('www-authenticate')).toBe('Bearer');
+      const missingError = (missing.body as ErrorBody).error;
+      expect(missingError.code).toBe('missing_api_key');
+      const invalid = await fetchChat(keyed.baseUrl, answerableQuestion, undefined, {
+        Authorization: 'Bearer wrong-key',
+      });
+      expect(invalid.status).toBe(401);
+      const invalidError = (invalid.body as ErrorBody).error;
+      expect(invalidError.code).toBe('invalid_api_key');
+      const expected = await fetchAnswer(server.baseUrl, answerableQuestion);
+      expect(expected.found).toBe(true);
+
+      const page = await openPage(360, 740, keyed.baseUrl);
+      const authorizations: Promise<string | undefined>[] = [];
+      page.on('request', (request) => {
+        if (request.url().endsWith('/api/chat')) {
+          authorizations.push(request.allHeaders().then((headers) => headers.authorization));
+        }
+      });
+      const keyForm = page.locator('#key-form');
+      const keyInput = page.getByLabel('API key', { exact: true });
+      expect(await keyForm.isVisible()).toBe(false);
+
+      // No key: the form appears with the server's message, in place of an answer.
+      await send(page, answerableQuestion);
+      await keyForm.waitFor();
+      expect(await page.locator('#key-message').textContent()).toBe(missingError.message);
+      expect(await keyInput.getAttribute('type')).toBe('password');
+      expect(await focusedId(page)).toBe('api-key');
+      expect(await page.locator('.message-key .message-label').textContent()).toBe('API key needed');
+      expect(await page.locator('.message-answer').count()).toBe(0);
+      expect(await page.locator('#log').getAttribute('aria-busy')).toBe('false');
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+      expect(await keyInput.evaluate((input) => getComputedStyle(input).outlineStyle)).toBe('solid');
+
+      // An empty key is not sent.
+      await page.keyboard.press('Enter');
+      expect(await page.locator('#key-message').textContent()).toBe('Enter the API key.');
+      expect(await keyInput.getAttribute('aria-invalid')).toBe('true');
+      expect(await focusedId(page)).toBe('api-key');
+
+      // A wrong key: the server's message and the form again, and the key is forgotten.
+      await page.keyboard.type('wrong-key');
+      await page.keyboard.press('Enter');
+      await expect.poll(() => page.locator('#key-message').textContent()).toBe(invalidError.message);
+      await keyForm.waitFor();
+      expect(await keyInput.inputValue()).toBe('');
+      expect(await focusedId(page)).toBe('api-key');
+      expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+      expect(await page.locator('.message-answer').count()).toBe(0);
+
+      // The right key, submitted with the keyboard from the button: the same question is answered.
+      await keyInput.fill(apiKey);
+      await page.keyboard.press('Tab');
+      expect(await focusedId(page)).toBe('use-key');
+      expect(await page.locator('#use-key').evaluate((button) => getComputedStyle(button).outlineStyle)).toBe('solid');
+      await page.keyboard.press('Enter');
+      await page.locator('.message-answer').waitFor();
+      expect(await page.locator('.message-answer .message-text').textContent()).toBe(asShown(expected.answer));
+      expect(await page.locator('.message-answer .marker').count()).toBeGreaterThan(0);
+      expect(await page.locator('.message-question').count()).toBe(1);
+      expect(await page.locator('.message-key').count()).toBe(0);
+      expect(await keyForm.isVisible()).toBe(false);
+      expect(await focusedId(page)).toBe('question');
+
+      // A second question, and another after a reload, go through without asking again.
+      await ask(page, firstQuestion);
+      expect(await page.locator('.message-answer').count()).toBe(2);
+      await page.reload();
+      await ask(page, answerableQuestion);
+      expect(await page.locator('.message-answer').count()).toBe(1);
+      expect(await keyForm.isVisible()).toBe(false);
+
+      expect(await Promise.all(authorizations)).toEqual([
+        undefined,
+        'Bearer wrong-key',
+        `Bearer ${apiKey}`,
+        `Bearer ${apiKey}`,
+        `Bearer ${apiKey}`,
+      ]);
+      const storage = await page.evaluate(() => ({
+        session: Object.values(sessionStorage),
+        local: Object.keys(localStorage).map((name) => `${name}=${localStorage.getItem(name)}`),
+      }));
+      expect(storage.session).toEqual([apiKey]);
+      expect(storage.local).toEqual([]);
+      expect(page.url()).not.toContain(apiKey);
+
+      await page.context().close();
+    } finally {
+      await keyed.close();
+    }
+  });
+
+  it('shows the rate limit message and when to try again', async () => {
+    const limited = await serve(createApp({ engine: () => engine, http: { rateLimitPerMinute: 1 } }));
+    try {
+      const page = await openPage(1024, 768, limited.baseUrl);
+      await ask(page, answerableQuestion);
+      expect(await page.locator('.message-answer').count()).toBe(1);
+
+      await ask(page, firstQuestion);
+      const limit = await fetchChat(limited.baseUrl, firstQuestion);
+      expect(limit.status).toBe(429);
+      const { error } = limit.body as ErrorBody;
+      expect(error.code).toBe('rate_limited');
+      const retryAfter = limit.headers.get('retry-after');
+      expect(retryAfter).toMatch(/^\d+$/);
+      const shown = page.locator('.message-error');
+      expect(await shown.locator('.message-text').textContent()).toBe(error.message);
+      expect(await shown.locator('.message-retry').textContent()).toBe(`Try again in ${retryAfter} s.`);
+      expect(await page.locator('.message-answer').count()).toBe(1);
+
+      // Without Retry-After, the message alone.
+      await page.route('**/api/chat', (route) =>
+        route.fulfill({
+          status: 429,
+          contentType: 'application/json',
+          body: JSON.stringify({ error: { code: 'rate_limited', message: 'Slow down <b>please</b>.' } }),
+        }),
+      );
+      await ask(page, firstQuestion);
+      const second = page.locator('.message-error').nth(1);
+      expect(await second.locator('.message-text').textContent()).toBe('Slow down <b>please</b>.');
+      expect(await second.locator('.message-retry').count()).toBe(0);
+      expect(await second.locator('b').count()).toBe(0);
+
+      await page.context().close();
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('shows hostile documents as inert text under the server CSP', async () => {
+    const hostile = await createWorkspace(HOSTILE_CORPUS);
+    const hostileServer = await serve(createApp({ engine: await buildEngine(hostile).then((built) => () => built) }));
+    try {
+      // Ask the API first: each question must cite a hostile passage, or the test would prove nothing.
+      const expected = new Map<string, AnswerBody>();
+      for (const question of HOSTILE_QUESTIONS) {
+        const answer = await fetchAnswer(hostileServer.baseUrl, question);
+        expect(answer.found, question).toBe(true);
+        expect(answer.citations.length, question).toBeGreaterThan(0);
+        expected.set(question, answer);
+      }
+      const cited = new Set([...expected.values()].flatMap((answer) => answer.citations.map((c) => c.source)));
+      expect([...cited].sort()).toEqual(Object.keys(HOSTILE_CORPUS).sort());
+
+      const context = await browser.newContext({ viewport: { width: 1024, height: 768 } });
+      context.setDefaultTimeout(10_000);
+      const page = await context.newPage();
+      const consoleViolations: string[] = [];
+      page.on('console', (message) => {
+        if (/Content Security Policy|Refused to/i.test(message.text())) consoleViolations.push(message.text());
+      });
+      const pageErrors: string[] = [];
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+      // Init scripts run outside the page's CSP: this one only records the violations Chromium reports.
+      await page.addInitScript(() => {
+        const seen: string[] = [];
+        (window as { __violations?: string[] }).__violations = seen;
+        document.addEventListener('securitypolicyviolation', (event) => {
+          seen.push(`${event.effectiveDirective} ${event.blockedURI}`);
+        });
+      });
+      const response = await page.goto(`${hostileServer.baseUrl}/`);
+      const csp = response?.headers()['content-security-policy'] ?? '';
+      expect(csp).toContain("default-src 'self'");
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).not.toContain('unsafe-inline');
+
+      const passagesShown: string[] = [];
+      const titlesShown: string[] = [];
+      for (const question of HOSTILE_QUESTIONS) {
+        const answer = expected.get(question) as AnswerBody;
+        await ask(page, question);
+        const reply = page.locator(REPLY).last();
+        expect(await reply.locator('.message-text').textContent()).toBe(asShown(answer.answer));
+        const markers = reply.locator('.marker');
+        const count = await markers.count();
+        expect(count, question).toBeGreaterThan(0);
+        for (let index = 0; index < count; index += 1) {
+          const marker = markers.nth(index);
+          const citationNumber = Number(await marker.textContent());
+          const citation = answer.citations.find((candidate) => candidate.n === citationNumber);
+          expect(citation, question).toBeDefined();
+          await marker.click();
+          expect(await page.locator('#passage').evaluate((node) => (node as HTMLDialogElement).open)).toBe(true);
+          const passage = (await page.locator('#passage-text').textContent()) ?? '';
+          expect(passage).toBe(citation?.passage);
+          passagesShown.push(passage);
+          titlesShown.push((await page.locator('#passage-document').textContent()) ?? '');
+          await page.keyboard.press('Escape');
+        }
+      }
+
+      // The markup arrived and is shown as literal text…
+      const shown = passagesShown.join('\n');
+      expect(shown).toContain('<script>window.__pwned = 1</script>');
+      expect(shown).toContain('<img src=x onerror="window.__pwned = 2">');
+      expect(shown).toContain('<a href="javascript:window.__pwned=3">ici</a>');
+      expect(shown).toContain('[ici](javascript:window.__pwned=4)');
+      expect(shown).toContain('<img src=x onerror="window.__pwned = 10">');
+      // …including the escaped markup of the HTML file, whose real <script>, <img> and links html-to-text drops.
+      expect(shown).toContain('<img src=x onerror="window.__pwned = 11">');
+      expect(shown).not.toContain('window.__pwned = 7');
+      expect(titlesShown).toContain('Note <img src=x onerror="window.__pwned = 12"> sur la flotte de Wiesbaden');
+      expect(titlesShown).toContain('Exercice naval <script>window.__pwned = 13</script> en Baltique');
+
+      // …and none of it became an element, an attribute or ran.
+      await delay(200); // time for an image error or a navigation to fire, had any been created
+      const dom = await page.evaluate(() => ({
+        injected: document.querySelectorAll(
+          '#log img, #log script, #log a, #log iframe, #log svg, #log object, dialog img, dialog script, dialog a',
+        ).length,
+        scripts: Array.from(document.scripts, (script) => script.getAttribute('src')),
+        images: document.images.length,
+        javascriptLinks: document.querySelectorAll('a[href^="javascript:" i]').length,
+        handlers: Array.from(document.querySelectorAll('*')).flatMap((node) =>
+          Array.from(node.attributes, (attribute) => attribute.name).filter((name) => name.startsWith('on')),
+        ),
+        pwned: (window as { __pwned?: unknown }).__pwned,
+        violations: (window as { __violations?: string[] }).__violations ?? [],
+      }));
+      expect(dom).toEqual({
+        injected: 0,
+        scripts: ['/widget.js'],
+        images: 0,
+        javascriptLinks: 0,
+        handlers: [],
+        pwned: undefined,
+        violations: [],
+      });
+      expect(consoleViolations).toEqual([]);
+      expect(pageErrors).toEqual([]);
+      expect(page.url()).toBe(`${hostileServer.baseUrl}/`);
+
+      // Control: the sensors do see an inline handler blocked by this CSP.
+      await page.evaluate(() => {
+        document.createElement('div').innerHTML = '<img src="/missing.png" onerror="window.__pwned = 99">';
+      });
+      await expect
+        .poll(() => page.evaluate(() => (window as { __violations?: string[] }).__violations?.length ?? 0))
+        .toBeGreaterThan(0);
+      await expect.poll(() => consoleViolations.length).toBeGreaterThan(0);
+      expect(await page.evaluate(() => (window as { __pwned?: unknown }).__pwned)).toBeUndefined();
+
+      await context.close();
+    } finally {
+      await hostileServer.close();
+      await hostile.cleanup();
+    }
+  });
+
+  it('never serves a file outside server/public, whatever the path', async () => {
+    const control = await rawGet(server.baseUrl, '/widget.js');
+    expect(control.status).toBe(200);
+    for (const rawPath of TRAVERSAL_PATHS) {
+      const reply = await rawGet(server.baseUrl, rawPath);
+      expect([400, 404], rawPath).toContain(reply.status);
+      expect(reply.type, rawPath).toMatch(/^application\/json/);
+      const { error } = JSON.parse(reply.body) as ErrorBody;
+      expect(typeof error.code, rawPath).toBe('string');
+      for (const marker of OUTSIDE_FILE_MARKERS) expect(reply.body, rawPath).not.toContain(marker);
+    }
   });
 });

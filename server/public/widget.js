@@ -7,6 +7,10 @@
  * verified answer then replaces the draft, and every `[n]` marker that has a matching citation becomes a
  * button that opens the cited passage in a dialog, with the quoted sentence in a <mark>.
  *
+ * When the server answers 401 (it needs an API key), a small form asks for the key; the key is kept in
+ * sessionStorage (this tab only, never localStorage or the URL), the question is sent again with
+ * `Authorization: Bearer <key>`, and so is every later request. A 429 shows its message and `Retry-After`.
+ *
  * Safety rule: text from the server (answers, tokens, passages, titles, error messages) is only ever
  * inserted with textContent / text nodes.
  */
@@ -23,6 +27,9 @@ const dialogDocument = document.getElementById('passage-document');
 const dialogSource = document.getElementById('passage-source');
 const dialogText = document.getElementById('passage-text');
 const dialogClose = document.getElementById('passage-close');
+const keyForm = document.getElementById('key-form');
+const keyMessage = document.getElementById('key-message');
+const keyInput = document.getElementById('api-key');
 
 const MARKER_PATTERN = /\[(\d+)\]/g;
 /** A marker with the space before it, as removed from an answer kept as history. */
@@ -33,12 +40,21 @@ const HISTORY_TURNS = 10;
 const HISTORY_TURN_CHARS = 4000;
 /** Within this many pixels of the bottom, the log follows a growing answer. */
 const FOLLOW_SCROLL_PIXELS = 48;
+/** The sessionStorage item that holds the API key for this tab. */
+const KEY_STORAGE_ITEM = 'cited-answers.api-key';
+/** What an HTTP header can carry and the server reads as one bearer key: printable ASCII, no spaces. */
+const API_KEY_PATTERN = /^[\x21-\x7e]+$/;
 
 const MESSAGES = Object.freeze({
   unreachable: 'The server could not be reached. Check your connection and try again.',
   unreadable: 'The server sent a reply this page cannot read. Please try again.',
   interrupted: 'The connection closed before the answer was complete. Please try again.',
   stopped: 'This partial reply was not checked against the documents.',
+  keyNeeded: 'This server needs an API key.',
+  keyWaiting: 'Enter the API key below to send this question.',
+  keyNotSent: 'Not sent: the server needs an API key.',
+  keyEmpty: 'Enter the API key.',
+  keyMalformed: 'An API key is a single word of letters, digits and symbols, without spaces.',
 });
 
 /** Previous turns, oldest first: `{ role: 'user' | 'assistant', content }`. */
@@ -46,6 +62,31 @@ let history = [];
 /** The exchange being streamed, or null: `{ question, controller, message, draft, searchedFor }`. */
 let current = null;
 let markerToRefocus = null;
+/** The question waiting for an API key, or null: `{ question, message }` (its bubble). */
+let waitingForKey = null;
+/** The API key sent as a bearer token, or null; mirrored in sessionStorage so that a reload keeps it. */
+let apiKey = readStoredKey();
+
+/** The key kept for this tab, or null (also when storage is unavailable). */
+function readStoredKey() {
+  try {
+    const key = sessionStorage.getItem(KEY_STORAGE_ITEM);
+    return key && API_KEY_PATTERN.test(key) ? key : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Sets (or, with null, forgets) the API key, in memory and in sessionStorage. */
+function setApiKey(key) {
+  apiKey = key;
+  try {
+    if (key === null) sessionStorage.removeItem(KEY_STORAGE_ITEM);
+    else sessionStorage.setItem(KEY_STORAGE_ITEM, key);
+  } catch {
+    // Storage disabled: the key lives in memory until the page is closed.
+  }
+}
 
 /** Creates an element with a class name and optional text content. */
 function element(tagName, className, text) {
@@ -151,8 +192,10 @@ function showReply(exchange, reply) {
 }
 
 /** Shows an error as a readable sentence, never as raw JSON; a draft, being unchecked, is dropped. */
-function showError(exchange, text) {
-  setMessage(exchange.message, 'error', 'Error', element('p', 'message-text', text));
+function showError(exchange, text, retryAfterSeconds) {
+  const retry =
+    retryAfterSeconds === undefined ? null : element('p', 'message-retry', `Try again in ${retryAfterSeconds} s.`);
+  setMessage(exchange.message, 'error', 'Error', element('p', 'message-text', text), retry);
 }
 
 /** Keeps the partial text of a stopped reply, marked as stopped. */
@@ -190,11 +233,26 @@ function errorText(body) {
   return typeof message === 'string' && message ? message : null;
 }
 
-/** Reads a reply that is not an event stream: an `{ error }` body, or (if any) a plain answer. */
+/** The seconds a `Retry-After` header asks to wait (given in seconds or as a date), or undefined. */
+function retryAfterSeconds(response) {
+  const value = (response.headers.get('Retry-After') || '').trim();
+  if (/^\d+$/.test(value)) return Number(value);
+  const date = value === '' ? Number.NaN : Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - Date.now()) / 1000));
+}
+
+/**
+ * Reads a reply that is not an event stream: an `{ error }` body, or (if any) a plain answer. A 401 becomes
+ * `{ keyNeeded }`, a 429 carries `retryAfter`.
+ */
 async function readJsonReply(response) {
   const body = await response.json().catch(() => null);
+  if (response.status === 401) {
+    return { keyNeeded: { message: errorText(body) ?? MESSAGES.keyNeeded } };
+  }
   if (!response.ok) {
-    return { error: errorText(body) ?? `The server could not answer (HTTP ${response.status}). Please try again.` };
+    const error = errorText(body) ?? `The server could not answer (HTTP ${response.status}). Please try again.`;
+    return response.status === 429 ? { error, retryAfter: retryAfterSeconds(response) } : { error };
   }
   if (body && typeof body === 'object' && typeof body.answer === 'string') return { reply: body };
   return { error: errorText(body) ?? MESSAGES.unreadable };
@@ -306,11 +364,13 @@ async function requestReply(exchange) {
     previousTurns.length > 0
       ? { question: exchange.question, history: previousTurns }
       : { question: exchange.question };
+  const headers = { 'Content-Type': 'application/json', Accept: 'text/event-stream, application/json' };
+  if (apiKey !== null) headers.Authorization = `Bearer ${apiKey}`;
   let response;
   try {
     response = await fetch('/api/chat', {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream, application/json' },
+      headers,
       body: JSON.stringify(body),
       signal: exchange.controller.signal,
     });
@@ -342,24 +402,32 @@ function setBusy(busy) {
   if (!busy && stopHadFocus) questionInput.focus();
 }
 
-/** Asks the question, streams the reply into a bubble and, once verified, adds the exchange to the history. */
-async function ask(question) {
-  const exchange = {
-    question,
-    controller: new AbortController(),
-    message: addMessage('waiting', 'Searching the documents…'),
-    draft: null,
-    searchedFor: null,
-  };
+/**
+ * Asks the question, streams the reply into a bubble and, once verified, adds the exchange to the history. A
+ * question sent again once a key is given reuses its bubble.
+ */
+async function ask(question, bubble) {
+  const message = bubble ?? addMessage('waiting', 'Searching the documents…');
+  if (bubble) setMessage(message, 'waiting', 'Searching the documents…');
+  if (waitingForKey !== null && waitingForKey.message !== message) {
+    setMessage(waitingForKey.message, 'error', 'Error', element('p', 'message-text', MESSAGES.keyNotSent));
+    waitingForKey = null;
+  }
+  const exchange = { question, controller: new AbortController(), message, draft: null, searchedFor: null };
+  const sentKey = apiKey;
   current = exchange;
   setBusy(true);
+  let keyNeeded = null;
   try {
-    const { reply, error } = await requestReply(exchange);
-    if (reply) {
-      showReply(exchange, reply);
-      if (current === exchange) remember(question, reply);
+    const outcome = await requestReply(exchange);
+    if (outcome.reply) {
+      showReply(exchange, outcome.reply);
+      if (current === exchange) remember(question, outcome.reply);
+    } else if (outcome.keyNeeded) {
+      keyNeeded = outcome.keyNeeded;
+      setMessage(message, 'key', 'API key needed', element('p', 'message-text', MESSAGES.keyWaiting));
     } else {
-      showError(exchange, error);
+      showError(exchange, outcome.error, outcome.retryAfter);
     }
   } catch {
     if (exchange.controller.signal.aborted) showStopped(exchange);
@@ -370,6 +438,41 @@ async function ask(question) {
       setBusy(false);
     }
   }
+  // Asked for a key: the key sent (if any) was refused, so forget it, and ask for one. A question dropped
+  // meanwhile (New conversation) is not sent again.
+  if (keyNeeded !== null && message.isConnected) {
+    if (apiKey === sentKey) setApiKey(null);
+    waitingForKey = { question, message };
+    showKeyForm(keyNeeded.message);
+  }
+}
+
+/** Shows the API key form with the server's message and puts the focus in it. */
+function showKeyForm(text) {
+  keyMessage.textContent = text;
+  keyInput.value = '';
+  keyInput.removeAttribute('aria-invalid');
+  keyForm.hidden = false;
+  keyInput.focus();
+}
+
+/** Keeps a valid-looking key, hides the form and sends the question that was waiting for it. */
+function onKeySubmit(event) {
+  event.preventDefault();
+  const key = keyInput.value.trim();
+  if (!API_KEY_PATTERN.test(key)) {
+    keyMessage.textContent = key === '' ? MESSAGES.keyEmpty : MESSAGES.keyMalformed;
+    keyInput.setAttribute('aria-invalid', 'true');
+    keyInput.focus();
+    return;
+  }
+  setApiKey(key);
+  keyInput.value = '';
+  keyForm.hidden = true;
+  questionInput.focus();
+  const waiting = waitingForKey;
+  waitingForKey = null;
+  if (waiting !== null && current === null && waiting.message.isConnected) ask(waiting.question, waiting.message);
 }
 
 /** Stops the reply being streamed; its partial text stays and it is not added to the history. */
@@ -383,6 +486,7 @@ function startNewConversation() {
   current = null;
   streaming?.controller.abort();
   history = [];
+  waitingForKey = null;
   log.replaceChildren();
   setBusy(false);
   questionInput.focus();
@@ -393,6 +497,7 @@ function onSubmit(event) {
   event.preventDefault();
   const question = questionInput.value.trim();
   if (current !== null || question === '') return;
+  keyForm.hidden = true;
   addMessage('question', 'You', element('p', 'message-text', question));
   questionInput.value = '';
   ask(question);
@@ -446,6 +551,7 @@ function onDialogClosed() {
 }
 
 form.addEventListener('submit', onSubmit);
+keyForm.addEventListener('submit', onKeySubmit);
 questionInput.addEventListener('keydown', onQuestionKey);
 stopButton.addEventListener('click', stopReply);
 newConversationButton.addEventListener('click', startNewConversation);
