@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { cp, readFile, readlink, rename, symlink, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ingest } from '../ingest/build-index.js';
+import { freePort } from './helpers/free-port.js';
 import { type ChatReply, startOpenAiWireServer } from './helpers/openai-wire-server.js';
 import { COMMUNIQUE, createWorkspace, PROJECT_ROOT, type Workspace } from './helpers/test-index.js';
 
@@ -11,14 +11,6 @@ const cleanups: Array<() => Promise<unknown> | void> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === 'object' && address !== null ? address.port : 0;
-}
 
 interface RunningServer {
   child: ChildProcess;

@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../core/config.js';
@@ -8,16 +7,8 @@ import { createChatModel } from '../core/llm/create-chat-model.js';
 import { loadPrompts } from '../core/llm/prompts.js';
 import { ingest } from '../ingest/build-index.js';
 import { type OpenAiWireServer, startOpenAiWireServer } from './helpers/openai-wire-server.js';
+import { freePort } from './helpers/free-port.js';
 import { createWorkspace, PROJECT_ROOT, type Workspace } from './helpers/test-index.js';
-
-/** A port on which nothing listens: connections to it are refused. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === 'object' && address !== null ? address.port : 0;
-}
 
 const TIMEOUT_MS = 400;
 let workspace: Workspace;
@@ -36,8 +27,7 @@ type Fault = 'refused' | '500' | 'slow' | 'broken';
 
 /** An OpenAI-compatible base URL that fails in the given way. */
 async function faultyServer(fault: Fault): Promise<{ baseUrl: string; close: () => Promise<void> }> {
-  if (fault === 'refused')
-    return { baseUrl: `http://127.0.0.1:${await closedPort()}/v1`, close: async () => undefined };
+  if (fault === 'refused') return { baseUrl: `http://127.0.0.1:${await freePort()}/v1`, close: async () => undefined };
   return startOpenAiWireServer({
     dimensions: 32,
     ...(fault === '500' ? { embeddingsStatus: 500 } : {}),
