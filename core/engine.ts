@@ -1,5 +1,5 @@
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
-import { ExtractiveAnswerer } from './answer/extractive-answerer.js';
+import { ExtractiveAnswerer, passageTerms } from './answer/extractive-answerer.js';
 import { GenerativeAnswerer } from './answer/generative-answerer.js';
 import { LexicalRewriter, ModelRewriter } from './conversation/rewrite-question.js';
 import { DEFAULTS } from './defaults.js';
@@ -27,12 +27,13 @@ export interface Generation {
 }
 
 /** Assembles retrieval and answering over a loaded index: extractive, or generative when a model is given. */
-export function createEngine(index: LoadedIndex, generation?: Generation): Engine {
+export async function createEngine(index: LoadedIndex, generation?: Generation): Promise<Engine> {
   const extractive = new ExtractiveAnswerer(
     index,
     new HybridRetriever(index),
     DEFAULTS.answering,
     new LexicalRewriter(),
+    await passageTerms(index.chunks),
   );
   if (generation === undefined) return { index, answerer: extractive };
   const rewriter = new ModelRewriter(generation.model, generation.prompts.rewrite);

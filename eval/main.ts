@@ -89,7 +89,9 @@ async function main(): Promise<number> {
             prompts: await loadPrompts(promptsDir),
             timeoutMs: config.chat.timeoutMs,
           };
-    target = inProcessTarget(createEngine(await loadIndex(config.indexDir, config.embedder), generation).answerer);
+    target = inProcessTarget(
+      (await createEngine(await loadIndex(config.indexDir, config.embedder), generation)).answerer,
+    );
   } else {
     target = httpTarget(values.url);
   }

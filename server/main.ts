@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   const generation = await loadGeneration(config);
   let engine: Engine | undefined;
   try {
-    engine = createEngine(await loadIndex(config.indexDir, config.embedder), generation);
+    engine = await createEngine(await loadIndex(config.indexDir, config.embedder), generation);
   } catch (error) {
     if (!(error instanceof IndexMissingError)) throw error;
     logger.warn(`${error.message} Until then every question is answered 503.`);
@@ -32,8 +32,8 @@ async function main(): Promise<void> {
           config.embedder,
           engine?.index.directory,
           config.indexPollMs,
-          (index) => {
-            engine = createEngine(index, generation);
+          async (index) => {
+            engine = await createEngine(index, generation);
             logger.info({ index: index.directory, chunks: index.chunks.length }, 'serving a new index');
           },
           (error, directory) =>

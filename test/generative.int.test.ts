@@ -16,7 +16,7 @@ describe.skipIf(!process.env['OPENAI_API_KEY'])('generative answers, live', () =
       const config = parseConfig({ ...process.env, EMBEDDER: 'lexical' }, workspace.root);
       if (config.chat === undefined) throw new Error('no chat configuration');
       await ingest(config);
-      const engine = createEngine(await loadIndex(config.indexDir, config.embedder), {
+      const engine = await createEngine(await loadIndex(config.indexDir, config.embedder), {
         model: createChatModel(config.chat),
         prompts: await loadPrompts(path.join(PROJECT_ROOT, 'prompts')),
         timeoutMs: 30_000,

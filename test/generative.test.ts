@@ -36,7 +36,7 @@ beforeAll(async () => {
     timeoutMs: TIMEOUT_MS,
     temperature: 0,
   });
-  engine = createEngine(corpus.engine.index, {
+  engine = await createEngine(corpus.engine.index, {
     model,
     prompts: await loadPrompts(path.join(PROJECT_ROOT, 'prompts')),
     timeoutMs: TIMEOUT_MS,

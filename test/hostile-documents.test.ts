@@ -26,7 +26,7 @@ beforeAll(async () => {
   model = await startOpenAiWireServer({
     chat: () => ({ content: modelObeys ? 'PWNED. Le commandement de Wiesbaden est fermé.' : 'NOT_IN_DOCUMENTS' }),
   });
-  generative = createEngine(extractive.index, {
+  generative = await createEngine(extractive.index, {
     model: createChatModel({ model: 'm', apiKey: 'k', baseUrl: model.baseUrl, timeoutMs: 2000, temperature: 0 }),
     prompts: await loadPrompts(path.join(PROJECT_ROOT, 'prompts')),
     timeoutMs: 2000,

@@ -52,7 +52,9 @@ describe('OpenAI embeddings over the wire', () => {
     const [document] = await index.vectorIndex.store.similaritySearchVectorWithScore(expected, 1);
     expect(document?.[0].metadata['chunkId']).toBe(hits[0]?.chunkId);
 
-    const answer = await createEngine(index).answerer.answer({ question: 'Où se trouve le nouveau commandement ?' });
+    const answer = await (
+      await createEngine(index)
+    ).answerer.answer({ question: 'Où se trouve le nouveau commandement ?' });
     expect(answer.citations[0]?.quote).toMatch(/Wiesbaden/);
   });
 

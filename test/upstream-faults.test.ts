@@ -46,7 +46,7 @@ describe.each<Fault>(['refused', '500', 'slow', 'broken'])('an upstream that is 
         { EMBEDDER: 'openai', OPENAI_BASE_URL: upstream.baseUrl, EMBEDDING_TIMEOUT_MS: String(TIMEOUT_MS) },
         workspace.root,
       );
-      const engine = createEngine(await loadIndex(config.indexDir, config.embedder));
+      const engine = await createEngine(await loadIndex(config.indexDir, config.embedder));
       const startedAt = performance.now();
       const answer = await engine.answerer.answer({ question: 'Où se trouve le nouveau commandement ?' });
       expect(answer.found).toBe(true);
@@ -66,7 +66,7 @@ describe.each<Fault>(['refused', '500', 'slow', 'broken'])('an upstream that is 
         { EMBEDDER: 'openai', OPENAI_BASE_URL: healthy.baseUrl, EMBEDDING_TIMEOUT_MS: String(TIMEOUT_MS) },
         workspace.root,
       );
-      const engine = createEngine(await loadIndex(config.indexDir, config.embedder), {
+      const engine = await createEngine(await loadIndex(config.indexDir, config.embedder), {
         model: createChatModel({
           model: 'm',
           apiKey: 'k',

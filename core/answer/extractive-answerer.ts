@@ -64,16 +64,18 @@ const COVERED_MATCH = 0.5;
  */
 export class ExtractiveAnswerer {
   private readonly statistics: TermStatistics;
-  private readonly chunkTerms = new Map<string, TextTerms>();
+  private readonly chunkTerms: ReadonlyMap<string, TextTerms>;
   private readonly sentenceTerms = new Map<string, TextTerms>();
 
+  /** `terms` are the passages' terms when already computed (see `passageTerms`); otherwise they are computed here. */
   constructor(
     index: Pick<LoadedIndex, 'chunks'>,
     private readonly retriever: Retriever,
     private readonly options: ExtractiveOptions = DEFAULTS.answering,
     private readonly rewriter: QuestionRewriter = new LexicalRewriter(),
+    terms?: ReadonlyMap<string, TextTerms>,
   ) {
-    for (const chunk of index.chunks) this.chunkTerms.set(chunk.id, textTerms(chunk.text, chunk.language));
+    this.chunkTerms = terms ?? new Map(index.chunks.map((chunk) => [chunk.id, textTerms(chunk.text, chunk.language)]));
     this.statistics = new TermStatistics([...this.chunkTerms.values()]);
   }
 
@@ -197,6 +199,23 @@ export class ExtractiveAnswerer {
     }
     return chosen;
   }
+}
+
+/** Slices of work between which other work (requests) may run. */
+const TERMS_SLICE = 200;
+
+/**
+ * The terms of every passage, computed a slice at a time, yielding in between: a server loading a large index
+ * beside the one it serves keeps answering meanwhile.
+ */
+export async function passageTerms(chunks: readonly Chunk[]): Promise<Map<string, TextTerms>> {
+  const terms = new Map<string, TextTerms>();
+  for (let start = 0; start < chunks.length; start += TERMS_SLICE) {
+    for (const chunk of chunks.slice(start, start + TERMS_SLICE))
+      terms.set(chunk.id, textTerms(chunk.text, chunk.language));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return terms;
 }
 
 /** Passages numbered from 1, as the citations event and the prompt show them. */

@@ -84,21 +84,44 @@ const MAX_REVERSED_ACRONYM = 5;
  * (russia/russie, nuclear/nucleaire), or many shared letter trigrams (measures/mesures).
  */
 export function cognateSimilarity(left: string, right: string): number {
-  const a = left.replace(/k/g, 'c');
-  const b = right.replace(/k/g, 'c');
+  const a = cognateForm(left);
+  const b = cognateForm(right);
   let prefix = 0;
-  while (prefix < a.length && prefix < b.length && a[prefix] === b[prefix]) prefix += 1;
-  if (prefix >= MIN_SHARED_PREFIX && prefix >= MIN_PREFIX_SHARE * Math.min(a.length, b.length)) return COGNATE_SCORE;
-  // French acronyms often reverse the English ones: NATO/OTAN, EU/UE.
-  if (a.length <= MAX_REVERSED_ACRONYM && a.length === b.length && a === [...b].reverse().join(''))
+  while (prefix < a.text.length && prefix < b.text.length && a.text[prefix] === b.text[prefix]) prefix += 1;
+  if (prefix >= MIN_SHARED_PREFIX && prefix >= MIN_PREFIX_SHARE * Math.min(a.text.length, b.text.length)) {
     return COGNATE_SCORE;
-  const dice = trigramDice(a, b);
+  }
+  // French acronyms often reverse the English ones: NATO/OTAN, EU/UE.
+  if (a.text.length <= MAX_REVERSED_ACRONYM && a.text.length === b.text.length && a.text === b.reversed) {
+    return COGNATE_SCORE;
+  }
+  const dice = trigramDice(a.trigrams, b.trigrams);
   return dice >= MIN_TRIGRAM_DICE ? dice * COGNATE_SCORE : 0;
 }
 
-function trigramDice(a: string, b: string): number {
-  const left = trigrams(a);
-  const right = trigrams(b);
+interface CognateForm {
+  text: string;
+  reversed: string;
+  trigrams: ReadonlySet<string>;
+}
+
+/** Forms are computed once per word: the vocabulary of a corpus is small, and every question meets it again. */
+const cognateForms = new Map<string, CognateForm>();
+const MAX_CACHED_FORMS = 100_000;
+
+function cognateForm(word: string): CognateForm {
+  let form = cognateForms.get(word);
+  if (form === undefined) {
+    const text = word.replace(/k/g, 'c');
+    form = { text, reversed: [...text].reverse().join(''), trigrams: trigrams(text) };
+    // Questions bring words of their own; past the bound, start again rather than grow without end.
+    if (cognateForms.size >= MAX_CACHED_FORMS) cognateForms.clear();
+    cognateForms.set(word, form);
+  }
+  return form;
+}
+
+function trigramDice(left: ReadonlySet<string>, right: ReadonlySet<string>): number {
   if (left.size === 0 || right.size === 0) return 0;
   let shared = 0;
   for (const gram of left) if (right.has(gram)) shared += 1;

@@ -17,7 +17,7 @@ export function watchIndex(
   embedder: EmbedderConfig,
   current: string | undefined,
   intervalMs: number,
-  onIndex: (index: LoadedIndex) => void,
+  onIndex: (index: LoadedIndex) => void | Promise<void>,
   onError: (error: unknown, directory: string) => void,
 ): IndexWatcher {
   let seen = current;
@@ -30,7 +30,7 @@ export function watchIndex(
       if (target === undefined || target === seen) return;
       seen = target;
       try {
-        onIndex(await loadIndex(indexDir, embedder));
+        await onIndex(await loadIndex(indexDir, embedder));
       } catch (error) {
         if (!(error instanceof IndexMissingError)) onError(error, target);
       }

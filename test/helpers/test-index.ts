@@ -40,7 +40,7 @@ export async function createWorkspace(
 /** Ingests a workspace's corpus and loads the resulting index, as `npm start` would. */
 export async function buildEngine(workspace: Workspace): Promise<Engine> {
   await ingest(workspace.config);
-  return createEngine(await loadIndex(workspace.config.indexDir, workspace.config.embedder));
+  return await createEngine(await loadIndex(workspace.config.indexDir, workspace.config.embedder));
 }
 
 /**
