@@ -29,6 +29,7 @@ const environmentSchema = z.object({
   TRUST_PROXY: z.coerce.number().int().min(0).max(10).default(0),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   INDEX_POLL_MS: z.coerce.number().int().min(0).default(DEFAULTS.http.indexPollMs),
+  WORKERS: z.coerce.number().int().min(1).max(64).default(1),
   LLM_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(DEFAULTS.generation.timeoutMs),
   LLM_TEMPERATURE: z.coerce.number().min(0).max(2).default(0),
 });
@@ -73,6 +74,8 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** How often the server checks for a new index; 0: never. */
   indexPollMs: number;
+  /** Server processes sharing the port; above 1, a primary process accepts connections and hands them out. */
+  workers: number;
 }
 
 /** Raised when an environment variable does not parse; the message names the variable and what it accepts. */
@@ -127,6 +130,7 @@ export function parseConfig(environment: NodeJS.ProcessEnv, rootDir = process.cw
     shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS,
     logLevel: values.LOG_LEVEL,
     indexPollMs: values.INDEX_POLL_MS,
+    workers: values.WORKERS,
   });
 }
 

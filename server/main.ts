@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import path from 'node:path';
 import { type Config, ConfigError, loadConfig } from '../core/config.js';
 import { createEngine, type Engine, type Generation } from '../core/engine.js';
@@ -12,6 +13,47 @@ import { createLogger } from './logging.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  if (config.workers > 1 && cluster.isPrimary) {
+    runPrimary(config);
+    return;
+  }
+  await runServer(config);
+}
+
+/**
+ * With WORKERS above 1: forks the servers and accepts connections for them, so that a burst of new connections is
+ * taken in at once even while every worker is busy answering. Replaces a worker that dies; on SIGTERM or SIGINT,
+ * passes the signal on and exits 0 once every worker has stopped cleanly.
+ */
+function runPrimary(config: Config): void {
+  let stopping = false;
+  let listening = 0;
+  for (let index = 0; index < config.workers; index += 1) cluster.fork();
+  cluster.on('listening', (_worker, address) => {
+    listening += 1;
+    if (listening === config.workers) {
+      const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+      console.log(`Serving with ${config.workers} workers at http://${host}:${address.port}/`);
+    }
+  });
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    console.error(`server: worker ${worker.process.pid} stopped (${signal ?? code}); starting another`);
+    cluster.fork();
+  });
+  const stop = (signal: NodeJS.Signals) => {
+    stopping = true;
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
+    setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 2_000).unref();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+async function runServer(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
   const generation = await loadGeneration(config);
   let engine: Engine | undefined;
@@ -40,7 +82,9 @@ async function main(): Promise<void> {
             logger.error({ err: error, index: directory }, 'new index not loaded; still serving the previous one'),
         );
 
-  const app = createApp({ engine: () => engine, http: config.http, logger });
+  // Each worker counts for itself; connections are dealt out in turn, so each takes its share of the limit.
+  const http = { ...config.http, rateLimitPerMinute: Math.ceil(config.http.rateLimitPerMinute / config.workers) };
+  const app = createApp({ engine: () => engine, http, logger });
   const server = listen(app, config.port, config.host, () => {
     const address = server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
@@ -48,7 +92,8 @@ async function main(): Promise<void> {
     const chunks = engine === undefined ? 'no index' : `${engine.index.chunks.length} passages`;
     const mode = config.chat === undefined ? 'extractive answers' : `answers written by ${config.chat.model}`;
     // The one line a person starting the server reads; the logs carry the rest.
-    console.log(`Serving ${chunks} (${mode}) at http://${host}:${port}/`);
+    if (cluster.isPrimary) console.log(`Serving ${chunks} (${mode}) at http://${host}:${port}/`);
+    else logger.info({ chunks, mode }, 'worker listening');
   });
   server.on('error', (error: NodeJS.ErrnoException) => {
     const reason = error.code === 'EADDRINUSE' ? `port ${config.port} is already in use (set PORT)` : error.message;

@@ -109,6 +109,31 @@ describe('SIGTERM', () => {
   }, 30_000);
 });
 
+describe('several workers', () => {
+  it('serve on one port, each from the index, and all stop with SIGTERM', async () => {
+    const scratch = await workspace();
+    await ingest(scratch.config);
+    const server = await startServer(scratch, { WORKERS: '2' });
+    expect(server.output()).toMatch(/Serving with 2 workers at/);
+    const pids = new Set<number>();
+    for (let attempt = 0; attempt < 6; attempt += 1) {
+      const response = await fetch(`${server.base}/api/answer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', connection: 'close' },
+        body: JSON.stringify({ question: 'Qui est Kaja Kallas ?' }),
+      });
+      expect(response.status).toBe(200);
+      await response.arrayBuffer();
+    }
+    for (const line of server.output().split('\n')) {
+      if (line.includes('"request completed"')) pids.add((JSON.parse(line) as { pid: number }).pid);
+    }
+    expect(pids.size).toBe(2);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+  }, 40_000);
+});
+
 describe('re-ingest while serving', () => {
   it('switches to the new index without a restart and without failing a request', async () => {
     const scratch = await workspace();
