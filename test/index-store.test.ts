@@ -4,7 +4,7 @@ import type { EmbeddingsInterface } from '@langchain/core/embeddings';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../core/config.js';
 import { IndexCorruptError, IndexMismatchError, IndexMissingError } from '../core/errors.js';
-import { loadIndex } from '../core/index/index-store.js';
+import { loadIndex, writeIndex } from '../core/index/index-store.js';
 import { HybridRetriever } from '../core/retrieval/hybrid-retriever.js';
 import { ingest, staleReason } from '../ingest/build-index.js';
 import { COMMUNIQUE, createWorkspace, type Workspace } from './helpers/test-index.js';
@@ -88,6 +88,29 @@ describe('the index on disk', () => {
     const after = await loadIndex(workspace.config.indexDir, workspace.config.embedder);
     expect(after.directory).toBe(before.directory);
     expect(after.chunks).toEqual(before.chunks);
+  });
+
+  it('keeps the previous index when the write itself fails half way', async () => {
+    await ingest(workspace.config);
+    const before = await loadIndex(workspace.config.indexDir, workspace.config.embedder);
+    const vectorIndex = Object.create(before.vectorIndex) as typeof before.vectorIndex;
+    // Dies after some files of the new index are written, before the manifest and the swap.
+    vectorIndex.save = () => Promise.reject(new Error('killed while writing'));
+    await expect(
+      writeIndex(workspace.config.indexDir, {
+        manifest: before.manifest,
+        chunks: before.chunks,
+        keywordIndex: before.keywordIndex,
+        vectorIndex,
+        embedderState: undefined,
+      }),
+    ).rejects.toThrow(/killed while writing/);
+    const after = await loadIndex(workspace.config.indexDir, workspace.config.embedder);
+    expect(after.directory).toBe(before.directory);
+    // The next ingest clears what the failed one left and succeeds.
+    await ingest(workspace.config);
+    const siblings = await readdir(path.dirname(workspace.config.indexDir));
+    expect(siblings.filter((name) => name.includes('staging'))).toEqual([]);
   });
 
   it('replaces the index by switching a link, and keeps only one older generation', async () => {

@@ -56,6 +56,23 @@ export async function writeIndex(indexDir: string, contents: IndexContents): Pro
   const suffix = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const staging = path.join(parent, `.${base}.staging-${suffix}`);
   await mkdir(staging);
+  try {
+    await writeStaging(staging, contents);
+  } catch (error) {
+    // A failure here leaves nothing behind; a process killed here leaves a folder the next run removes.
+    await rm(staging, { recursive: true, force: true });
+    throw error;
+  }
+
+  const generation = path.join(parent, `${base}-${Date.now().toString(36)}-${suffix}`);
+  await rename(staging, generation);
+  await pointLinkAt(indexDir, generation);
+  await removeOldGenerations(parent, base, generation);
+  return generation;
+}
+
+/** Writes every file of an index, the manifest with their checksums last. */
+async function writeStaging(staging: string, contents: IndexContents): Promise<void> {
   const files: Record<string, string> = {};
   const put = async (name: string, content: string) => {
     await writeFile(path.join(staging, name), content);
@@ -76,12 +93,6 @@ export async function writeIndex(indexDir: string, contents: IndexContents): Pro
     files,
   };
   await writeFile(path.join(staging, FILES.manifest), `${JSON.stringify(manifest, null, 2)}\n`);
-
-  const generation = path.join(parent, `${base}-${Date.now().toString(36)}-${suffix}`);
-  await rename(staging, generation);
-  await pointLinkAt(indexDir, generation);
-  await removeOldGenerations(parent, base, generation);
-  return generation;
 }
 
 /** Reads the manifest of the index `indexDir` names, or undefined when there is none. */
