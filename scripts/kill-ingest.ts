@@ -23,6 +23,8 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, realpath, rm, unlink, writ
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { Interrupted, onInterrupt } from './lib/interruption.js';
+import { seededRandom } from './lib/seeded-random.js';
 import { type Config, parseConfig } from '../core/config.js';
 import { DEFAULTS } from '../core/defaults.js';
 import { createEngine } from '../core/engine.js';
@@ -70,34 +72,10 @@ function cleanup(): Promise<void> {
   return cleanupPromise;
 }
 
-/** Set on Ctrl-C (or SIGTERM/SIGHUP): the run stops at its next step without reporting anything more. */
-let interrupted = false;
-class Interrupted extends Error {}
-const stopIfInterrupted = () => {
-  if (interrupted) throw new Interrupted();
-};
-
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(signal, () => {
-    interrupted = true;
-    console.error(`\n${signal} received: killing ingest and removing the temp project…`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
+const interruption = onInterrupt('killing ingest and removing the temp project', cleanup);
+const stopIfInterrupted = () => interruption.stopIfInterrupted();
 
 // ---------------------------------------------------------------------------------------------------------------
-
-/** A small seeded generator (mulberry32): the same seed gives the same delays and corpus changes. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pick = <T>(items: readonly T[], next: () => number): T => items[Math.floor(next() * items.length)] as T;
 
@@ -166,7 +144,7 @@ function runIngest(root: string, env: NodeJS.ProcessEnv, killAfterMs?: number, l
       clearTimeout(killer);
       clearTimeout(watchdog);
       children.delete(child);
-      if (interrupted) return reject(new Interrupted());
+      if (interruption.interrupted) return reject(new Interrupted());
       const outcome = hung ? 'failed' : signal === 'SIGKILL' ? 'killed' : code === 0 ? 'finished' : 'failed';
       if (hung) output += `\n(still running after ${limitMs} ms: killed by the watchdog)`;
       resolve({ outcome, code, signal, pid: child.pid ?? -1, ms: performance.now() - startedAt, output });
@@ -300,7 +278,7 @@ async function main(): Promise<number> {
   const root = tempRoot;
   const corpusDir = path.join(root, 'corpus');
   await mkdir(path.join(corpusDir, 'extra'), { recursive: true });
-  const corpusRandom = random(20241203);
+  const corpusRandom = seededRandom(20241203);
   for (let number = 0; number < GENERATED_DOCUMENTS; number += 1) {
     await writeFile(
       path.join(corpusDir, `doc-${number}.md`),
@@ -342,7 +320,7 @@ async function main(): Promise<number> {
       `[${Math.round(fullRunMs * 0.85)}, ${Math.round(fullRunMs * 1.05)}] ms (the write and the swap)\n`,
   );
 
-  const next = random(seed);
+  const next = seededRandom(seed);
   const counts = { killed: 0, finished: 0, killedServingOld: 0, killedServingNew: 0 };
   const phases = new Map<string, number>(['before write', 'writing', 'before swap', 'after swap'].map((p) => [p, 0]));
   const header = ['run', 'change', 'delay ms', 'ingest', 'when', 'serves', 'chunks old→new', 'answer'];
@@ -484,7 +462,7 @@ async function main(): Promise<number> {
 
 main()
   .catch((error: unknown) => {
-    if (interrupted) return 130;
+    if (interruption.interrupted) return 130;
     console.error(`kill-ingest proof failed: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
   })

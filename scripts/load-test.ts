@@ -20,6 +20,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { onInterrupt } from './lib/interruption.js';
 import autocannon from 'autocannon';
 
 const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
@@ -67,20 +68,8 @@ function cleanup(): Promise<void> {
   return cleanupPromise;
 }
 
-/** Set on Ctrl-C (or SIGTERM/SIGHUP): the run stops at its next step without reporting anything more. */
-let interrupted = false;
-class Interrupted extends Error {}
-const stopIfInterrupted = () => {
-  if (interrupted) throw new Interrupted();
-};
-
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(signal, () => {
-    interrupted = true;
-    console.error(`\n${signal} received: stopping the server and removing temp folders…`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
+const interruption = onInterrupt('stopping the server and removing temp folders', cleanup);
+const stopIfInterrupted = () => interruption.stopIfInterrupted();
 
 /** Whether a child is still running (it has neither exited nor been killed by a signal). */
 const isRunning = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
@@ -675,7 +664,7 @@ async function main(): Promise<number> {
 
 main()
   .catch((error: unknown) => {
-    if (interrupted) return 130;
+    if (interruption.interrupted) return 130;
     console.error(`load test failed: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
   })
