@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
+import { readFlags } from '../core/command-line.js';
 import { type ChatConfig, ConfigError, loadConfig } from '../core/config.js';
 import { DEFAULTS } from '../core/defaults.js';
 import { createEngine } from '../core/engine.js';
@@ -37,30 +37,21 @@ Options:
   --help             show this help`;
 
 async function main(): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        url: { type: 'string' },
-        cases: { type: 'string', default: path.join('eval', 'cases', 'communique.jsonl') },
-        k: { type: 'string', default: String(DEFAULTS.retrieval.k) },
-        baseline: { type: 'boolean', default: false },
-        judge: { type: 'boolean', default: false },
-        thresholds: { type: 'string', default: path.join('eval', 'thresholds.json') },
-        json: { type: 'string' },
-        md: { type: 'string' },
-        help: { type: 'boolean', default: false },
-      },
-      strict: true,
-    }));
-  } catch (error) {
-    console.error(`${(error as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const values = readFlags(
+    {
+      url: { type: 'string' },
+      cases: { type: 'string', default: path.join('eval', 'cases', 'communique.jsonl') },
+      k: { type: 'string', default: String(DEFAULTS.retrieval.k) },
+      baseline: { type: 'boolean', default: false },
+      judge: { type: 'boolean', default: false },
+      thresholds: { type: 'string', default: path.join('eval', 'thresholds.json') },
+      json: { type: 'string' },
+      md: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+    USAGE,
+  );
+  if (typeof values === 'number') return values;
   const k = Number(values.k);
   if (!Number.isInteger(k) || k < 1 || k > DEFAULTS.retrieval.maxK) {
     console.error(`eval: --k must be an integer from 1 to ${DEFAULTS.retrieval.maxK}.`);

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { readFlags } from '../core/command-line.js';
 import { ConfigError, loadConfig } from '../core/config.js';
 import { CorpusError } from '../core/errors.js';
 import { ingest, staleReason } from './build-index.js';
@@ -15,25 +15,16 @@ Options:
   --help         show this help`;
 
 async function main(): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        corpus: { type: 'string' },
-        out: { type: 'string' },
-        'if-stale': { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
-      },
-      strict: true,
-    }));
-  } catch (error) {
-    console.error(`${(error as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const values = readFlags(
+    {
+      corpus: { type: 'string' },
+      out: { type: 'string' },
+      'if-stale': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    USAGE,
+  );
+  if (typeof values === 'number') return values;
   const base = loadConfig();
   const config = Object.freeze({
     ...base,

@@ -16,6 +16,7 @@ import express, { type Express } from 'express';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../core/engine.js';
+import type { Answer, ChatTurn, Citation } from '../core/types.js';
 import { createApp } from '../server/app.js';
 import { buildEngine, createWorkspace, PROJECT_ROOT, type Workspace } from './helpers/test-index.js';
 
@@ -30,33 +31,6 @@ const followUpQuestion = 'et la Chine ?';
 /** Every element that holds a finished reply (not a draft). */
 const REPLY = '.message-answer, .message-refusal, .message-error';
 
-interface Citation {
-  n: number;
-  chunkId: string;
-  source: string;
-  title: string;
-  passage: string;
-  quote: string;
-  start: number;
-  end: number;
-  score: number;
-}
-
-interface AnswerBody {
-  answer: string;
-  found: boolean;
-  language: string;
-  mode: string;
-  citations: Citation[];
-  rewrittenQuestion?: string;
-  warning?: string;
-  timings: Record<string, number>;
-}
-
-interface ChatTurn {
-  role: 'user' | 'assistant';
-  content: string;
-}
 
 interface ChatRequestBody {
   question: string;
@@ -194,12 +168,12 @@ function rawGet(baseUrl: string, rawPath: string): Promise<{ status: number; typ
 }
 
 /** Asks the real /api/chat directly, to know what the page should show: the `done` event's answer. */
-async function fetchAnswer(baseUrl: string, question: string, history?: ChatTurn[]): Promise<AnswerBody> {
+async function fetchAnswer(baseUrl: string, question: string, history?: ChatTurn[]): Promise<Answer> {
   const { status, events } = await fetchChat(baseUrl, question, history);
   expect(status).toBe(200);
   const done = events.find((event) => event.name === 'done');
   expect(done).toBeDefined();
-  return done?.data as AnswerBody;
+  return done?.data as Answer;
 }
 
 /** An answer as the page keeps it in the history: without its [n] markers. */
@@ -269,7 +243,7 @@ const candidateOne = {
 };
 
 /** A verified answer as the `done` event carries it. */
-function doneAnswer(fields: Partial<AnswerBody> = {}): AnswerBody {
+function doneAnswer(fields: Partial<Answer> = {}): Answer {
   return {
     answer: 'Mark Rutte a déclaré que « la Russie et la Chine tentent de déstabiliser nos pays » [1].',
     found: true,
@@ -619,7 +593,7 @@ describe.skipIf(browserMissing)('chat widget in Chromium', { timeout: 30_000 }, 
     expect(names[0]).toBe('citations');
     expect(names.at(-1)).toBe('done');
     expect(names.slice(1, -1).every((name) => name === 'token')).toBe(true);
-    const expectedFirst = first.events.at(-1)?.data as AnswerBody;
+    const expectedFirst = first.events.at(-1)?.data as Answer;
     expect(expectedFirst.found).toBe(true);
     const page = await openPage();
     const requests: ChatRequestBody[] = [];
@@ -979,7 +953,7 @@ describe.skipIf(browserMissing)('chat widget in Chromium', { timeout: 30_000 }, 
     const hostileServer = await serve(createApp({ engine: await buildEngine(hostile).then((built) => () => built) }));
     try {
       // Ask the API first: each question must cite a hostile passage, or the test would prove nothing.
-      const expected = new Map<string, AnswerBody>();
+      const expected = new Map<string, Answer>();
       for (const question of HOSTILE_QUESTIONS) {
         const answer = await fetchAnswer(hostileServer.baseUrl, question);
         expect(answer.found, question).toBe(true);
@@ -1015,7 +989,7 @@ describe.skipIf(browserMissing)('chat widget in Chromium', { timeout: 30_000 }, 
       const passagesShown: string[] = [];
       const titlesShown: string[] = [];
       for (const question of HOSTILE_QUESTIONS) {
-        const answer = expected.get(question) as AnswerBody;
+        const answer = expected.get(question) as Answer;
         await ask(page, question);
         const reply = page.locator(REPLY).last();
         expect(await reply.locator('.message-text').textContent()).toBe(asShown(answer.answer));
