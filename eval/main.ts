@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
-import { readFlags } from '../core/command-line.js';
+import { integerFlag, readFlags } from '../core/command-line.js';
 import { type ChatConfig, ConfigError, loadConfig } from '../core/config.js';
 import { DEFAULTS } from '../core/defaults.js';
 import { createEngine } from '../core/engine.js';
@@ -50,13 +50,10 @@ async function main(): Promise<number> {
       help: { type: 'boolean', default: false },
     },
     USAGE,
+    (flags) => ({ ...flags, k: integerFlag('k', flags.k, 1, DEFAULTS.retrieval.maxK) }),
   );
   if (typeof values === 'number') return values;
-  const k = Number(values.k);
-  if (!Number.isInteger(k) || k < 1 || k > DEFAULTS.retrieval.maxK) {
-    console.error(`eval: --k must be an integer from 1 to ${DEFAULTS.retrieval.maxK}.`);
-    return 2;
-  }
+  const { k } = values;
 
   const config = loadConfig();
   const documents = await loadDocuments(config.corpusDir, config.rootDir);

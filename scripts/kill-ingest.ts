@@ -22,7 +22,7 @@ import { randomInt } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, realpath, rm, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { integerFlag, readFlags } from '../core/command-line.js';
 import { Interrupted, onInterrupt } from './lib/interruption.js';
 import { seededRandom } from './lib/seeded-random.js';
 import { type Config, parseConfig } from '../core/config.js';
@@ -225,41 +225,24 @@ async function leftovers(config: Config, pid: number) {
   };
 }
 
-function parseOptions(): { runs: number; seed: number } | undefined {
-  const { values } = parseArgs({
-    options: {
+function parseOptions(): { runs: number; seed: number } | number {
+  return readFlags(
+    {
       runs: { type: 'string', default: '20' },
       seed: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
-    strict: true,
-  });
-  if (values.help) return undefined;
-  const integer = (name: string, text: string, min: number, max: number) => {
-    const value = Number(text);
-    if (!Number.isInteger(value) || value < min || value > max) {
-      throw new Error(`--${name} must be an integer from ${min} to ${max}, not "${text}"`);
-    }
-    return value;
-  };
-  return {
-    runs: integer('runs', values.runs, 1, 1000),
-    seed: values.seed === undefined ? randomInt(2 ** 31) : integer('seed', values.seed, 0, 2 ** 32 - 1),
-  };
+    USAGE,
+    (values) => ({
+      runs: integerFlag('runs', values.runs, 1, 1000),
+      seed: values.seed === undefined ? randomInt(2 ** 31) : integerFlag('seed', values.seed, 0, 2 ** 32 - 1),
+    }),
+  );
 }
 
 async function main(): Promise<number> {
-  let options: { runs: number; seed: number } | undefined;
-  try {
-    options = parseOptions();
-  } catch (error) {
-    console.error(`${(error as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (options === undefined) {
-    console.log(USAGE);
-    return 0;
-  }
+  const options = parseOptions();
+  if (typeof options === 'number') return options;
   const { runs, seed } = options;
   const startedAt = performance.now();
   const cpus = os.cpus();

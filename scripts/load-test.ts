@@ -19,7 +19,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { integerFlag, readFlags } from '../core/command-line.js';
 import { onInterrupt } from './lib/interruption.js';
 import autocannon from 'autocannon';
 
@@ -113,29 +113,21 @@ interface Options {
   workers: number;
 }
 
-function parseOptions(): Options | undefined {
-  const { values } = parseArgs({
-    options: {
+function parseOptions(): Options | number {
+  return readFlags(
+    {
       duration: { type: 'string', default: '60' },
       connections: { type: 'string', default: '100' },
       workers: { type: 'string', default: String(os.availableParallelism()) },
       help: { type: 'boolean', default: false },
     },
-    strict: true,
-  });
-  if (values.help) return undefined;
-  const positive = (name: string, text: string, max: number) => {
-    const value = Number(text);
-    if (!Number.isInteger(value) || value < 1 || value > max) {
-      throw new Error(`--${name} must be an integer from 1 to ${max}, not "${text}"`);
-    }
-    return value;
-  };
-  return {
-    duration: positive('duration', values.duration, 3600),
-    connections: positive('connections', values.connections, 10_000),
-    workers: positive('workers', values.workers, 64),
-  };
+    USAGE,
+    (values) => ({
+      duration: integerFlag('duration', values.duration, 1, 3600),
+      connections: integerFlag('connections', values.connections, 1, 10_000),
+      workers: integerFlag('workers', values.workers, 1, 64),
+    }),
+  );
 }
 
 /** Environment of the ingest and the server: offline, extractive, no key, no rate limit, quiet logs. */
@@ -400,17 +392,8 @@ const mb = (value: number) => `${value.toFixed(1)} MB`;
 const ms = (value: number) => value.toFixed(1);
 
 async function main(): Promise<number> {
-  let options: Options | undefined;
-  try {
-    options = parseOptions();
-  } catch (error) {
-    console.error(`${(error as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (options === undefined) {
-    console.log(USAGE);
-    return 0;
-  }
+  const options = parseOptions();
+  if (typeof options === 'number') return options;
   const { duration, connections, workers } = options;
   const cpus = os.cpus();
   console.log('# Load test of cited-answers (scripts/load-test.ts)');
