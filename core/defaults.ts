@@ -11,6 +11,14 @@ export const DEFAULTS = Object.freeze({
     /** Sentences repeated at the start of the next chunk of the same paragraph. */
     overlapSentences: 1,
   }),
+  boilerplate: Object.freeze({
+    /** A block with at least this share of its text in links is navigation (a table of contents, a menu). */
+    maxLinkShare: 0.8,
+    /** A block found on at least this many documents of a corpus… */
+    repeatedMinDocuments: 3,
+    /** …and on at least this share of them is page furniture, not content. */
+    repeatedMinShare: 0.2,
+  }),
   lexicalEmbeddings: Object.freeze({
     dimensions: 1024,
     minNgram: 3,

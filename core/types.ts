@@ -8,16 +8,40 @@ export interface Span {
   end: number;
 }
 
+/**
+ * What a block of a document is. Headings and questions (an FAQ entry's question, a heading or term ending in "?")
+ * label the text under them: they are part of the section path, never an answer by themselves.
+ */
+export type BlockKind = 'heading' | 'question' | 'paragraph' | 'list-item' | 'table-row' | 'code';
+
+/** A block of a document's citable text: a heading, a paragraph, a list item, a table row or a piece of code. */
+export interface Block extends Span {
+  kind: BlockKind;
+  /** The labels (headings, questions, defined terms) the block is under, outermost first. */
+  section: string[];
+  /** The block's own language, which may differ from its document's (an untranslated paragraph). */
+  language: Language;
+}
+
 /** A source document as the pipeline reads it. */
 export interface SourceDocument {
-  /** Path relative to the project root, with forward slashes, e.g. `corpus/report.txt`. */
+  /** The corpus folder's name, then the path inside it, with forward slashes: `corpus-fr/sect.quotas.html`. */
   source: string;
   title: string;
   /** The text every offset refers to: the file itself, or for HTML the text extracted from it. */
   text: string;
+  /** The language of most of the text. */
   language: Language;
+  /** The blocks of `text` in order; text outside them (navigation, repeated page furniture) is not indexed. */
+  blocks: Block[];
   /** SHA-256 of the file's bytes. */
   checksum: string;
+}
+
+/** A sentence of a chunk, in document offsets; a table row or a piece of code counts as one. */
+export interface Sentence extends Span {
+  kind: Exclude<BlockKind, 'heading' | 'question'>;
+  language: Language;
 }
 
 /** A passage of a document, the unit of retrieval and citation. */
@@ -26,11 +50,14 @@ export interface Chunk extends Span {
   id: string;
   source: string;
   title: string;
+  /** The labels the chunk is under, outermost first; a chunk never straddles two sections. */
+  section: string[];
+  /** The language of most of its sentences. */
   language: Language;
   /** Always `document.text.slice(start, end)`. */
   text: string;
   /** The sentences of the chunk, in document offsets, trimmed of surrounding white space. */
-  sentences: Span[];
+  sentences: Sentence[];
 }
 
 export interface RetrievedChunk {
@@ -47,7 +74,10 @@ export interface Citation {
   n: number;
   chunkId: string;
   source: string;
+  /** "Document title › section": where the quote is, as a reader would name it. */
   title: string;
+  /** The labels the quote is under, outermost first; empty before a document's first heading. */
+  section: string[];
   passage: string;
   quote: string;
   /** Offsets of `quote` in the source document's text. */
@@ -84,7 +114,9 @@ export interface CandidatePassage extends Span {
   n: number;
   chunkId: string;
   source: string;
+  /** "Document title › section". */
   title: string;
+  section: string[];
   passage: string;
 }
 
@@ -105,7 +137,9 @@ export interface RetrievedPassage extends Span {
   rank: number;
   chunkId: string;
   source: string;
+  /** "Document title › section". */
   title: string;
+  section: string[];
   text: string;
   /** Reciprocal-rank fusion score. */
   score: number;

@@ -56,7 +56,7 @@ async function main(): Promise<number> {
   const { k } = values;
 
   const config = loadConfig();
-  const documents = await loadDocuments(config.corpusDir, config.rootDir);
+  const documents = await loadDocuments(config.corpusDir);
   const sourceTexts = new Map(documents.map((document) => [document.source, document.text]));
   const cases = await loadCases(values.cases, (source) => Promise.resolve(sourceTexts.get(source)));
   const thresholds = await loadThresholds(values.thresholds);

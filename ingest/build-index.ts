@@ -7,7 +7,7 @@ import { KeywordIndex } from '../core/index/keyword-index.js';
 import { INDEX_FORMAT_VERSION, type Manifest } from '../core/index/manifest.js';
 import { VectorIndex } from '../core/index/vector-index.js';
 import type { Chunk, SourceDocument } from '../core/types.js';
-import { listCorpusFiles, loadDocuments, readDocument } from './load-documents.js';
+import { fileChecksum, listCorpusFiles, loadDocuments } from './load-documents.js';
 import { type ChunkerSettings, splitIntoChunks } from './split-into-chunks.js';
 
 export interface IngestSummary {
@@ -29,7 +29,7 @@ export interface IngestOptions {
 export async function ingest(config: Config, options: IngestOptions = {}): Promise<IngestSummary> {
   const chunker = options.chunker ?? DEFAULTS.chunking;
   const clock = stopwatch();
-  const documents = await loadDocuments(config.corpusDir, config.rootDir);
+  const documents = await loadDocuments(config.corpusDir);
   const loadMs = clock.lap();
   const chunksByDocument = documents.map((document) => splitIntoChunks(document, chunker));
   const chunks = chunksByDocument.flat();
@@ -84,13 +84,13 @@ export async function staleReason(
   if (manifest.formatVersion !== INDEX_FORMAT_VERSION) return 'the index has an older format';
   if (manifest.embedder.id !== embedderId(config.embedder)) return 'the index was built with another embedder';
   if (JSON.stringify(manifest.chunker) !== JSON.stringify({ ...chunker })) return 'the chunker settings changed';
-  const files = await listCorpusFiles(config.corpusDir, config.rootDir);
+  const files = await listCorpusFiles(config.corpusDir);
   const indexed = new Map(manifest.sources.map((source) => [source.source, source.checksum]));
   if (files.length !== indexed.size) return 'documents were added to or removed from the corpus';
   for (const file of files) {
     const checksum = indexed.get(file.source);
     if (checksum === undefined) return `${file.source} is new`;
-    if ((await readDocument(file)).checksum !== checksum) return `${file.source} changed`;
+    if ((await fileChecksum(file)) !== checksum) return `${file.source} changed`;
   }
   return undefined;
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { splitParagraphs, splitSentences } from '../core/text/split-sentences.js';
-import type { Chunk, SourceDocument, Span } from '../core/types.js';
+import { dominantLanguage } from '../core/text/analyze.js';
+import { splitSentences, trimSpan } from '../core/text/split-sentences.js';
+import type { Block, Chunk, Sentence, SourceDocument, Span } from '../core/types.js';
 
 export interface ChunkerSettings {
   targetChars: number;
@@ -9,43 +10,104 @@ export interface ChunkerSettings {
 }
 
 /**
- * Cuts a document into passages made of whole sentences.
- * Short paragraphs are packed together up to `targetChars`; a longer paragraph is cut into windows of sentences
- * that repeat the last `overlapSentences` of the previous window. A chunk never mixes a cut paragraph with another.
+ * Cuts a document into passages made of whole sentences, section by section: a chunk never straddles two sections,
+ * so that its section path names what it is about. Headings and questions are not in chunks (they are their
+ * section path). Within a section, short blocks are packed together up to `targetChars`; a longer block is cut
+ * into windows of sentences that repeat the last `overlapSentences` of the previous window. A table row, or a
+ * piece of code of up to `targetChars`, counts as one sentence.
  */
 export function splitIntoChunks(document: SourceDocument, settings: ChunkerSettings): Chunk[] {
-  const groups: Span[][] = [];
-  let packed: Span[] = [];
-  const packedLength = () => (packed.length === 0 ? 0 : spanLength(packed[0], packed.at(-1)));
+  const groups: Array<{ section: string[]; sentences: Sentence[] }> = [];
+  for (const run of sectionRuns(document.blocks)) {
+    let packed: Sentence[] = [];
+    const close = () => {
+      if (packed.length > 0) groups.push({ section: run.section, sentences: packed });
+      packed = [];
+    };
+    for (const block of run.blocks) {
+      const sentences = sentencesOf(document.text, block, settings);
+      const first = sentences[0];
+      if (first === undefined) continue;
+      const length = block.end - block.start;
+      const joinedLength = block.end - (packed[0]?.start ?? first.start);
+      if (packed.length > 0 && joinedLength <= settings.targetChars) {
+        packed.push(...sentences);
+        continue;
+      }
+      close();
+      if (length <= settings.targetChars) {
+        packed = [...sentences];
+      } else {
+        for (const window of sentenceWindows(sentences, settings))
+          groups.push({ section: run.section, sentences: window });
+      }
+    }
+    close();
+  }
+  return withStableIds(document, groups);
+}
 
-  for (const paragraph of splitParagraphs(document.text)) {
-    const sentences = splitSentences(document.text, paragraph, document.language);
-    if (sentences.length === 0) continue;
-    const length = paragraph.end - paragraph.start;
-    const joinedLength = packed.length === 0 ? length : paragraph.end - (packed[0]?.start ?? paragraph.start);
-    if (packed.length > 0 && joinedLength <= settings.targetChars) {
-      packed.push(...sentences);
+/** Consecutive content blocks under the same labels; a heading or question ends a run. */
+function sectionRuns(blocks: readonly Block[]): Array<{ section: string[]; blocks: Block[] }> {
+  const runs: Array<{ section: string[]; blocks: Block[] }> = [];
+  let current: { section: string[]; blocks: Block[] } | undefined;
+  for (const block of blocks) {
+    if (block.kind === 'heading' || block.kind === 'question') {
+      current = undefined;
       continue;
     }
-    if (packed.length > 0) groups.push(packed);
-    packed = [];
-    if (length <= settings.targetChars) {
-      packed = [...sentences];
-    } else {
-      groups.push(...sentenceWindows(sentences, settings));
+    if (current === undefined || !sameSection(current.section, block.section)) {
+      current = { section: block.section, blocks: [] };
+      runs.push(current);
     }
+    current.blocks.push(block);
   }
-  if (packedLength() > 0) groups.push(packed);
-  return withStableIds(document, groups);
+  return runs;
+}
+
+function sameSection(left: readonly string[], right: readonly string[]): boolean {
+  return left === right || (left.length === right.length && left.every((label, index) => label === right[index]));
+}
+
+/** The sentences of a block: prose is cut by `Intl.Segmenter`; a table row is one; code is cut at lines. */
+function sentencesOf(text: string, block: Block, settings: ChunkerSettings): Sentence[] {
+  const { kind, language } = block;
+  if (kind === 'heading' || kind === 'question') return [];
+  const spans =
+    kind === 'table-row'
+      ? [trimSpan(text, block)]
+      : kind === 'code'
+        ? codePieces(text, block, settings.targetChars)
+        : splitSentences(text, block, language);
+  return spans.filter((span) => span.end > span.start).map((span) => ({ ...span, kind, language }));
+}
+
+/** A piece of code as runs of whole lines of up to `limit` characters (a longer line stands alone). */
+function codePieces(text: string, block: Span, limit: number): Span[] {
+  const pieces: Span[] = [];
+  let current: Span | undefined;
+  let lineStart = block.start;
+  while (lineStart < block.end) {
+    const newline = text.indexOf('\n', lineStart);
+    const lineEnd = newline === -1 || newline > block.end ? block.end : newline;
+    if (current !== undefined && lineEnd - current.start > limit) {
+      pieces.push(trimSpan(text, current));
+      current = undefined;
+    }
+    current = current === undefined ? { start: lineStart, end: lineEnd } : { start: current.start, end: lineEnd };
+    lineStart = lineEnd + 1;
+  }
+  if (current !== undefined) pieces.push(trimSpan(text, current));
+  return pieces;
 }
 
 /**
  * Consecutive windows of sentences of about `targetChars`, each repeating the tail of the one before.
  * A window is only closed once it holds more than the overlap, so that no window is contained in the next.
  */
-function sentenceWindows(sentences: Span[], settings: ChunkerSettings): Span[][] {
-  const windows: Span[][] = [];
-  let window: Span[] = [];
+function sentenceWindows<S extends Span>(sentences: S[], settings: ChunkerSettings): S[][] {
+  const windows: S[][] = [];
+  let window: S[] = [];
   for (const sentence of sentences) {
     const first = window[0];
     if (first !== undefined && sentence.end - first.start > settings.targetChars) {
@@ -65,9 +127,12 @@ function sentenceWindows(sentences: Span[], settings: ChunkerSettings): Span[][]
   return windows;
 }
 
-function withStableIds(document: SourceDocument, groups: Span[][]): Chunk[] {
+function withStableIds(
+  document: SourceDocument,
+  groups: ReadonlyArray<{ section: string[]; sentences: Sentence[] }>,
+): Chunk[] {
   const seen = new Map<string, number>();
-  return groups.map((sentences) => {
+  return groups.map(({ section, sentences }) => {
     const start = sentences[0]?.start ?? 0;
     const end = sentences.at(-1)?.end ?? start;
     const text = document.text.slice(start, end);
@@ -78,15 +143,12 @@ function withStableIds(document: SourceDocument, groups: Span[][]): Chunk[] {
       id: occurrence === 1 ? digest : `${digest}-${occurrence}`,
       source: document.source,
       title: document.title,
-      language: document.language,
+      section,
+      language: dominantLanguage(sentences, document.language),
       start,
       end,
       text,
       sentences: sentences.map((sentence) => ({ ...sentence })),
     };
   });
-}
-
-function spanLength(first: Span | undefined, last: Span | undefined): number {
-  return first === undefined || last === undefined ? 0 : last.end - first.start;
 }

@@ -159,7 +159,7 @@ interface Expected {
 }
 
 async function expectedIndex(config: Config): Promise<Expected> {
-  const documents = await loadDocuments(config.corpusDir, config.rootDir);
+  const documents = await loadDocuments(config.corpusDir);
   const chunkCount = documents.reduce((sum, document) => sum + splitIntoChunks(document, DEFAULTS.chunking).length, 0);
   return { chunkCount, sources: sourcesKey(documents) };
 }

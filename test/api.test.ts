@@ -53,7 +53,7 @@ describe('POST /api/answer', () => {
     expect(body.answer).toMatch(/Wiesbaden.* \[1\]/);
     expect(body.citations[0]).toMatchObject({ n: 1, source: COMMUNIQUE });
     expect(Object.keys(body.citations[0]).sort()).toEqual(
-      ['chunkId', 'end', 'n', 'passage', 'quote', 'score', 'source', 'start', 'title'].sort(),
+      ['chunkId', 'end', 'n', 'passage', 'quote', 'score', 'section', 'source', 'start', 'title'].sort(),
     );
     expect(body.timings.totalMs).toBeGreaterThanOrEqual(body.timings.retrieveMs);
     const text = corpus.engine.index.chunks.find((chunk) => chunk.id === body.citations[0].chunkId)?.text ?? '';

@@ -39,13 +39,14 @@ describe('verifyCitations', () => {
     id: 'c1',
     source: 'corpus/a.txt',
     title: 'A',
+    section: [],
     language: 'fr',
     start: 100,
     end: 100 + text.length,
     text,
     sentences: [
-      { start: 100, end: 132 },
-      { start: 133, end: 100 + text.length },
+      { start: 100, end: 132, kind: 'paragraph', language: 'fr' },
+      { start: 133, end: 100 + text.length, kind: 'paragraph', language: 'fr' },
     ],
   };
   const statistics = new TermStatistics([textTerms(text, 'fr')]);

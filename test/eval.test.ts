@@ -54,6 +54,7 @@ function answerQuoting(quote: string, overrides: Partial<Answer> = {}): Answer {
         chunkId: 'c',
         source: COMMUNIQUE,
         title: 't',
+        section: [],
         passage: quote,
         quote,
         start,
@@ -68,6 +69,7 @@ function answerQuoting(quote: string, overrides: Partial<Answer> = {}): Answer {
         chunkId: 'c',
         source: COMMUNIQUE,
         title: 't',
+        section: [],
         start,
         end: start + quote.length,
         text: quote,
@@ -222,7 +224,7 @@ describe('key public cases, in process', () => {
 
 describe('the baseline', () => {
   it('answers with the top BM25 passage of 1000-character chunks, citing it at its offsets', async () => {
-    const documents = await loadDocuments(path.join(corpus.workspace.root, 'corpus'), corpus.workspace.root);
+    const documents = await loadDocuments(path.join(corpus.workspace.root, 'corpus'));
     const target = await baselineTarget(documents);
     const answer = await target.answer('Quel est le prix du caviar ?', 3);
     expect(answer.found).toBe(true);

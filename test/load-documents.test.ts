@@ -21,7 +21,7 @@ describe('loadDocuments', () => {
       'corpus/.hidden.txt': 'not read',
       'corpus/notes.pdf': 'not read',
     });
-    const documents = await loadDocuments(workspace.config.corpusDir, workspace.root);
+    const documents = await loadDocuments(workspace.config.corpusDir);
     expect(documents.map((document) => document.source)).toEqual([
       'corpus/a.html',
       'corpus/b/report.md',
@@ -45,9 +45,7 @@ describe('loadDocuments', () => {
 
   it('says which folder is missing or empty', async () => {
     workspace = await createWorkspace({ 'corpus/image.png': 'binary' });
-    await expect(loadDocuments(workspace.config.corpusDir, workspace.root)).rejects.toThrow(
-      /holds no \.txt, \.md or \.html document/,
-    );
-    await expect(loadDocuments(`${workspace.root}/absent`, workspace.root)).rejects.toBeInstanceOf(CorpusError);
+    await expect(loadDocuments(workspace.config.corpusDir)).rejects.toThrow(/holds no \.txt, \.md or \.html document/);
+    await expect(loadDocuments(`${workspace.root}/absent`)).rejects.toBeInstanceOf(CorpusError);
   });
 });

@@ -3,14 +3,17 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../core/defaults.js';
 import type { Chunk, SourceDocument } from '../core/types.js';
-import { readDocument } from '../ingest/load-documents.js';
+import { readCorpusFile, toDocuments } from '../ingest/load-documents.js';
+import { readPlainText } from '../ingest/readers/read-plain-text.js';
 import { splitIntoChunks } from '../ingest/split-into-chunks.js';
 import { COMMUNIQUE, PROJECT_ROOT } from './helpers/test-index.js';
 
 const settings = DEFAULTS.chunking;
 
 function documentOf(text: string, source = 'corpus/test.txt'): SourceDocument {
-  return { source, title: 'Test', text, language: 'fr', checksum: '0'.repeat(64) };
+  const [document] = toDocuments([{ source, checksum: '0'.repeat(64), reading: readPlainText(text) }]);
+  if (document === undefined) throw new Error('no document');
+  return document;
 }
 
 function expectExactOffsets(document: SourceDocument, chunks: Chunk[]): void {
@@ -24,7 +27,11 @@ function expectExactOffsets(document: SourceDocument, chunks: Chunk[]): void {
 }
 
 async function communique(): Promise<SourceDocument> {
-  return readDocument({ absolutePath: path.join(PROJECT_ROOT, COMMUNIQUE), source: COMMUNIQUE });
+  const [document] = toDocuments([
+    await readCorpusFile({ absolutePath: path.join(PROJECT_ROOT, COMMUNIQUE), source: COMMUNIQUE }),
+  ]);
+  if (document === undefined) throw new Error('no document');
+  return document;
 }
 
 describe('splitIntoChunks on the communiqué', () => {

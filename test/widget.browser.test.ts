@@ -224,6 +224,7 @@ const citationOne: Citation = {
   chunkId: 'otan-1',
   source: 'corpus/otan-communique-sabotage-russie.fr.txt',
   title: 'OTAN : sabotage et Russie',
+  section: [],
   passage:
     'Le secrétaire général, Mark Rutte, a déclaré que « la Russie et la Chine tentent de déstabiliser nos pays ».',
   quote: '« la Russie et la Chine tentent de déstabiliser nos pays »',

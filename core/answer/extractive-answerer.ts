@@ -1,4 +1,5 @@
 import { DEFAULTS } from '../defaults.js';
+import { sectionTitle } from '../section-title.js';
 import type { LoadedIndex } from '../index/index-store.js';
 import type { Retriever } from '../retrieval/hybrid-retriever.js';
 import { analyzeQuestion, detectLanguage, type QueryTerm } from '../text/analyze.js';
@@ -98,7 +99,8 @@ export class ExtractiveAnswerer {
       n: index + 1,
       chunkId: candidate.chunk.id,
       source: candidate.chunk.source,
-      title: candidate.chunk.title,
+      title: sectionTitle(candidate.chunk.title, candidate.chunk.section),
+      section: candidate.chunk.section,
       passage: candidate.chunk.text,
       quote: quoteOf(candidate.chunk, candidate.sentence),
       start: candidate.sentence.start,
@@ -224,7 +226,8 @@ export function candidatesOf(passages: readonly RetrievedChunk[]): CandidatePass
     n: index + 1,
     chunkId: chunk.id,
     source: chunk.source,
-    title: chunk.title,
+    title: sectionTitle(chunk.title, chunk.section),
+    section: chunk.section,
     passage: chunk.text,
     start: chunk.start,
     end: chunk.end,
@@ -236,7 +239,8 @@ export function toPassage({ chunk, fusedScore }: RetrievedChunk, index: number):
     rank: index + 1,
     chunkId: chunk.id,
     source: chunk.source,
-    title: chunk.title,
+    title: sectionTitle(chunk.title, chunk.section),
+    section: chunk.section,
     start: chunk.start,
     end: chunk.end,
     text: chunk.text,

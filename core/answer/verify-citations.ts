@@ -1,3 +1,4 @@
+import { sectionTitle } from '../section-title.js';
 import { analyzeQuestion } from '../text/analyze.js';
 import { splitTextIntoSentences } from '../text/split-sentences.js';
 import type { Chunk, Citation, Language } from '../types.js';
@@ -66,7 +67,8 @@ export function verifyCitations(
       n: renumbered,
       chunkId: chunk.id,
       source: chunk.source,
-      title: chunk.title,
+      title: sectionTitle(chunk.title, chunk.section),
+      section: chunk.section,
       passage: chunk.text,
       quote: chunk.text.slice(best.start - chunk.start, best.end - chunk.start),
       start: best.start,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** Version of the index layout on disk; bumped whenever a reader of the old layout would misread the new one. */
-export const INDEX_FORMAT_VERSION = 1;
+export const INDEX_FORMAT_VERSION = 2;
 
 export const manifestSchema = z.object({
   formatVersion: z.number().int(),
@@ -31,13 +31,21 @@ export type Manifest = z.infer<typeof manifestSchema>;
 
 const spanSchema = z.object({ start: z.number().int().nonnegative(), end: z.number().int().nonnegative() });
 
+const languageSchema = z.enum(['fr', 'en']);
+
 export const chunksSchema = z.array(
   spanSchema.extend({
     id: z.string().min(1),
     source: z.string().min(1),
     title: z.string(),
-    language: z.enum(['fr', 'en']),
+    section: z.array(z.string()),
+    language: languageSchema,
     text: z.string(),
-    sentences: z.array(spanSchema),
+    sentences: z.array(
+      spanSchema.extend({
+        kind: z.enum(['paragraph', 'list-item', 'table-row', 'code']),
+        language: languageSchema,
+      }),
+    ),
   }),
 );

@@ -1,7 +1,7 @@
 import { stemmer as stemFrench } from '@orama/stemmers/french';
 import { stemmer as stemEnglish } from '@orama/stemmers/english';
 import { eng, fra } from 'stopword';
-import type { Language } from '../types.js';
+import type { Language, Span } from '../types.js';
 
 /**
  * Text analysis shared by the keyword index, the lexical embedder and the answerer:
@@ -98,9 +98,10 @@ const ENGLISH_MARKERS = new Set(
 
 /**
  * Guesses whether a text is French or English from its function words, elisions and accents.
- * Ties go to `fallback`: a bare name such as « Wiesbaden » says nothing about the language.
+ * Ties, and texts with less evidence than `minEvidence` clues, go to `fallback`: a bare name such as « Wiesbaden »
+ * says nothing about the language, nor does a short label in a translated manual.
  */
-export function detectLanguage(text: string, fallback: Language = 'en'): Language {
+export function detectLanguage(text: string, fallback: Language = 'en', minEvidence = 0): Language {
   let french = 0;
   let english = 0;
   for (const word of words(text)) {
@@ -111,6 +112,17 @@ export function detectLanguage(text: string, fallback: Language = 'en'): Languag
   french += (text.match(/[àâçéèêëîïôûùüÿœ«»]/giu) ?? []).length * 0.5;
   french += (text.match(/\b(?:qu|[ldjmnst])['’]\p{L}/giu) ?? []).length;
   english += (text.match(/\p{L}['’]s\b/giu) ?? []).length;
-  if (french === english) return fallback;
+  if (french === english || french + english < minEvidence) return fallback;
   return french > english ? 'fr' : 'en';
+}
+
+/** The language of most of the characters of some spans (blocks, sentences); ties go to `fallback`. */
+export function dominantLanguage(spans: ReadonlyArray<Span & { language: Language }>, fallback: Language): Language {
+  let french = 0;
+  let english = 0;
+  for (const span of spans) {
+    if (span.language === 'fr') french += span.end - span.start;
+    else english += span.end - span.start;
+  }
+  return french === english ? fallback : french > english ? 'fr' : 'en';
 }

@@ -1,0 +1,17 @@
+import { foldText } from './text/analyze.js';
+
+/** Labels of a section path shown after the document title; the outer ones are in `section` for whoever needs them. */
+const SHOWN_LABELS = 2;
+
+/**
+ * How a citation names where its quote is: "document title › section". The innermost labels are shown, without a
+ * label that only repeats the title (a page whose first heading is its title).
+ */
+export function sectionTitle(title: string, section: readonly string[]): string {
+  const named = foldText(title).trim();
+  const labels = section.filter((label) => {
+    const folded = foldText(label).trim();
+    return folded !== named && !named.startsWith(`${folded} `);
+  });
+  return [title, ...labels.slice(-SHOWN_LABELS)].join(' › ');
+}
