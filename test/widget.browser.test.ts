@@ -1019,7 +1019,7 @@ describe.skipIf(browserMissing)('chat widget in Chromium', { timeout: 30_000 }, 
       expect(shown).toContain('<a href="javascript:window.__pwned=3">ici</a>');
       expect(shown).toContain('[ici](javascript:window.__pwned=4)');
       expect(shown).toContain('<img src=x onerror="window.__pwned = 10">');
-      // …including the escaped markup of the HTML file, whose real <script>, <img> and links html-to-text drops.
+      // …including the escaped markup of the HTML file, whose real <script>, <img> and links the HTML reader drops.
       expect(shown).toContain('<img src=x onerror="window.__pwned = 11">');
       expect(shown).not.toContain('window.__pwned = 7');
       expect(titlesShown).toContain('Note <img src=x onerror="window.__pwned = 12"> sur la flotte de Wiesbaden');
