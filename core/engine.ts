@@ -1,5 +1,5 @@
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
-import { ExtractiveAnswerer, passageTerms } from './answer/extractive-answerer.js';
+import { ExtractiveAnswerer, type ExtractiveOptions, passageTerms } from './answer/extractive-answerer.js';
 import { GenerativeAnswerer } from './answer/generative-answerer.js';
 import { LexicalRewriter, ModelRewriter } from './conversation/rewrite-question.js';
 import { DEFAULTS } from './defaults.js';
@@ -26,12 +26,19 @@ export interface Generation {
   timeoutMs: number;
 }
 
-/** Assembles retrieval and answering over a loaded index: extractive, or generative when a model is given. */
-export async function createEngine(index: LoadedIndex, generation?: Generation): Promise<Engine> {
+/**
+ * Assembles retrieval and answering over a loaded index: extractive, or generative when a model is given.
+ * `answering` replaces the answering settings (the evaluation sweeps them).
+ */
+export async function createEngine(
+  index: LoadedIndex,
+  generation?: Generation,
+  answering: ExtractiveOptions = DEFAULTS.answering,
+): Promise<Engine> {
   const extractive = new ExtractiveAnswerer(
     index,
     new HybridRetriever(index),
-    DEFAULTS.answering,
+    answering,
     new LexicalRewriter(),
     await passageTerms(index.chunks),
   );

@@ -1,6 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 
+/** What a case tests, beside its kind; the summary reports each tag as a group. */
+export const CASE_TAGS = ['words', 'paraphrase', 'cross-language', 'faq', 'table', 'heading', 'near-miss'] as const;
+
+export type CaseTag = (typeof CASE_TAGS)[number];
+
 /** One evaluation case; the format is documented in `eval/cases/README.md`. */
 const caseSchema = z
   .object({
@@ -9,6 +14,7 @@ const caseSchema = z
     language: z.enum(['fr', 'en']),
     kind: z.enum(['answerable', 'unanswerable', 'injection']),
     paraphrase: z.boolean().optional(),
+    tags: z.array(z.enum(CASE_TAGS)).min(1).optional(),
     mustMention: z
       .array(z.array(z.string().min(1)).min(1))
       .min(1)
@@ -33,6 +39,13 @@ const caseSchema = z
   });
 
 export type EvalCase = z.infer<typeof caseSchema>;
+
+/** A case's tags, with `paraphrase: true` (the older way of saying it) counted as the tag. */
+export function tagsOf(evalCase: EvalCase): CaseTag[] {
+  const tags = new Set<CaseTag>(evalCase.tags ?? []);
+  if (evalCase.paraphrase === true) tags.add('paraphrase');
+  return [...tags];
+}
 
 /** Raised for a case file that does not parse; the message names the line. */
 export class CaseFileError extends Error {

@@ -29,6 +29,8 @@ const METRIC_LABELS: Record<MetricName, string> = {
   factRecall: 'fact recall',
   citationValidity: 'citation validity',
   citationSupport: 'citation support',
+  answeredRight: 'answered right',
+  wrongAnswerRate: 'wrong-answer rate',
   refusalAccuracy: 'refusal accuracy',
   falseRefusalRate: 'false-refusal rate',
   injectionSafety: 'injection safety',
@@ -52,7 +54,7 @@ export function renderSummary(
   format: TableFormat,
   baseline?: Record<string, Metrics>,
 ): string {
-  const groups = GROUPS.map((group) => group.name);
+  const groups = GROUPS.map((group) => group.name).filter((group) => (summary[group]?.cases ?? 0) > 0);
   const headers = ['metric', ...groups.map((group) => `${group} (${summary[group]?.cases ?? 0})`)];
   const names = (Object.keys(METRIC_LABELS) as MetricName[]).filter((name) =>
     groups.some((group) => summary[group]?.[name] !== undefined || baseline?.[group]?.[name] !== undefined),
@@ -79,4 +81,32 @@ export function renderCases(results: readonly CaseResult[], format: TableFormat)
     result.problems.join('; '),
   ]);
   return renderTable(['case', 'kind', 'lang', 'result', 'hit', 'ms', 'problems'], rows, format);
+}
+
+/**
+ * What the answers were, per group of results and kind of case: answered right, answered wrong, refused. For an
+ * answerable case a refusal is a false refusal; for an unanswerable one any answer is wrong.
+ */
+export function renderOutcomes(
+  groups: ReadonlyArray<{ name: string; results: readonly CaseResult[] }>,
+  format: TableFormat,
+): string {
+  const rows = groups.flatMap(({ name, results }) =>
+    (['answerable', 'unanswerable'] as const).flatMap((kind) => {
+      const cases = results.filter((result) => result.kind === kind);
+      if (cases.length === 0) return [];
+      const count = (outcome: CaseResult['outcome']) => cases.filter((result) => result.outcome === outcome).length;
+      return [
+        [
+          name,
+          kind,
+          String(cases.length),
+          kind === 'answerable' ? String(count('right')) : '–',
+          String(count('wrong')),
+          kind === 'answerable' ? `${count('refused')} (false refusals)` : String(count('refused')),
+        ],
+      ];
+    }),
+  );
+  return renderTable(['set', 'kind', 'cases', 'answered right', 'answered wrong', 'refused'], rows, format);
 }

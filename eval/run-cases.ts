@@ -1,4 +1,4 @@
-import type { EvalCase } from './cases.js';
+import { type EvalCase, tagsOf } from './cases.js';
 import type { Judge } from './judge.js';
 import { type CaseResult, scoreCase } from './score-case.js';
 import type { EvalTarget } from './targets.js';
@@ -47,7 +47,8 @@ function failedResult(evalCase: EvalCase, latencyMs: number, message: string): C
     id: evalCase.id,
     kind: evalCase.kind,
     language: evalCase.language,
-    paraphrase: evalCase.paraphrase === true,
+    tags: tagsOf(evalCase),
+    outcome: evalCase.kind === 'injection' ? 'safe' : 'refused',
     passed: false,
     found: false,
     answer: '',

@@ -1,3 +1,4 @@
+import { CASE_TAGS } from './cases.js';
 import type { CaseResult } from './score-case.js';
 
 /** The metrics of a group of cases; a metric is undefined when no case of the group measures it. */
@@ -11,6 +12,10 @@ export interface Metrics {
   factRecall: number | undefined;
   citationValidity: number | undefined;
   citationSupport: number | undefined;
+  /** Answerable cases answered with the expected fact, citing the expected source. */
+  answeredRight: number | undefined;
+  /** Answerable cases answered without the expected fact or without citing the expected source. */
+  wrongAnswerRate: number | undefined;
   refusalAccuracy: number | undefined;
   falseRefusalRate: number | undefined;
   injectionSafety: number | undefined;
@@ -23,7 +28,12 @@ export interface Metrics {
 export type MetricName = Exclude<keyof Metrics, 'cases'>;
 
 /** Metrics where lower is better; every other metric is better higher. */
-export const LOWER_IS_BETTER: ReadonlySet<MetricName> = new Set(['falseRefusalRate', 'latencyP50Ms', 'latencyP95Ms']);
+export const LOWER_IS_BETTER: ReadonlySet<MetricName> = new Set([
+  'wrongAnswerRate',
+  'falseRefusalRate',
+  'latencyP50Ms',
+  'latencyP95Ms',
+]);
 
 /** The groups every summary reports, each a filter over the cases. */
 export const GROUPS: ReadonlyArray<{ name: string; includes: (result: CaseResult) => boolean }> = [
@@ -31,9 +41,9 @@ export const GROUPS: ReadonlyArray<{ name: string; includes: (result: CaseResult
   { name: 'fr', includes: (result) => result.language === 'fr' },
   { name: 'en', includes: (result) => result.language === 'en' },
   { name: 'answerable', includes: (result) => result.kind === 'answerable' },
-  { name: 'paraphrase', includes: (result) => result.kind === 'answerable' && result.paraphrase },
   { name: 'unanswerable', includes: (result) => result.kind === 'unanswerable' },
   { name: 'injection', includes: (result) => result.kind === 'injection' },
+  ...CASE_TAGS.map((tag) => ({ name: tag, includes: (result: CaseResult) => result.tags.includes(tag) })),
 ];
 
 /** Computes the metrics of each group. */
@@ -67,6 +77,8 @@ function metricsOf(results: readonly CaseResult[]): Metrics {
       results.filter((result) => result.citationSupport !== undefined),
       (result) => result.citationSupport === true,
     ),
+    answeredRight: share(answerable, (result) => result.outcome === 'right'),
+    wrongAnswerRate: share(answerable, (result) => result.outcome === 'wrong'),
     refusalAccuracy: share(unanswerable, (result) => !result.found),
     falseRefusalRate: share(answerable, (result) => !result.found),
     injectionSafety: share(injection, (result) => !result.problems.some((problem) => problem.startsWith('leaked'))),

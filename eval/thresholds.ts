@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { CaseFileError } from './cases.js';
 import { formatMetric } from './report.js';
 import type { MetricName, Metrics } from './summarize.js';
 
@@ -12,6 +13,8 @@ const metricNames = [
   'factRecall',
   'citationValidity',
   'citationSupport',
+  'answeredRight',
+  'wrongAnswerRate',
   'refusalAccuracy',
   'falseRefusalRate',
   'injectionSafety',
@@ -22,15 +25,28 @@ const metricNames = [
 ] as const satisfies readonly MetricName[];
 
 const boundsSchema = z.record(z.enum(metricNames), z.number());
-const thresholdsSchema = z.record(
+const groupBoundsSchema = z.record(
   z.string(),
   z.object({ min: boundsSchema.optional(), max: boundsSchema.optional() }).strict(),
 );
+/** Bounds by case set, then by group of cases. */
+const thresholdsSchema = z.record(z.string(), groupBoundsSchema);
 
-export type Thresholds = z.infer<typeof thresholdsSchema>;
+/** The bounds of one case set, by group. */
+export type Thresholds = z.infer<typeof groupBoundsSchema>;
 
-export async function loadThresholds(file: string): Promise<Thresholds> {
-  return thresholdsSchema.parse(JSON.parse(await readFile(file, 'utf8')));
+/** Reads the bounds of every case set; a file that does not parse is a CaseFileError naming it. */
+export async function loadThresholds(file: string): Promise<Record<string, Thresholds>> {
+  const text = await readFile(file, 'utf8').catch(() => {
+    throw new CaseFileError(`Cannot read the thresholds file ${file}.`);
+  });
+  try {
+    return thresholdsSchema.parse(JSON.parse(text));
+  } catch (error) {
+    throw new CaseFileError(
+      `${file} does not hold thresholds by set and group (${(error as Error).message.split('\n')[0]}).`,
+    );
+  }
 }
 
 /** The bounds a summary breaks, as sentences; a bound on a metric the run did not measure is broken too. */

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ChatOpenAI } from '@langchain/openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULTS } from '../core/defaults.js';
 import type { Answer } from '../core/types.js';
 import { type EvalCase, loadCases } from '../eval/cases.js';
 import { createJudge } from '../eval/judge.js';
@@ -13,6 +14,8 @@ import { runCases } from '../eval/run-cases.js';
 import { citationProblems, scoreCase } from '../eval/score-case.js';
 import { percentile, summarize } from '../eval/summarize.js';
 import { baselineTarget, inProcessTarget } from '../eval/targets.js';
+import { loadSets } from '../eval/sets.js';
+import { riskCoverage, sweepSettings } from '../eval/sweep.js';
 import { checkThresholds } from '../eval/thresholds.js';
 import { loadDocuments } from '../ingest/load-documents.js';
 import { createApp } from '../server/app.js';
@@ -133,6 +136,63 @@ describe('scoring one case', () => {
   });
 });
 
+describe('outcomes', () => {
+  it('counts an answer as wrong when it misses the fact or does not cite the expected source', () => {
+    const right = scoreCase(wiesbaden, answerQuoting('nouveau commandement à Wiesbaden'), 1, sourceTexts);
+    expect(right.outcome).toBe('right');
+    const noFact = scoreCase(wiesbaden, answerQuoting('la Russie et la Chine'), 1, sourceTexts);
+    expect(noFact.outcome).toBe('wrong');
+    const elsewhere = answerQuoting('nouveau commandement à Wiesbaden');
+    for (const citation of elsewhere.citations) citation.source = 'corpus/other.txt';
+    expect(scoreCase(wiesbaden, elsewhere, 1, sourceTexts).outcome).toBe('wrong');
+    const refused = answerQuoting('x', { answer: 'Les documents ne le disent pas.', citations: [], found: false });
+    expect(scoreCase(wiesbaden, refused, 1, sourceTexts).outcome).toBe('refused');
+
+    const { answerable } = summarize([right, noFact, scoreCase(wiesbaden, refused, 1, sourceTexts)]);
+    expect(answerable?.answeredRight).toBeCloseTo(1 / 3);
+    expect(answerable?.wrongAnswerRate).toBeCloseTo(1 / 3);
+    expect(answerable?.falseRefusalRate).toBeCloseTo(1 / 3);
+  });
+
+  it('reports each tag as a group, with the older paraphrase flag counted as the tag', () => {
+    const tagged: EvalCase = { ...wiesbaden, tags: ['cross-language', 'words'] };
+    const flagged: EvalCase = { ...wiesbaden, paraphrase: true };
+    const answer = answerQuoting('nouveau commandement à Wiesbaden');
+    const summary = summarize([scoreCase(tagged, answer, 1, sourceTexts), scoreCase(flagged, answer, 1, sourceTexts)]);
+    expect(summary['cross-language']?.cases).toBe(1);
+    expect(summary['paraphrase']?.cases).toBe(1);
+    expect(summary['faq']?.cases).toBe(0);
+  });
+
+  it('draws the risk–coverage curve of a sweep', () => {
+    const results = [
+      scoreCase(wiesbaden, answerQuoting('nouveau commandement à Wiesbaden'), 1, sourceTexts),
+      scoreCase(wiesbaden, answerQuoting('la Russie et la Chine'), 1, sourceTexts),
+      scoreCase(
+        { id: 'u', question: 'Prix ?', language: 'fr', kind: 'unanswerable', why: 'test' },
+        answerQuoting('x', { found: false, citations: [], answer: 'non' }),
+        1,
+        sourceTexts,
+      ),
+    ];
+    expect(riskCoverage(results)).toEqual({
+      answerable: 2,
+      coverage: 1,
+      risk: 0.5,
+      right: 0.5,
+      unanswerable: 1,
+      refusalAccuracy: 1,
+    });
+    const settings = sweepSettings(DEFAULTS.answering);
+    expect(settings.filter((setting) => setting.current)).toHaveLength(1);
+    for (const setting of settings) {
+      expect(setting.answering.minCrossLanguageRelevance / setting.answering.minRelevance).toBeCloseTo(
+        DEFAULTS.answering.minCrossLanguageRelevance / DEFAULTS.answering.minRelevance,
+      );
+    }
+  });
+});
+
 describe('summaries and thresholds', () => {
   it('computes rank metrics and rates over the cases they apply to', () => {
     const results = [1, 2, undefined].map((hitRank, index) => ({
@@ -160,6 +220,40 @@ describe('summaries and thresholds', () => {
       'overall refusalAccuracy – is below 0.5',
       'overall latencyP95Ms 5.0 is above 1',
     ]);
+  });
+});
+
+describe('the case sets', () => {
+  it('lists real multi-document corpora, some held out from tuning, whose cases hold the required mix', async () => {
+    const sets = await loadSets(path.join(PROJECT_ROOT, 'eval', 'sets.json'), PROJECT_ROOT);
+    expect(sets.filter((set) => set.role === 'held-out').length).toBeGreaterThanOrEqual(1);
+    const documents = new Map<string, number>();
+    const cases: EvalCase[] = [];
+    for (const set of sets.filter((candidate) => candidate.name !== 'communique')) {
+      const loaded = await loadDocuments(set.corpusDir);
+      documents.set(set.name, loaded.length);
+      const texts = new Map(loaded.map((document) => [document.source, document.text]));
+      // Every expected quote is checked against the citable text of its source as it is indexed.
+      cases.push(...(await loadCases(set.casesFile, (source) => Promise.resolve(texts.get(source)))));
+    }
+    expect(documents.get('aptitude-fr')).toBeGreaterThanOrEqual(50);
+    expect(documents.get('policy-en')).toBeGreaterThanOrEqual(30);
+    expect(cases.length).toBeGreaterThanOrEqual(150);
+    const tagged = (tag: string) => cases.filter((evalCase) => evalCase.tags?.includes(tag as never)).length;
+    for (const tag of ['words', 'paraphrase', 'cross-language', 'faq', 'table', 'heading']) {
+      expect(tagged(tag), tag).toBeGreaterThanOrEqual(5);
+    }
+    expect(tagged('near-miss')).toBeGreaterThanOrEqual(40);
+    expect(cases.filter((evalCase) => evalCase.language === 'fr').length).toBeGreaterThanOrEqual(40);
+    expect(cases.filter((evalCase) => evalCase.language === 'en').length).toBeGreaterThanOrEqual(40);
+  });
+
+  it('rejects a list of sets that does not parse, naming the file', async () => {
+    const directory = await mkdtemp(path.join(tmpdir(), 'sets-'));
+    const file = path.join(directory, 'sets.json');
+    await writeFile(file, JSON.stringify([{ name: 'Bad Name', corpus: 'c', cases: 'c.jsonl', role: 'tuning' }]));
+    await expect(loadSets(file, directory)).rejects.toThrow(/sets\.json: 0\.name a set name is lowercase/);
+    await rm(directory, { recursive: true });
   });
 });
 
@@ -286,20 +380,27 @@ describe('npm run eval', () => {
     try {
       const json = path.join(directory, 'report.json');
       const markdown = path.join(directory, 'report.md');
-      const passing = await runEval(['--url', url, '--json', json, '--md', markdown]);
+      const passing = await runEval(['--url', url, '--set', 'communique', '--json', json, '--md', markdown]);
       expect(passing.stderr).toMatch(/\[ ?1\/\d+\] fr-001/);
       expect(passing.stdout).toMatch(/hit@1\s+\d\.\d\d/);
+      expect(passing.stdout).toMatch(/communique \(tuning\)\s+answerable\s+67\s+\d+\s+\d+\s+\d+ \(false refusals\)/);
       expect(passing.code).toBe(0);
       const report = JSON.parse(await readFile(json, 'utf8'));
-      expect(report.results).toHaveLength(publicCases.length);
-      expect(report.summary.overall.citationValidity).toBe(1);
-      expect(await readFile(markdown, 'utf8')).toMatch(/^# Evaluation\n\n## Cases\n\n\| case \| kind/);
+      expect(report.sets[0].results).toHaveLength(publicCases.length);
+      expect(report.sets[0].summary.overall.citationValidity).toBe(1);
+      expect(await readFile(markdown, 'utf8')).toMatch(
+        /^# Evaluation\n\n## communique \(tuning\): 86 cases against [\d.:]+\n\n### Cases that failed \(\d+\)\n\n\| case \| kind/,
+      );
 
       const strict = path.join(directory, 'strict.json');
-      await writeFile(strict, JSON.stringify({ overall: { min: { passRate: 1 } } }));
-      const failing = await runEval(['--url', url, '--thresholds', strict]);
+      await writeFile(strict, JSON.stringify({ communique: { overall: { min: { passRate: 1 } } } }));
+      const failing = await runEval(['--url', url, '--set', 'communique', '--thresholds', strict]);
       expect(failing.code).toBe(1);
-      expect(failing.stdout).toMatch(/Below thresholds:\n- overall passRate 0\.\d\d is below 1/);
+      expect(failing.stdout).toMatch(/Below thresholds:\n- communique overall passRate 0\.\d\d is below 1/);
+
+      const ambiguous = await runEval(['--url', url]);
+      expect(ambiguous.code).toBe(2);
+      expect(ambiguous.stderr).toMatch(/--url evaluates the one corpus a server serves/);
     } finally {
       await rm(directory, { recursive: true, force: true });
     }
