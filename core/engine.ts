@@ -1,5 +1,6 @@
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
-import { ExtractiveAnswerer, passageTerms } from './answer/extractive-answerer.js';
+import { ExtractiveAnswerer } from './answer/extractive-answerer.js';
+import { PassageFinder, passageTerms } from './answer/find-passages.js';
 import { GenerativeAnswerer } from './answer/generative-answerer.js';
 import { LexicalRewriter, ModelRewriter } from './conversation/rewrite-question.js';
 import { DEFAULTS } from './defaults.js';
@@ -28,19 +29,21 @@ export interface Generation {
 
 /** Assembles retrieval and answering over a loaded index: extractive, or generative when a model is given. */
 export async function createEngine(index: LoadedIndex, generation?: Generation): Promise<Engine> {
-  const extractive = new ExtractiveAnswerer(
-    index,
-    new HybridRetriever(index),
-    DEFAULTS.answering,
-    new LexicalRewriter(),
-    await passageTerms(index.chunks),
-  );
+  const finder = new PassageFinder(index.chunks, new HybridRetriever(index), await passageTerms(index.chunks));
+  const extractive = new ExtractiveAnswerer(finder, DEFAULTS.answering, new LexicalRewriter());
   if (generation === undefined) return { index, answerer: extractive };
   const rewriter = new ModelRewriter(generation.model, generation.prompts.rewrite);
-  const answerer = new GenerativeAnswerer(generation.model, generation.prompts, extractive, rewriter, {
-    timeoutMs: generation.timeoutMs,
-    minRelevance: DEFAULTS.generation.minRelevance,
-    notFoundSentinel: DEFAULTS.generation.notFoundSentinel,
+  const answerer = new GenerativeAnswerer({
+    model: generation.model,
+    prompts: generation.prompts,
+    finder,
+    fallback: extractive,
+    rewriter,
+    options: {
+      timeoutMs: generation.timeoutMs,
+      minRelevance: DEFAULTS.generation.minRelevance,
+      notFoundSentinel: DEFAULTS.generation.notFoundSentinel,
+    },
   });
   return { index, answerer };
 }
