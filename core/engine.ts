@@ -1,11 +1,13 @@
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
+import type { ChatConfig } from './config.js';
 import { ExtractiveAnswerer } from './answer/extractive-answerer.js';
 import { PassageFinder, passageTerms } from './answer/find-passages.js';
 import { GenerativeAnswerer } from './answer/generative-answerer.js';
 import { LexicalRewriter, ModelRewriter } from './conversation/rewrite-question.js';
 import { DEFAULTS } from './defaults.js';
 import type { LoadedIndex } from './index/index-store.js';
-import type { Prompts } from './llm/prompts.js';
+import { createChatModel } from './llm/create-chat-model.js';
+import { loadPrompts, type Prompts } from './llm/prompts.js';
 import { HybridRetriever } from './retrieval/hybrid-retriever.js';
 import type { Answer, AnswerOptions, AnswerRequest } from './types.js';
 
@@ -21,29 +23,35 @@ export interface Engine {
 }
 
 /** A chat model and its prompts, for generative answers. */
-export interface Generation {
+export interface ChatSetup {
   model: BaseChatModel;
   prompts: Prompts;
   timeoutMs: number;
 }
 
 /** Assembles retrieval and answering over a loaded index: extractive, or generative when a model is given. */
-export async function createEngine(index: LoadedIndex, generation?: Generation): Promise<Engine> {
+export async function createEngine(index: LoadedIndex, chat?: ChatSetup): Promise<Engine> {
   const finder = new PassageFinder(index.chunks, new HybridRetriever(index), await passageTerms(index.chunks));
   const extractive = new ExtractiveAnswerer(finder, DEFAULTS.answering, new LexicalRewriter());
-  if (generation === undefined) return { index, answerer: extractive };
-  const rewriter = new ModelRewriter(generation.model, generation.prompts.rewrite);
+  if (chat === undefined) return { index, answerer: extractive };
+  const rewriter = new ModelRewriter(chat.model, chat.prompts.rewrite);
   const answerer = new GenerativeAnswerer({
-    model: generation.model,
-    prompts: generation.prompts,
+    model: chat.model,
+    prompts: chat.prompts,
     finder,
     fallback: extractive,
     rewriter,
     options: {
-      timeoutMs: generation.timeoutMs,
+      timeoutMs: chat.timeoutMs,
       minRelevance: DEFAULTS.generation.minRelevance,
       notFoundSentinel: DEFAULTS.generation.notFoundSentinel,
     },
   });
   return { index, answerer };
+}
+
+/** The chat set-up the configuration asks for, with the prompts of `promptsDir`; none without a chat model. */
+export async function loadChatSetup(chat: ChatConfig | undefined, promptsDir: string): Promise<ChatSetup | undefined> {
+  if (chat === undefined) return undefined;
+  return { model: createChatModel(chat), prompts: await loadPrompts(promptsDir), timeoutMs: chat.timeoutMs };
 }

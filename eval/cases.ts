@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { KnownError } from '../core/errors.js';
 
 /** One evaluation case; the format is documented in `eval/cases/README.md`. */
 const caseSchema = z
@@ -35,8 +36,10 @@ const caseSchema = z
 export type EvalCase = z.infer<typeof caseSchema>;
 
 /** Raised for a case file that does not parse; the message names the line. */
-export class CaseFileError extends Error {
-  override name = 'CaseFileError';
+export class CaseFileError extends KnownError {
+  constructor(message: string) {
+    super('invalid_case_file', message);
+  }
 }
 
 /**

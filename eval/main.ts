@@ -2,16 +2,15 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { integerFlag, readFlags } from '../core/command-line.js';
-import { type ChatConfig, ConfigError, loadConfig } from '../core/config.js';
+import { type Config, ConfigError, loadConfig } from '../core/config.js';
 import { DEFAULTS } from '../core/defaults.js';
-import { createEngine } from '../core/engine.js';
-import { CorpusError } from '../core/errors.js';
+import { createEngine, loadChatSetup } from '../core/engine.js';
+import { KnownError } from '../core/errors.js';
 import { loadIndex } from '../core/index/index-store.js';
 import { createChatModel } from '../core/llm/create-chat-model.js';
-import { loadPrompts } from '../core/llm/prompts.js';
 import { ingest, staleReason } from '../ingest/build-index.js';
 import { loadDocuments } from '../ingest/load-documents.js';
-import { CaseFileError, loadCases } from './cases.js';
+import { loadCases } from './cases.js';
 import { createJudge } from './judge.js';
 import { renderCases, renderSummary, type TableFormat } from './report.js';
 import { runCases } from './run-cases.js';
@@ -69,21 +68,14 @@ async function main(): Promise<number> {
       console.error(`Building the index: ${reason}.`);
       await ingest(config);
     }
-    const generation =
-      config.chat === undefined
-        ? undefined
-        : {
-            model: createChatModel(config.chat),
-            prompts: await loadPrompts(promptsDir),
-            timeoutMs: config.chat.timeoutMs,
-          };
+    const chatSetup = await loadChatSetup(config.chat, promptsDir);
     target = inProcessTarget(
-      (await createEngine(await loadIndex(config.indexDir, config.embedder), generation)).answerer,
+      (await createEngine(await loadIndex(config.indexDir, config.embedder), chatSetup)).answerer,
     );
   } else {
     target = httpTarget(values.url);
   }
-  const judge = values.judge ? await createJudge(judgeModel(config.chat), promptsDir) : undefined;
+  const judge = values.judge ? await createJudge(judgeModel(config), promptsDir) : undefined;
 
   const run = async (which: EvalTarget): Promise<CaseResult[]> => {
     console.error(`Running ${cases.length} cases against ${which.name}…`);
@@ -137,8 +129,8 @@ async function main(): Promise<number> {
 }
 
 /** The chat model that judges: the configured one, or the one JUDGE_MODEL names at the same server. */
-function judgeModel(chat: ChatConfig | undefined): BaseChatModel {
-  const model = process.env['JUDGE_MODEL'] || chat?.model;
+function judgeModel({ chat, judgeModel: judge }: Config): BaseChatModel {
+  const model = judge ?? chat?.model;
   if (chat === undefined || model === undefined) {
     throw new ConfigError(
       '--judge needs a chat model: set CHAT_MODEL (or OPENAI_API_KEY), and optionally JUDGE_MODEL.',
@@ -152,8 +144,7 @@ main().then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    const known = error instanceof CaseFileError || error instanceof ConfigError || error instanceof CorpusError;
-    console.error(known ? `eval: ${(error as Error).message}` : error);
+    console.error(error instanceof KnownError ? `eval: ${error.message}` : error);
     process.exitCode = 1;
   },
 );
