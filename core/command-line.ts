@@ -1,11 +1,14 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { KnownError } from './errors.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 type Values<T extends Options> = ReturnType<typeof parseArgs<{ options: T; strict: true }>>['values'];
 
 /** A flag whose value is out of bounds; the message names the flag. */
-export class FlagError extends Error {
-  override name = 'FlagError';
+export class FlagError extends KnownError {
+  constructor(message: string) {
+    super('invalid_flag', message);
+  }
 }
 
 /**

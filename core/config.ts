@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULTS } from './defaults.js';
+import { KnownError } from './errors.js';
 
 const optionalText = z
   .string()
@@ -21,6 +22,7 @@ const environmentSchema = z.object({
   EMBEDDING_MODEL: z.string().trim().min(1).default('text-embedding-3-small'),
   EMBEDDING_TIMEOUT_MS: z.coerce.number().int().min(100).default(DEFAULTS.retrieval.embeddingTimeoutMs),
   CHAT_MODEL: optionalText,
+  JUDGE_MODEL: optionalText,
   API_KEYS: optionalText,
   CORS_ORIGINS: optionalText,
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(DEFAULTS.http.rateLimitPerMinute),
@@ -69,6 +71,8 @@ export interface Config {
   indexDir: string;
   embedder: EmbedderConfig;
   chat: ChatConfig | undefined;
+  /** The model `npm run eval -- --judge` asks, at the chat model's server; the chat model itself when unset. */
+  judgeModel: string | undefined;
   http: HttpConfig;
   shutdownTimeoutMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -79,8 +83,10 @@ export interface Config {
 }
 
 /** Raised when an environment variable does not parse; the message names the variable and what it accepts. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
+export class ConfigError extends KnownError {
+  constructor(message: string) {
+    super('invalid_config', message);
+  }
 }
 
 /**
@@ -120,6 +126,7 @@ export function parseConfig(environment: NodeJS.ProcessEnv, rootDir = process.cw
     indexDir: path.resolve(absoluteRoot, values.INDEX_DIR),
     embedder: Object.freeze(embedder),
     chat: chat === undefined ? undefined : Object.freeze(chat),
+    judgeModel: values.JUDGE_MODEL,
     http: Object.freeze({
       apiKeys: list(values.API_KEYS),
       corsOrigins: list(values.CORS_ORIGINS),

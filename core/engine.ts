@@ -1,10 +1,13 @@
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
-import { ExtractiveAnswerer, type ExtractiveOptions, passageTerms } from './answer/extractive-answerer.js';
+import type { ChatConfig } from './config.js';
+import { ExtractiveAnswerer, type ExtractiveOptions } from './answer/extractive-answerer.js';
+import { PassageFinder, passageTerms } from './answer/find-passages.js';
 import { GenerativeAnswerer } from './answer/generative-answerer.js';
 import { LexicalRewriter, ModelRewriter } from './conversation/rewrite-question.js';
 import { DEFAULTS } from './defaults.js';
 import type { LoadedIndex } from './index/index-store.js';
-import type { Prompts } from './llm/prompts.js';
+import { createChatModel } from './llm/create-chat-model.js';
+import { loadPrompts, type Prompts } from './llm/prompts.js';
 import { HybridRetriever } from './retrieval/hybrid-retriever.js';
 import type { Answer, AnswerOptions, AnswerRequest } from './types.js';
 
@@ -20,7 +23,7 @@ export interface Engine {
 }
 
 /** A chat model and its prompts, for generative answers. */
-export interface Generation {
+export interface ChatSetup {
   model: BaseChatModel;
   prompts: Prompts;
   timeoutMs: number;
@@ -32,22 +35,30 @@ export interface Generation {
  */
 export async function createEngine(
   index: LoadedIndex,
-  generation?: Generation,
+  chat?: ChatSetup,
   answering: ExtractiveOptions = DEFAULTS.answering,
 ): Promise<Engine> {
-  const extractive = new ExtractiveAnswerer(
-    index,
-    new HybridRetriever(index),
-    answering,
-    new LexicalRewriter(),
-    await passageTerms(index.chunks),
-  );
-  if (generation === undefined) return { index, answerer: extractive };
-  const rewriter = new ModelRewriter(generation.model, generation.prompts.rewrite);
-  const answerer = new GenerativeAnswerer(generation.model, generation.prompts, extractive, rewriter, {
-    timeoutMs: generation.timeoutMs,
-    minRelevance: DEFAULTS.generation.minRelevance,
-    notFoundSentinel: DEFAULTS.generation.notFoundSentinel,
+  const finder = new PassageFinder(index.chunks, new HybridRetriever(index), await passageTerms(index.chunks));
+  const extractive = new ExtractiveAnswerer(finder, answering, new LexicalRewriter());
+  if (chat === undefined) return { index, answerer: extractive };
+  const rewriter = new ModelRewriter(chat.model, chat.prompts.rewrite);
+  const answerer = new GenerativeAnswerer({
+    model: chat.model,
+    prompts: chat.prompts,
+    finder,
+    fallback: extractive,
+    rewriter,
+    options: {
+      timeoutMs: chat.timeoutMs,
+      minRelevance: DEFAULTS.generation.minRelevance,
+      notFoundSentinel: DEFAULTS.generation.notFoundSentinel,
+    },
   });
   return { index, answerer };
+}
+
+/** The chat set-up the configuration asks for, with the prompts of `promptsDir`; none without a chat model. */
+export async function loadChatSetup(chat: ChatConfig | undefined, promptsDir: string): Promise<ChatSetup | undefined> {
+  if (chat === undefined) return undefined;
+  return { model: createChatModel(chat), prompts: await loadPrompts(promptsDir), timeoutMs: chat.timeoutMs };
 }

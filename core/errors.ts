@@ -1,15 +1,27 @@
 /**
- * The few typed errors of the product. Each carries a stable `code` and the HTTP status it maps to;
+ * The product's errors. Every one has a stable `code` and a message written for the person who reads it (a user at
+ * a terminal, or a client of the API): an entry point prints the message of a `KnownError` and exits non-zero, and
+ * treats any other error as a bug. The errors the HTTP API answers are `AppError`s, which add the status they map to;
  * the server's error middleware turns them into `{ "error": { "code", "message" } }`.
  */
-export class AppError extends Error {
+export class KnownError extends Error {
   constructor(
-    readonly status: number,
     readonly code: string,
     message: string,
   ) {
     super(message);
     this.name = new.target.name;
+  }
+}
+
+/** An error the HTTP API answers with its status and `{ "error": { "code", "message" } }`. */
+export class AppError extends KnownError {
+  constructor(
+    readonly status: number,
+    code: string,
+    message: string,
+  ) {
+    super(code, message);
   }
 }
 
@@ -28,21 +40,29 @@ export class IndexUnavailableError extends AppError {
 }
 
 /** The corpus folder is missing or holds no readable document. */
-export class CorpusError extends Error {
-  override name = 'CorpusError';
+export class CorpusError extends KnownError {
+  constructor(message: string) {
+    super('invalid_corpus', message);
+  }
 }
 
 /** The index folder holds no index. */
-export class IndexMissingError extends Error {
-  override name = 'IndexMissingError';
+export class IndexMissingError extends KnownError {
+  constructor(message: string) {
+    super('index_missing', message);
+  }
 }
 
 /** An index file is unreadable, truncated or inconsistent with the manifest; the message names the file. */
-export class IndexCorruptError extends Error {
-  override name = 'IndexCorruptError';
+export class IndexCorruptError extends KnownError {
+  constructor(message: string) {
+    super('index_corrupt', message);
+  }
 }
 
 /** The index was built with another embedder or format than the configuration asks for. */
-export class IndexMismatchError extends Error {
-  override name = 'IndexMismatchError';
+export class IndexMismatchError extends KnownError {
+  constructor(message: string) {
+    super('index_mismatch', message);
+  }
 }

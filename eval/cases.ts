@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { KnownError } from '../core/errors.js';
 
 /** What a case tests, beside its kind; the summary reports each tag as a group. */
 export const CASE_TAGS = ['words', 'paraphrase', 'cross-language', 'faq', 'table', 'heading', 'near-miss'] as const;
@@ -48,8 +49,10 @@ export function tagsOf(evalCase: EvalCase): CaseTag[] {
 }
 
 /** Raised for a case file that does not parse; the message names the line. */
-export class CaseFileError extends Error {
-  override name = 'CaseFileError';
+export class CaseFileError extends KnownError {
+  constructor(message: string) {
+    super('invalid_case_file', message);
+  }
 }
 
 /**

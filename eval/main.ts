@@ -2,12 +2,11 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { FlagError, integerFlag, readFlags } from '../core/command-line.js';
-import { type ChatConfig, type Config, ConfigError, loadConfig } from '../core/config.js';
+import { type Config, ConfigError, loadConfig } from '../core/config.js';
 import { DEFAULTS } from '../core/defaults.js';
-import type { Generation } from '../core/engine.js';
-import { CorpusError } from '../core/errors.js';
+import { type ChatSetup, loadChatSetup } from '../core/engine.js';
+import { KnownError } from '../core/errors.js';
 import { createChatModel } from '../core/llm/create-chat-model.js';
-import { loadPrompts } from '../core/llm/prompts.js';
 import { CaseFileError } from './cases.js';
 import { createJudge, type Judge } from './judge.js';
 import { indexOf, inProcessSetTarget, type PreparedSet, prepareSet } from './prepare-set.js';
@@ -81,18 +80,16 @@ async function main(): Promise<number> {
     return 2;
   }
   const promptsDir = path.join(config.rootDir, 'prompts');
-  const generation = await chatSetup(config, promptsDir);
-  if (values.sweep) return sweep(config, sets, generation, k);
+  const chat = await loadChatSetup(config.chat, promptsDir);
+  if (values.sweep) return sweep(config, sets, chat, k);
 
-  const judge = values.judge ? await createJudge(judgeModel(config.chat), promptsDir) : undefined;
+  const judge = values.judge ? await createJudge(judgeModel(config), promptsDir) : undefined;
   const thresholds = await loadThresholds(values.thresholds);
   const runs: SetRun[] = [];
   for (const set of sets) {
     const prepared = await prepareSet(set);
     const target =
-      values.url === undefined
-        ? await inProcessSetTarget(await indexOf(config, set), generation)
-        : httpTarget(values.url);
+      values.url === undefined ? await inProcessSetTarget(await indexOf(config, set), chat) : httpTarget(values.url);
     const results = await run(prepared, target, k, judge);
     const baselineResults = values.baseline
       ? await run(prepared, await baselineTarget(prepared.documents), k, undefined)
@@ -218,7 +215,7 @@ function renderReport(
 async function sweep(
   config: Readonly<Config>,
   sets: readonly EvalSet[],
-  generation: Generation | undefined,
+  chat: ChatSetup | undefined,
   k: number,
 ): Promise<number> {
   const settings = sweepSettings(DEFAULTS.answering);
@@ -228,7 +225,7 @@ async function sweep(
     const index = await indexOf(config, set);
     const results: CaseResult[][] = [];
     for (const setting of settings) {
-      const target = await inProcessSetTarget(index, generation, setting.answering);
+      const target = await inProcessSetTarget(index, chat, setting.answering);
       results.push(await runCases(prepared.cases, target, { k, sourceTexts: prepared.sourceTexts }));
     }
     console.error(`Swept ${set.name}: ${settings.length} settings × ${prepared.cases.length} cases.`);
@@ -253,19 +250,9 @@ async function sweep(
   return 0;
 }
 
-/** The configured chat model and prompts, when answers are generated; undefined in the extractive mode. */
-async function chatSetup(config: Readonly<Config>, promptsDir: string): Promise<Generation | undefined> {
-  if (config.chat === undefined) return undefined;
-  return {
-    model: createChatModel(config.chat),
-    prompts: await loadPrompts(promptsDir),
-    timeoutMs: config.chat.timeoutMs,
-  };
-}
-
 /** The chat model that judges: the configured one, or the one JUDGE_MODEL names at the same server. */
-function judgeModel(chat: ChatConfig | undefined): BaseChatModel {
-  const model = process.env['JUDGE_MODEL'] || chat?.model;
+function judgeModel({ chat, judgeModel: judge }: Config): BaseChatModel {
+  const model = judge ?? chat?.model;
   if (chat === undefined || model === undefined) {
     throw new ConfigError(
       '--judge needs a chat model: set CHAT_MODEL (or OPENAI_API_KEY), and optionally JUDGE_MODEL.',
@@ -279,8 +266,7 @@ main().then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    const known = error instanceof CaseFileError || error instanceof ConfigError || error instanceof CorpusError;
-    console.error(known ? `eval: ${(error as Error).message}` : error);
+    console.error(error instanceof KnownError ? `eval: ${error.message}` : error);
     process.exitCode = 1;
   },
 );

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Config } from '../core/config.js';
-import { createEngine, type Generation } from '../core/engine.js';
+import { type ChatSetup, createEngine } from '../core/engine.js';
 import type { ExtractiveOptions } from '../core/answer/extractive-answerer.js';
 import { type LoadedIndex, loadIndex } from '../core/index/index-store.js';
 import type { SourceDocument } from '../core/types.js';
@@ -50,8 +50,8 @@ export async function indexOf(config: Readonly<Config>, set: EvalSet): Promise<L
 /** The product answering in this process over a set's index, with the given answering settings. */
 export async function inProcessSetTarget(
   index: LoadedIndex,
-  generation: Generation | undefined,
+  chat: ChatSetup | undefined,
   answering?: ExtractiveOptions,
 ): Promise<EvalTarget> {
-  return inProcessTarget((await createEngine(index, generation, answering)).answerer);
+  return inProcessTarget((await createEngine(index, chat, answering)).answerer);
 }

@@ -1,3 +1,4 @@
+import { citationProblems } from '../core/answer/citation-contract.js';
 import { foldText } from '../core/text/analyze.js';
 import type { Answer } from '../core/types.js';
 import { type CaseTag, type EvalCase, tagsOf } from './cases.js';
@@ -76,7 +77,7 @@ export function scoreCase(
     for (const group of missing) problems.push(`missing ${group.join('|')}`);
   }
 
-  const citationErrors = citationProblems(answer, sourceTexts);
+  const citationErrors = citationProblems(answer, (source) => sourceTexts.get(source));
   const citationValid =
     answer.citations.length === 0 && citationErrors.length === 0 ? undefined : citationErrors.length === 0;
   problems.push(...citationErrors);
@@ -127,29 +128,6 @@ export function scoreCase(
     citationSupport,
     problems,
   };
-}
-
-/**
- * Checks the citation contract: markers and citations match one to one, and each quote is found verbatim at its
- * offsets in its source.
- */
-export function citationProblems(answer: Answer, sourceTexts: ReadonlyMap<string, string>): string[] {
-  const problems: string[] = [];
-  const markers = [...answer.answer.matchAll(/\[(\d+)\]/g)].map((match) => Number(match[1]));
-  const numbers = answer.citations.map((citation) => citation.n);
-  for (const marker of new Set(markers)) {
-    const count = numbers.filter((n) => n === marker).length;
-    if (count !== 1) problems.push(`[${marker}] has ${count} citations`);
-  }
-  for (const n of numbers) if (!markers.includes(n)) problems.push(`citation ${n} is never referenced`);
-  for (const citation of answer.citations) {
-    const text = sourceTexts.get(citation.source);
-    if (text === undefined) problems.push(`citation ${citation.n}: source ${citation.source} is unknown`);
-    else if (text.slice(citation.start, citation.end) !== citation.quote) {
-      problems.push(`citation ${citation.n}: quote not at ${citation.start}-${citation.end} of ${citation.source}`);
-    }
-  }
-  return problems;
 }
 
 /** A citation supports the case when its quote overlaps the expected quote or names an expected fact. */

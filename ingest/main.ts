@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { readFlags } from '../core/command-line.js';
-import { ConfigError, loadConfig } from '../core/config.js';
-import { CorpusError } from '../core/errors.js';
+import { loadConfig } from '../core/config.js';
+import { KnownError } from '../core/errors.js';
 import { ingest, staleReason } from './build-index.js';
 
 const USAGE = `Usage: npm run ingest -- [options]
@@ -62,7 +62,7 @@ main().then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof CorpusError || error instanceof ConfigError) {
+    if (error instanceof KnownError) {
       console.error(`ingest: ${error.message}`);
     } else {
       console.error('ingest failed:', error);

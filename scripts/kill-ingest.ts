@@ -23,6 +23,7 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, realpath, rm, unlink, writ
 import os from 'node:os';
 import path from 'node:path';
 import { integerFlag, readFlags } from '../core/command-line.js';
+import { citationProblems, citedSourceTexts } from '../core/answer/citation-contract.js';
 import { Interrupted, onInterrupt } from './lib/interruption.js';
 import { seededRandom } from './lib/seeded-random.js';
 import { type Config, parseConfig } from '../core/config.js';
@@ -188,14 +189,10 @@ async function checkAnswer(index: LoadedIndex, root: string, loadMs: number): Pr
   if (!answer.found || answer.citations.length === 0) {
     return { ok: false, text: `not answered (${elapsed}): ${answer.answer.slice(0, 120)}` };
   }
-  const problems: string[] = [];
-  for (const citation of answer.citations) {
-    const text = await readFile(path.resolve(root, citation.source), 'utf8').catch(() => undefined);
-    if (text === undefined) problems.push(`[${citation.n}] ${citation.source} is missing`);
-    else if (text.slice(citation.start, citation.end) !== citation.quote) {
-      problems.push(`[${citation.n}] quote not at ${citation.source}:${citation.start}-${citation.end}`);
-    }
-  }
+  const texts = await citedSourceTexts(answer, (source) =>
+    readFile(path.resolve(root, source), 'utf8').catch(() => undefined),
+  );
+  const problems = citationProblems(answer, (source) => texts.get(source));
   if (!answer.citations.some((citation) => citation.source === COMMUNIQUE)) {
     problems.push('no citation of the communiqué');
   }

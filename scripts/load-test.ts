@@ -20,6 +20,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { integerFlag, readFlags } from '../core/command-line.js';
+import { citationProblems, citedSourceTexts, type CitedAnswer } from '../core/answer/citation-contract.js';
 import { onInterrupt } from './lib/interruption.js';
 import autocannon from 'autocannon';
 
@@ -252,20 +253,15 @@ function acceptQueueOf(port: number): number {
 interface AnswerBody {
   answer: string;
   found: boolean;
-  citations: Array<{ source: string; quote: string; start: number; end: number }>;
+  citations: CitedAnswer['citations'];
 }
 
-/** Checks every citation's quote against its source file's text at its offsets; returns the problems. */
-async function citationProblems(body: AnswerBody): Promise<string[]> {
-  const problems: string[] = [];
-  for (const citation of body.citations) {
-    const text = await readFile(path.resolve(PROJECT_ROOT, citation.source), 'utf8').catch(() => undefined);
-    if (text === undefined) problems.push(`source ${citation.source} not found`);
-    else if (text.slice(citation.start, citation.end) !== citation.quote) {
-      problems.push(`quote not at ${citation.source}:${citation.start}-${citation.end}`);
-    }
-  }
-  return problems;
+/** Checks the citation contract of an answer against the source files; returns the problems. */
+async function citationProblemsOf(body: AnswerBody): Promise<string[]> {
+  const texts = await citedSourceTexts(body, (source) =>
+    readFile(path.resolve(PROJECT_ROOT, source), 'utf8').catch(() => undefined),
+  );
+  return citationProblems(body, (source) => texts.get(source));
 }
 
 interface RouteResult {
@@ -442,7 +438,7 @@ async function main(): Promise<number> {
     });
     const elapsed = performance.now() - startedAt;
     const body = (await response.json()) as AnswerBody;
-    const problems = response.status === 200 ? await citationProblems(body) : [`status ${response.status}`];
+    const problems = response.status === 200 ? await citationProblemsOf(body) : [`status ${response.status}`];
     const surprise = body.found === refusal ? (refusal ? ' (expected a refusal)' : ' (expected an answer)') : '';
     if (problems.length > 0) precheckFailures += 1;
     idleAnswers.push(body.answer);

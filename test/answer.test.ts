@@ -1,22 +1,19 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REFUSALS } from '../core/answer/extractive-answerer.js';
+import { REFUSALS } from '../core/answer/answer-parts.js';
+import { citationProblems, citedSourceTexts } from '../core/answer/citation-contract.js';
 import type { Answer } from '../core/types.js';
 import { useCorpusEngine } from './helpers/test-index.js';
 import { RETRIEVAL_CASES, UNANSWERABLE_CASES } from './retrieval-cases.js';
 
 const corpus = useCorpusEngine();
 
-/** Checks the citation contract: markers and citations match one to one, and every quote is where it says. */
+/** Checks the citation contract, and that each extractive citation follows the sentence it quotes. */
 async function expectVerifiableCitations(answer: Answer, root: string): Promise<void> {
-  const markers = [...answer.answer.matchAll(/\[(\d+)\]/g)].map((match) => Number(match[1]));
-  expect(new Set(markers).size).toBe(markers.length);
-  expect([...markers].sort()).toEqual(answer.citations.map((citation) => citation.n).sort());
+  const texts = await citedSourceTexts(answer, (source) => readFile(path.join(root, source), 'utf8'));
+  expect(citationProblems(answer, (source) => texts.get(source))).toEqual([]);
   for (const citation of answer.citations) {
-    const text = await readFile(path.join(root, citation.source), 'utf8');
-    expect(text.slice(citation.start, citation.end)).toBe(citation.quote);
-    expect(citation.passage).toContain(citation.quote);
     expect(answer.answer).toContain(`${citation.quote} [${citation.n}]`);
     expect(citation.score).toBeGreaterThan(0);
     expect(citation.score).toBeLessThanOrEqual(1);

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../core/config.js';
@@ -64,5 +65,29 @@ describe('chat configuration', () => {
         .chat,
     ).toMatchObject({ model: 'llama3.1', apiKey: undefined, timeoutMs: 5000 });
     expect(() => parseConfig({ OPENAI_API_KEY: 'k', LLM_TIMEOUT_MS: 'soon' })).toThrow(/LLM_TIMEOUT_MS/);
+  });
+
+  it('names the judge of the evaluation with JUDGE_MODEL, and has none of its own otherwise', () => {
+    expect(parseConfig({ OPENAI_API_KEY: 'k', JUDGE_MODEL: 'gpt-4o' }).judgeModel).toBe('gpt-4o');
+    expect(parseConfig({ OPENAI_API_KEY: 'k', JUDGE_MODEL: ' ' }).judgeModel).toBeUndefined();
+  });
+});
+
+describe('.env.example', () => {
+  it('lists every variable the configuration reads, with a comment above it', async () => {
+    const example = await readFile(path.join(import.meta.dirname, '..', '.env.example'), 'utf8');
+    const source = await readFile(path.join(import.meta.dirname, '..', 'core', 'config.ts'), 'utf8');
+    const schema = source.slice(source.indexOf('const environmentSchema'), source.indexOf('});'));
+    const variables = [...schema.matchAll(/^\s+([A-Z][A-Z0-9_]+):/gm)].map((match) => match[1]);
+    expect(variables).toContain('JUDGE_MODEL');
+    const lines = example.split('\n');
+    for (const variable of variables) {
+      const at = lines.findIndex((line) => line.startsWith(`${variable}=`));
+      expect(at, variable).toBeGreaterThan(0);
+      expect(
+        lines.slice(0, at).findLast((line) => !/^[A-Z][A-Z0-9_]+=/.test(line)),
+        variable,
+      ).toMatch(/^# /);
+    }
   });
 });

@@ -6,12 +6,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ChatOpenAI } from '@langchain/openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { citationProblems } from '../core/answer/citation-contract.js';
 import { DEFAULTS } from '../core/defaults.js';
 import type { Answer } from '../core/types.js';
 import { type EvalCase, loadCases } from '../eval/cases.js';
 import { createJudge } from '../eval/judge.js';
 import { runCases } from '../eval/run-cases.js';
-import { citationProblems, scoreCase } from '../eval/score-case.js';
+import { scoreCase } from '../eval/score-case.js';
 import { percentile, summarize } from '../eval/summarize.js';
 import { baselineTarget, inProcessTarget } from '../eval/targets.js';
 import { loadSets } from '../eval/sets.js';
@@ -115,7 +116,10 @@ describe('scoring one case', () => {
 
   it('finds markers without citation and citations without marker', () => {
     const answer = answerQuoting('nouveau commandement à Wiesbaden', { answer: 'Wiesbaden [2]' });
-    expect(citationProblems(answer, sourceTexts)).toEqual(['[2] has 0 citations', 'citation 1 is never referenced']);
+    expect(citationProblems(answer, (source) => sourceTexts.get(source))).toEqual([
+      '[2] has 0 citations',
+      'citation 1 is never referenced',
+    ]);
   });
 
   it('fails an answered unanswerable case and a leaked payload', () => {
@@ -324,7 +328,7 @@ describe('the baseline', () => {
     expect(answer.found).toBe(true);
     expect(answer.passages).toHaveLength(3);
     expect(answer.citations[0]?.quote.length).toBeGreaterThan(500);
-    expect(citationProblems(answer, sourceTexts)).toEqual([]);
+    expect(citationProblems(answer, (source) => sourceTexts.get(source))).toEqual([]);
   });
 });
 

@@ -3,7 +3,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { REFUSALS } from '../core/answer/extractive-answerer.js';
+import { REFUSALS } from '../core/answer/answer-parts.js';
+import { citationProblems } from '../core/answer/citation-contract.js';
 import { createEngine, type Engine } from '../core/engine.js';
 import { createChatModel } from '../core/llm/create-chat-model.js';
 import { loadPrompts } from '../core/llm/prompts.js';
@@ -70,11 +71,8 @@ function chatRequests() {
 }
 
 function expectCitationsAtOffsets(answer: Answer): void {
-  for (const citation of answer.citations) {
-    expect(source.slice(citation.start, citation.end)).toBe(citation.quote);
-    expect(citation.passage).toContain(citation.quote);
-    expect(answer.answer).toContain(`[${citation.n}]`);
-  }
+  expect(answer.citations.length).toBeGreaterThan(0);
+  expect(citationProblems(answer, (name) => (name === COMMUNIQUE ? source : undefined))).toEqual([]);
 }
 
 describe('generative answers', () => {

@@ -1,6 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { citationProblems, citedSourceTexts } from '../core/answer/citation-contract.js';
 import { createEngine, type Engine } from '../core/engine.js';
 import { createChatModel } from '../core/llm/create-chat-model.js';
 import { loadPrompts } from '../core/llm/prompts.js';
@@ -38,12 +39,9 @@ afterAll(async () => {
 });
 
 async function expectCitedAnswer(answer: Answer): Promise<void> {
-  const markers = [...answer.answer.matchAll(/\[(\d+)\]/g)].map((match) => Number(match[1]));
-  expect(markers.sort()).toEqual(answer.citations.map((citation) => citation.n).sort());
-  for (const citation of answer.citations) {
-    const text = await readFile(path.join(workspace.root, citation.source), 'utf8');
-    expect(text.slice(citation.start, citation.end)).toBe(citation.quote);
-  }
+  expect(answer.citations.length).toBeGreaterThan(0);
+  const texts = await citedSourceTexts(answer, (source) => readFile(path.join(workspace.root, source), 'utf8'));
+  expect(citationProblems(answer, (source) => texts.get(source))).toEqual([]);
 }
 
 describe('a document that tells the reader to ignore its instructions', () => {

@@ -31,7 +31,6 @@ const followUpQuestion = 'et la Chine ?';
 /** Every element that holds a finished reply (not a draft). */
 const REPLY = '.message-answer, .message-refusal, .message-error';
 
-
 interface ChatRequestBody {
   question: string;
   history?: ChatTurn[];

@@ -1,29 +1,12 @@
+import { LexicalRewriter, type QuestionRewriter } from '../conversation/rewrite-question.js';
 import { DEFAULTS } from '../defaults.js';
 import { sectionTitle } from '../section-title.js';
-import type { LoadedIndex } from '../index/index-store.js';
-import type { Retriever } from '../retrieval/hybrid-retriever.js';
-import { analyzeQuestion, detectLanguage, type QueryTerm } from '../text/analyze.js';
-import { LexicalRewriter, type QuestionRewriter } from '../conversation/rewrite-question.js';
-import type {
-  Answer,
-  AnswerOptions,
-  AnswerRequest,
-  CandidatePassage,
-  Chunk,
-  Citation,
-  Language,
-  RetrievedChunk,
-  RetrievedPassage,
-  Span,
-} from '../types.js';
+import { detectLanguage, type QueryTerm } from '../text/analyze.js';
+import type { Answer, AnswerOptions, AnswerRequest, Chunk, Citation, Language, Span } from '../types.js';
+import { candidatesOf, REFUSALS, round, toPassage } from './answer-parts.js';
 import { type AnswerType, answerType, canAnswer } from './answer-type.js';
-import { coverage, TermStatistics, termMatch, type TextTerms, textTerms } from './relevance.js';
-
-/** What the documents say when they do not answer, in the question's language. */
-export const REFUSALS: Readonly<Record<Language, string>> = Object.freeze({
-  fr: 'Les documents ne contiennent pas la réponse à cette question.',
-  en: 'The documents do not contain the answer to this question.',
-});
+import type { FoundPassages, PassageFinder, ScoredPassage } from './find-passages.js';
+import { coverage, termMatch, type TextTerms, textTerms } from './relevance.js';
 
 export interface ExtractiveOptions {
   minRelevance: number;
@@ -32,18 +15,6 @@ export interface ExtractiveOptions {
   maxSentences: number;
   secondarySentenceRatio: number;
 }
-
-/** Passages retrieved for a question, each with its coverage of the question. */
-export interface FoundPassages {
-  terms: QueryTerm[];
-  retrieved: RetrievedChunk[];
-  passages: ScoredPassage[];
-  retrieveMs: number;
-  /** Why retrieval was partial, when it was. */
-  warning: string | undefined;
-}
-
-export type ScoredPassage = RetrievedChunk & { relevance: number };
 
 interface Candidate {
   chunk: Chunk;
@@ -64,36 +35,41 @@ const COVERED_MATCH = 0.5;
  * Refuses when no passage covers enough of the question: an extractive answer cannot be better than its evidence.
  */
 export class ExtractiveAnswerer {
-  private readonly statistics: TermStatistics;
-  private readonly chunkTerms: ReadonlyMap<string, TextTerms>;
   private readonly sentenceTerms = new Map<string, TextTerms>();
 
-  /** `terms` are the passages' terms when already computed (see `passageTerms`); otherwise they are computed here. */
   constructor(
-    index: Pick<LoadedIndex, 'chunks'>,
-    private readonly retriever: Retriever,
+    private readonly finder: PassageFinder,
     private readonly options: ExtractiveOptions = DEFAULTS.answering,
     private readonly rewriter: QuestionRewriter = new LexicalRewriter(),
-    terms?: ReadonlyMap<string, TextTerms>,
-  ) {
-    this.chunkTerms = terms ?? new Map(index.chunks.map((chunk) => [chunk.id, textTerms(chunk.text, chunk.language)]));
-    this.statistics = new TermStatistics([...this.chunkTerms.values()]);
-  }
-
-  /** Word statistics of the corpus, shared with the generative answerer's citation checks. */
-  get termStatistics(): TermStatistics {
-    return this.statistics;
-  }
+  ) {}
 
   async answer(request: AnswerRequest, options: AnswerOptions = {}): Promise<Answer> {
     const startedAt = performance.now();
+    options.signal?.throwIfAborted();
     const language = detectLanguage(request.question);
     const question = await this.rewriter.rewrite(request.question, request.history ?? []);
-    const found = await this.findPassages(question, request.k);
-    const relevant = found.passages.filter(
-      ({ chunk, relevance }) => relevance >= this.minRelevance(language, chunk.language),
-    );
+    const found = await this.finder.find(question, request.k);
+    options.signal?.throwIfAborted();
+    const relevant = this.relevantPassages(found, language);
     options.onEvent?.({ type: 'citations', rewrittenQuestion: question, passages: candidatesOf(relevant) });
+    options.signal?.throwIfAborted();
+    const answer = this.answerFromPassages(question, language, found);
+    answer.timings.totalMs = round(performance.now() - startedAt);
+    if (question !== request.question) answer.rewrittenQuestion = question;
+    if (request.includePassages === true) answer.passages = found.retrieved.map(toPassage);
+    if (options.onEvent !== undefined) {
+      for (const piece of answer.answer.match(/\S+\s*/g) ?? []) options.onEvent({ type: 'token', text: piece });
+      options.onEvent({ type: 'done', answer });
+    }
+    return answer;
+  }
+
+  /**
+   * Answers a (standalone) question from passages already found for it, in the given language: what the
+   * generative answerer falls back on without retrieving a second time. `timings.totalMs` is left to the caller.
+   */
+  answerFromPassages(question: string, language: Language, found: FoundPassages): Answer {
+    const relevant = this.relevantPassages(found, language);
     const chosen = this.chooseSentences(found.terms, relevant, answerType(question));
     const citations: Citation[] = chosen.map((candidate, index) => ({
       n: index + 1,
@@ -116,37 +92,15 @@ export class ExtractiveAnswerer {
       language,
       mode: 'extractive',
       citations,
-      timings: { retrieveMs: round(found.retrieveMs), totalMs: round(performance.now() - startedAt) },
+      timings: { retrieveMs: round(found.retrieveMs), totalMs: 0 },
     };
-    if (question !== request.question) answer.rewrittenQuestion = question;
     if (found.warning !== undefined) answer.warning = found.warning;
-    if (request.includePassages === true) answer.passages = found.retrieved.map(toPassage);
-    if (options.onEvent !== undefined) {
-      for (const piece of answer.answer.match(/\S+\s*/g) ?? []) options.onEvent({ type: 'token', text: piece });
-      options.onEvent({ type: 'done', answer });
-    }
     return answer;
   }
 
-  /**
-   * Retrieves the passages for a question and scores each by its coverage of the question's words, best first as
-   * retrieval ranked them. A question without a content word retrieves nothing.
-   */
-  async findPassages(question: string, k: number | undefined): Promise<FoundPassages> {
-    const startedAt = performance.now();
-    const terms = analyzeQuestion(question);
-    const retrieval =
-      terms.length === 0 ? { hits: [] } : await this.retriever.retrieve(question, k ?? DEFAULTS.retrieval.k);
-    const retrieved = retrieval.hits;
-    const passages = retrieved.map((retrievedChunk) => ({
-      ...retrievedChunk,
-      relevance: coverage(terms, this.termsOfChunk(retrievedChunk.chunk), this.statistics),
-    }));
-    return { terms, retrieved, passages, retrieveMs: performance.now() - startedAt, warning: retrieval.warning };
-  }
-
-  private termsOfChunk(chunk: Chunk): TextTerms {
-    return this.chunkTerms.get(chunk.id) ?? textTerms(chunk.text, chunk.language);
+  /** The found passages that are evidence: covering enough of the question, by a bar that depends on languages. */
+  private relevantPassages(found: FoundPassages, language: Language): ScoredPassage[] {
+    return found.passages.filter(({ chunk, relevance }) => relevance >= this.minRelevance(language, chunk.language));
   }
 
   private termsOfSentence(chunk: Chunk, sentence: Span, key: string): TextTerms {
@@ -176,7 +130,7 @@ export class ExtractiveAnswerer {
         const key = `${chunk.source}:${sentence.start}:${sentence.end}`;
         if (!canAnswer(quoteOf(chunk, sentence), type)) continue;
         const sentenceTerms = this.termsOfSentence(chunk, sentence, key);
-        const own = coverage(terms, sentenceTerms, this.statistics);
+        const own = coverage(terms, sentenceTerms, this.finder.termStatistics);
         const score = own === 0 ? 0 : (1 - passageWeight) * own + passageWeight * relevance;
         const previous = candidates.get(key);
         if (previous === undefined || score > previous.score) {
@@ -203,57 +157,7 @@ export class ExtractiveAnswerer {
   }
 }
 
-/** Slices of work between which other work (requests) may run. */
-const TERMS_SLICE = 200;
-
-/**
- * The terms of every passage, computed a slice at a time, yielding in between: a server loading a large index
- * beside the one it serves keeps answering meanwhile.
- */
-export async function passageTerms(chunks: readonly Chunk[]): Promise<Map<string, TextTerms>> {
-  const terms = new Map<string, TextTerms>();
-  for (let start = 0; start < chunks.length; start += TERMS_SLICE) {
-    for (const chunk of chunks.slice(start, start + TERMS_SLICE))
-      terms.set(chunk.id, textTerms(chunk.text, chunk.language));
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  return terms;
-}
-
-/** Passages numbered from 1, as the citations event and the prompt show them. */
-export function candidatesOf(passages: readonly RetrievedChunk[]): CandidatePassage[] {
-  return passages.map(({ chunk }, index) => ({
-    n: index + 1,
-    chunkId: chunk.id,
-    source: chunk.source,
-    title: sectionTitle(chunk.title, chunk.section),
-    section: chunk.section,
-    passage: chunk.text,
-    start: chunk.start,
-    end: chunk.end,
-  }));
-}
-
-export function toPassage({ chunk, fusedScore }: RetrievedChunk, index: number): RetrievedPassage {
-  return {
-    rank: index + 1,
-    chunkId: chunk.id,
-    source: chunk.source,
-    title: sectionTitle(chunk.title, chunk.section),
-    section: chunk.section,
-    start: chunk.start,
-    end: chunk.end,
-    text: chunk.text,
-    score: round(fusedScore),
-  };
-}
-
 /** The text of a sentence of a chunk. */
 function quoteOf(chunk: Chunk, sentence: Span): string {
   return chunk.text.slice(sentence.start - chunk.start, sentence.end - chunk.start);
-}
-
-/** Rounds a score or a duration to three decimals for reporting. */
-export function round(value: number): number {
-  return Math.round(value * 1000) / 1000;
 }

@@ -5,7 +5,9 @@ import { DEFAULTS } from '../defaults.js';
 import type { Prompts } from '../llm/prompts.js';
 import { detectLanguage } from '../text/analyze.js';
 import type { Answer, AnswerOptions, AnswerRequest, Language } from '../types.js';
-import { candidatesOf, type ExtractiveAnswerer, REFUSALS, round, toPassage } from './extractive-answerer.js';
+import { candidatesOf, REFUSALS, round, toPassage } from './answer-parts.js';
+import type { ExtractiveAnswerer } from './extractive-answerer.js';
+import type { PassageFinder } from './find-passages.js';
 import { verifyCitations } from './verify-citations.js';
 
 const LANGUAGE_NAMES: Record<Language, string> = { fr: 'French', en: 'English' };
@@ -19,26 +21,47 @@ export interface GenerativeOptions {
 /** The model failed in a way the extractive answer can stand in for. */
 class GenerationFailure extends Error {}
 
+/** What a generative answerer is built from. */
+export interface GenerativeParts {
+  model: BaseChatModel;
+  prompts: Prompts;
+  /** Finds and scores the passages, once per question. */
+  finder: PassageFinder;
+  /** Answers from the passages already found when the model fails. */
+  fallback: ExtractiveAnswerer;
+  rewriter: QuestionRewriter;
+  options?: GenerativeOptions;
+}
+
 /**
  * Answers with a language model writing from the numbered passages, then verifies every citation. Without a
  * relevant passage the model is not asked. When the model fails, times out or cites nothing, the extractive answer
- * stands in, marked `extractive-fallback` with a warning.
+ * from the same passages stands in, marked `extractive-fallback` with a warning.
  */
 export class GenerativeAnswerer {
-  constructor(
-    private readonly model: BaseChatModel,
-    private readonly prompts: Prompts,
-    private readonly extractive: ExtractiveAnswerer,
-    private readonly rewriter: QuestionRewriter,
-    private readonly options: GenerativeOptions = {
+  private readonly model: BaseChatModel;
+  private readonly prompts: Prompts;
+  private readonly finder: PassageFinder;
+  private readonly fallback: ExtractiveAnswerer;
+  private readonly rewriter: QuestionRewriter;
+  private readonly options: GenerativeOptions;
+
+  constructor(parts: GenerativeParts) {
+    this.model = parts.model;
+    this.prompts = parts.prompts;
+    this.finder = parts.finder;
+    this.fallback = parts.fallback;
+    this.rewriter = parts.rewriter;
+    this.options = parts.options ?? {
       timeoutMs: DEFAULTS.generation.timeoutMs,
       minRelevance: DEFAULTS.generation.minRelevance,
       notFoundSentinel: DEFAULTS.generation.notFoundSentinel,
-    },
-  ) {}
+    };
+  }
 
   async answer(request: AnswerRequest, options: AnswerOptions = {}): Promise<Answer> {
     const startedAt = performance.now();
+    options.signal?.throwIfAborted();
     const deadline = AbortSignal.timeout(this.options.timeoutMs);
     const signal = options.signal === undefined ? deadline : AbortSignal.any([options.signal, deadline]);
     const language = detectLanguage(request.question);
@@ -47,9 +70,10 @@ export class GenerativeAnswerer {
       options.signal?.throwIfAborted();
       return new LexicalRewriter().rewrite(request.question, history);
     });
-    const found = await this.extractive.findPassages(question, request.k);
+    const found = await this.finder.find(question, request.k);
     const relevant = found.passages.filter((passage) => passage.relevance >= this.options.minRelevance);
     options.onEvent?.({ type: 'citations', rewrittenQuestion: question, passages: candidatesOf(relevant) });
+    options.signal?.throwIfAborted();
 
     const finish = (answer: Answer): Answer => {
       if (question !== request.question) answer.rewrittenQuestion = question;
@@ -59,8 +83,8 @@ export class GenerativeAnswerer {
       options.onEvent?.({ type: 'done', answer });
       return answer;
     };
-    const fallback = async (warning: string): Promise<Answer> => {
-      const answer = await this.extractive.answer({ question, k: request.k });
+    const fallback = (warning: string): Answer => {
+      const answer = this.fallback.answerFromPassages(question, language, found);
       return finish({ ...answer, mode: 'extractive-fallback', warning });
     };
 
@@ -101,7 +125,7 @@ export class GenerativeAnswerer {
       generated.text,
       relevant.map((passage) => passage.chunk),
       language,
-      this.extractive.termStatistics,
+      this.finder.termStatistics,
     );
     if (verified.citations.length === 0) {
       return fallback('The language model cited no passage; this answer is quoted from the documents instead.');

@@ -3,11 +3,6 @@ import { z } from 'zod';
 import { DEFAULTS } from '../defaults.js';
 import { foldText, isContentWord, words } from '../text/analyze.js';
 
-/**
- * An embedder with no model weights: hashed word and character n-gram features, TF-IDF weighted and L2-normalised.
- * Character n-grams let lookalike words meet across French and English (défense/defence, Ukraine/ukrainien);
- * inverse document frequencies are kept per hash bucket, fitted on the corpus at ingest and stored with the index.
- */
 export interface LexicalEmbeddingsOptions {
   dimensions: number;
   minNgram?: number;
@@ -26,6 +21,11 @@ const stateSchema = z.object({
 });
 export type LexicalEmbeddingsState = z.infer<typeof stateSchema>;
 
+/**
+ * An embedder with no model weights: hashed word and character n-gram features, TF-IDF weighted and L2-normalised.
+ * Character n-grams let lookalike words meet across French and English (défense/defence, Ukraine/ukrainien);
+ * inverse document frequencies are kept per hash bucket, fitted on the corpus at ingest and stored with the index.
+ */
 export class LexicalEmbeddings extends Embeddings {
   readonly dimensions: number;
   private readonly minNgram: number;

@@ -2,11 +2,7 @@ import MiniSearch from 'minisearch';
 import { analyze, analyzeQuestion } from '../text/analyze.js';
 import type { Chunk } from '../types.js';
 
-/**
- * BM25 keyword search over the passages, on MiniSearch.
- * Passages are analysed with the stemmer of their own language; a question, whose language may differ from the
- * documents', is searched with its French and English stems together.
- */
+/** A passage matching a question, by its BM25 score. */
 export interface KeywordHit {
   chunkId: string;
   score: number;
@@ -30,6 +26,11 @@ const OPTIONS = {
   },
 };
 
+/**
+ * BM25 keyword search over the passages, on MiniSearch.
+ * Passages are analysed with the stemmer of their own language; a question, whose language may differ from the
+ * documents', is searched with its French and English stems together.
+ */
 export class KeywordIndex {
   private constructor(private readonly search: MiniSearch<IndexedChunk>) {}
 

@@ -4,15 +4,16 @@ import { HNSWLib } from '@langchain/community/vectorstores/hnswlib';
 import { DEFAULTS } from '../defaults.js';
 import type { Chunk } from '../types.js';
 
-/**
- * The hnswlib vector index, through LangChain's `HNSWLib` store (cosine space).
- * LangChain reports hnswlib's cosine *distance* as its "score"; this adapter turns it into a similarity in [-1, 1].
- */
+/** A passage near a question, by the cosine similarity of their vectors. */
 export interface VectorHit {
   chunkId: string;
   similarity: number;
 }
 
+/**
+ * The hnswlib vector index, through LangChain's `HNSWLib` store (cosine space).
+ * LangChain reports hnswlib's cosine *distance* as its "score"; this adapter turns it into a similarity in [-1, 1].
+ */
 export class VectorIndex {
   private constructor(
     readonly store: HNSWLib,

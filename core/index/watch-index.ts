@@ -7,19 +7,33 @@ export interface IndexWatcher {
   stop(): void;
 }
 
+export interface WatchIndexOptions {
+  /** The index link to poll. */
+  indexDir: string;
+  /** The embedder a new index must have been built with. */
+  embedder: EmbedderConfig;
+  /** The folder of the index being served, if any: it is not loaded again. */
+  current: string | undefined;
+  intervalMs: number;
+  /** Receives each new index once loaded. */
+  onIndex: (index: LoadedIndex) => void | Promise<void>;
+  /** Receives a new index's load failure and its folder. */
+  onError: (error: unknown, directory: string) => void;
+}
+
 /**
  * Polls the index link and loads each new complete index it comes to point at; `onIndex` receives it. An index
  * that fails to load is reported to `onError` and skipped: whatever was being served keeps being served.
  * Polling the link's target is cheap and works where file-system events on links do not.
  */
-export function watchIndex(
-  indexDir: string,
-  embedder: EmbedderConfig,
-  current: string | undefined,
-  intervalMs: number,
-  onIndex: (index: LoadedIndex) => void | Promise<void>,
-  onError: (error: unknown, directory: string) => void,
-): IndexWatcher {
+export function watchIndex({
+  indexDir,
+  embedder,
+  current,
+  intervalMs,
+  onIndex,
+  onError,
+}: WatchIndexOptions): IndexWatcher {
   let seen = current;
   let busy = false;
   const check = async () => {
