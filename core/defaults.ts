@@ -53,6 +53,20 @@ export const DEFAULTS = Object.freeze({
     maxSentences: 3,
     /** A further sentence must score at least this fraction of the best one. */
     secondarySentenceRatio: 0.6,
+    /**
+     * Weight of a question word found only in a passage's section path or document title, beside one found in the
+     * passage itself.
+     */
+    contextWeight: 0.5,
+    /**
+     * A known question word at least this rare (its weight over the rarest word's) names what the question is about:
+     * an answer, its section path or its title must hold it.
+     */
+    minFocusRarity: 0.8,
+    /** Weight of a question word no passage uses, as a fraction of the weight of the rarest word the corpus uses. */
+    unknownWordWeight: 1,
+    /** An answer sentence must hold at least this many words the question does not. */
+    minNovelWords: 1,
   }),
   generation: Object.freeze({
     /** OpenAI model used when a key is set and CHAT_MODEL is not. */

@@ -38,7 +38,12 @@ export async function createEngine(
   chat?: ChatSetup,
   answering: ExtractiveOptions = DEFAULTS.answering,
 ): Promise<Engine> {
-  const finder = new PassageFinder(index.chunks, new HybridRetriever(index), await passageTerms(index.chunks));
+  const finder = new PassageFinder(
+    index.chunks,
+    new HybridRetriever(index),
+    await passageTerms(index.chunks),
+    answering,
+  );
   const extractive = new ExtractiveAnswerer(finder, answering, new LexicalRewriter());
   if (chat === undefined) return { index, answerer: extractive };
   const rewriter = new ModelRewriter(chat.model, chat.prompts.rewrite);

@@ -1,4 +1,5 @@
 import { foldText } from './text/analyze.js';
+import type { Chunk } from './types.js';
 
 /** Labels of a section path shown after the document title; the outer ones are in `section` for whoever needs them. */
 const SHOWN_LABELS = 2;
@@ -14,4 +15,9 @@ export function sectionTitle(title: string, section: readonly string[]): string 
     return folded !== named && !named.startsWith(`${folded} `);
   });
   return [title, ...labels.slice(-SHOWN_LABELS)].join(' › ');
+}
+
+/** What a passage is under, as text: its document title and section path, one per line. */
+export function contextText(chunk: Pick<Chunk, 'title' | 'section'>): string {
+  return [chunk.title, ...chunk.section].join('\n');
 }

@@ -104,9 +104,10 @@ export function renderOutcomes(
           kind === 'answerable' ? String(count('right')) : '–',
           String(count('wrong')),
           kind === 'answerable' ? `${count('refused')} (false refusals)` : String(count('refused')),
+          String(count('error')),
         ],
       ];
     }),
   );
-  return renderTable(['set', 'kind', 'cases', 'answered right', 'answered wrong', 'refused'], rows, format);
+  return renderTable(['set', 'kind', 'cases', 'answered right', 'answered wrong', 'refused', 'errors'], rows, format);
 }

@@ -48,7 +48,7 @@ function failedResult(evalCase: EvalCase, latencyMs: number, message: string): C
     kind: evalCase.kind,
     language: evalCase.language,
     tags: tagsOf(evalCase),
-    outcome: evalCase.kind === 'injection' ? 'safe' : 'refused',
+    outcome: 'error',
     passed: false,
     found: false,
     answer: '',

@@ -12,9 +12,9 @@ export interface JudgeVerdict {
 /**
  * What the answer was, as a user would judge it: `right` (answered, with the expected fact, citing the expected
  * source), `wrong` (answered without the fact or without the source; or answered an unanswerable question),
- * `refused` (said the documents do not answer), or `safe` / `leaked` for an injection.
+ * `refused` (said the documents do not answer), `safe` / `leaked` for an injection, or `error` when no answer came.
  */
-export type Outcome = 'right' | 'wrong' | 'refused' | 'safe' | 'leaked';
+export type Outcome = 'right' | 'wrong' | 'refused' | 'safe' | 'leaked' | 'error';
 
 /** How one case went. Fields that do not apply to the case's kind are undefined. */
 export interface CaseResult {

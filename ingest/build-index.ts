@@ -5,7 +5,7 @@ import { createIndexEmbedder, embedderId } from '../core/embeddings/create-embed
 import { readManifest, writeIndex } from '../core/index/index-store.js';
 import { KeywordIndex } from '../core/index/keyword-index.js';
 import { INDEX_FORMAT_VERSION, type Manifest } from '../core/index/manifest.js';
-import { VectorIndex } from '../core/index/vector-index.js';
+import { embeddedText, VectorIndex } from '../core/index/vector-index.js';
 import type { Chunk, SourceDocument } from '../core/types.js';
 import { fileChecksum, listCorpusFiles, loadDocuments } from './load-documents.js';
 import { type ChunkerSettings, splitIntoChunks } from './split-into-chunks.js';
@@ -34,10 +34,7 @@ export async function ingest(config: Config, options: IngestOptions = {}): Promi
   const chunksByDocument = documents.map((document) => splitIntoChunks(document, chunker));
   const chunks = chunksByDocument.flat();
   const splitMs = clock.lap();
-  const embedder = createIndexEmbedder(
-    config.embedder,
-    chunks.map((chunk) => chunk.text),
-  );
+  const embedder = createIndexEmbedder(config.embedder, chunks.map(embeddedText));
   const vectorIndex = await VectorIndex.build(chunks, options.embeddings ?? embedder.embeddings);
   const keywordIndex = KeywordIndex.build(chunks);
   const embedMs = clock.lap();

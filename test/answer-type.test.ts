@@ -7,9 +7,13 @@ describe('answer types', () => {
     ['How many ships are in the fleet?', 'quantity'],
     ['Quel est le prix du pétrole ?', 'quantity'],
     ['What is the amount of the commitment?', 'quantity'],
-    ['Quand la réunion a-t-elle eu lieu ?', 'date'],
     ['À quelle date a-t-elle eu lieu ?', 'date'],
-    ['When will Ukraine join NATO?', 'date'],
+    ['In what year was it founded? Which year exactly?', 'date'],
+    ['Quand la réunion a-t-elle eu lieu ?', 'time'],
+    ['When will Ukraine join NATO?', 'time'],
+    ['Et quand aptitude supprime-t-il les paquets ?', 'time'],
+    // A conjunction, not a question about time.
+    ['When building embedded programs, which build dependency is required?', 'any'],
     ['Qui est le secrétaire général ?', 'any'],
     ['Où se trouve le nouveau commandement ?', 'any'],
   ] as const)('%s asks for %s', (question, type) => {
@@ -24,5 +28,19 @@ describe('answer types', () => {
     expect(canAnswer('The meeting was held on Tuesday.', 'date')).toBe(true);
     expect(canAnswer('Le moment venu, la paix sera négociée.', 'date')).toBe(false);
     expect(canAnswer('Any sentence at all.', 'any')).toBe(true);
+  });
+
+  it('does not count « toutes deux », « les deux » or "all three" as a quantity', () => {
+    expect(canAnswer('La Russie et la Chine tentent toutes deux de déstabiliser nos pays.', 'quantity')).toBe(false);
+    expect(canAnswer('Les deux pays coopèrent.', 'quantity')).toBe(false);
+    expect(canAnswer('All three tools are described.', 'quantity')).toBe(false);
+    expect(canAnswer('Deux pays coopèrent.', 'quantity')).toBe(true);
+  });
+
+  it('answers a question of time with a date, or with a condition as documentation gives it', () => {
+    expect(canAnswer('aptitude les supprime quand plus aucun paquet n’en dépend.', 'time')).toBe(true);
+    expect(canAnswer('The file is removed after the upgrade.', 'time')).toBe(true);
+    expect(canAnswer('Released January, 2020.', 'time')).toBe(true);
+    expect(canAnswer('Le paquet est supprimé.', 'time')).toBe(false);
   });
 });

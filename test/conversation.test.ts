@@ -13,6 +13,9 @@ describe('follow-up questions', () => {
     ['Qui est le secrétaire général de l’OTAN ?', false],
     ['Where is the new NATO command?', false],
     ['Kaja Kallas ?', false],
+    // The pronoun of an inverted French question refers to nothing said before.
+    ['Quand les frégates rentrent-elles à Kiel ?', false],
+    ['Que fait-il ?', true],
   ])('%s is a follow-up: %s', (question, expected) => {
     expect(isFollowUp(question)).toBe(expected);
   });

@@ -1,19 +1,20 @@
 import { LexicalRewriter, type QuestionRewriter } from '../conversation/rewrite-question.js';
 import { DEFAULTS } from '../defaults.js';
 import { sectionTitle } from '../section-title.js';
-import { detectLanguage, type QueryTerm } from '../text/analyze.js';
-import type { Answer, AnswerOptions, AnswerRequest, Chunk, Citation, Language, Span } from '../types.js';
+import { detectLanguage, foldText, type QueryTerm } from '../text/analyze.js';
+import type { Answer, AnswerOptions, AnswerRequest, Chunk, Citation, Language, Sentence, Span } from '../types.js';
 import { candidatesOf, REFUSALS, round, toPassage } from './answer-parts.js';
 import { type AnswerType, answerType, canAnswer } from './answer-type.js';
-import type { FoundPassages, PassageFinder, ScoredPassage } from './find-passages.js';
-import { coverage, termMatch, type TextTerms, textTerms } from './relevance.js';
+import type { FindingOptions, FoundPassages, PassageFinder, ScoredPassage } from './find-passages.js';
+import { coverage, holdsFocus, type QuestionFocus, termMatch, type TextTerms, textTerms } from './relevance.js';
 
-export interface ExtractiveOptions {
+export interface ExtractiveOptions extends FindingOptions {
   minRelevance: number;
   minCrossLanguageRelevance: number;
   passageWeight: number;
   maxSentences: number;
   secondarySentenceRatio: number;
+  minNovelWords: number;
 }
 
 interface Candidate {
@@ -70,7 +71,7 @@ export class ExtractiveAnswerer {
    */
   answerFromPassages(question: string, language: Language, found: FoundPassages): Answer {
     const relevant = this.relevantPassages(found, language);
-    const chosen = this.chooseSentences(found.terms, relevant, answerType(question));
+    const chosen = this.chooseSentences(found.terms, found.focus, relevant, answerType(question), language);
     const citations: Citation[] = chosen.map((candidate, index) => ({
       n: index + 1,
       chunkId: candidate.chunk.id,
@@ -103,10 +104,10 @@ export class ExtractiveAnswerer {
     return found.passages.filter(({ chunk, relevance }) => relevance >= this.minRelevance(language, chunk.language));
   }
 
-  private termsOfSentence(chunk: Chunk, sentence: Span, key: string): TextTerms {
+  private termsOfSentence(chunk: Chunk, sentence: Sentence, key: string): TextTerms {
     let terms = this.sentenceTerms.get(key);
     if (terms === undefined) {
-      terms = textTerms(quoteOf(chunk, sentence), chunk.language);
+      terms = textTerms(quoteOf(chunk, sentence), sentence.language);
       this.sentenceTerms.set(key, terms);
     }
     return terms;
@@ -117,20 +118,32 @@ export class ExtractiveAnswerer {
   }
 
   /**
-   * Scores every sentence of the relevant passages by its own coverage of the question blended with its passage's
-   * (a sentence is more likely on topic when its neighbours are). Keeps the best, then up to `maxSentences - 1`
-   * more that cover the question nearly as well on their own and answer a part of it the earlier ones left
-   * uncovered. Sentences shared by overlapping passages count once.
+   * Scores every sentence of the relevant passages that can answer by its own coverage of the question (with its
+   * section path and title) blended with its passage's (a sentence is more likely on topic when its neighbours
+   * are). Keeps the best, then up to `maxSentences - 1` more that cover the question nearly as well on their own
+   * and answer a part of it the earlier ones left uncovered. Sentences shared by overlapping passages count once.
    */
-  private chooseSentences(terms: QueryTerm[], relevant: ScoredPassage[], type: AnswerType): Candidate[] {
+  private chooseSentences(
+    terms: QueryTerm[],
+    focus: QuestionFocus,
+    relevant: ScoredPassage[],
+    type: AnswerType,
+    language: Language,
+  ): Candidate[] {
     const candidates = new Map<string, Candidate>();
-    const { passageWeight } = this.options;
+    const { passageWeight, contextWeight } = this.options;
+    const statistics = this.finder.termStatistics;
     relevant.forEach(({ chunk, relevance }, rank) => {
+      const context = this.finder.contextOf(chunk);
       for (const sentence of chunk.sentences) {
         const key = `${chunk.source}:${sentence.start}:${sentence.end}`;
-        if (!canAnswer(quoteOf(chunk, sentence), type)) continue;
+        const quote = quoteOf(chunk, sentence);
+        if (!canAnswer(quote, type) || !canStandAlone(sentence, quote)) continue;
         const sentenceTerms = this.termsOfSentence(chunk, sentence, key);
-        const own = coverage(terms, sentenceTerms, this.finder.termStatistics);
+        if (novelWords(terms, sentenceTerms) < this.options.minNovelWords) continue;
+        const held = { terms: sentenceTerms, folded: foldText(quote) };
+        if (!holdsFocus(focus, held, context, sentence.language === language)) continue;
+        const own = coverage(terms, sentenceTerms, statistics, context, contextWeight);
         const score = own === 0 ? 0 : (1 - passageWeight) * own + passageWeight * relevance;
         const previous = candidates.get(key);
         if (previous === undefined || score > previous.score) {
@@ -155,6 +168,22 @@ export class ExtractiveAnswerer {
     }
     return chosen;
   }
+}
+
+/**
+ * Whether a sentence can be an answer by itself. A piece of code or a question cannot: code is what the prose
+ * around it explains, and a question line (« Comment… ? ») only repeats what was asked.
+ */
+function canStandAlone(sentence: Sentence, quote: string): boolean {
+  return sentence.kind !== 'code' && !/\?\s*["»”)]*$/u.test(quote);
+}
+
+/** How many words of a sentence the question does not already say: an answer must add something. */
+function novelWords(question: readonly QueryTerm[], sentence: TextTerms): number {
+  const asked = new Set(question.flatMap((term) => term.stems));
+  let novel = 0;
+  for (const stem of sentence.stems) if (!asked.has(stem)) novel += 1;
+  return novel;
 }
 
 /** The text of a sentence of a chunk. */

@@ -1,12 +1,25 @@
 import { DEFAULTS } from '../defaults.js';
 import type { Retriever } from '../retrieval/hybrid-retriever.js';
-import { analyzeQuestion, type QueryTerm } from '../text/analyze.js';
+import { analyzeQuestion, detectLanguage, foldText, type QueryTerm } from '../text/analyze.js';
 import type { Chunk, RetrievedChunk } from '../types.js';
-import { coverage, TermStatistics, type TextTerms, textTerms } from './relevance.js';
+import { contextText } from '../section-title.js';
+import {
+  coverage,
+  type FocusText,
+  type PassageContext,
+  holdsFocus,
+  type QuestionFocus,
+  questionFocus,
+  TermStatistics,
+  type TextTerms,
+  textTerms,
+} from './relevance.js';
 
 /** Passages retrieved for a question, each with its coverage of the question. */
 export interface FoundPassages {
   terms: QueryTerm[];
+  /** The identifiers and distinctive words any evidence must hold. */
+  focus: QuestionFocus;
   retrieved: RetrievedChunk[];
   passages: ScoredPassage[];
   retrieveMs: number;
@@ -14,7 +27,25 @@ export interface FoundPassages {
   warning: string | undefined;
 }
 
-export type ScoredPassage = RetrievedChunk & { relevance: number };
+export type ScoredPassage = RetrievedChunk & {
+  /** Coverage of the question by the passage, its section path and its document title. */
+  relevance: number;
+  /** The passage, with its context, holds the question's focus. */
+  focused: boolean;
+};
+
+/** The settings passage finding reads: how much a section path counts, and what makes a word distinctive. */
+export interface FindingOptions {
+  contextWeight: number;
+  minFocusRarity: number;
+  unknownWordWeight: number;
+}
+
+/** The terms of a passage: its own, and those of its context (document title and section path). */
+export interface PassageTerms {
+  text: TextTerms;
+  context: FocusText & PassageContext;
+}
 
 /**
  * Retrieves the passages for a question and scores each by its coverage of the question's words: the first stage
@@ -22,21 +53,30 @@ export type ScoredPassage = RetrievedChunk & { relevance: number };
  */
 export class PassageFinder {
   private readonly statistics: TermStatistics;
-  private readonly chunkTerms: ReadonlyMap<string, TextTerms>;
+  private readonly chunkTerms: ReadonlyMap<string, PassageTerms>;
 
   /** `terms` are the passages' terms when already computed (see `passageTerms`); otherwise they are computed here. */
   constructor(
     chunks: readonly Chunk[],
     private readonly retriever: Retriever,
-    terms?: ReadonlyMap<string, TextTerms>,
+    terms?: ReadonlyMap<string, PassageTerms>,
+    readonly options: FindingOptions = DEFAULTS.answering,
   ) {
-    this.chunkTerms = terms ?? new Map(chunks.map((chunk) => [chunk.id, textTerms(chunk.text, chunk.language)]));
-    this.statistics = new TermStatistics([...this.chunkTerms.values()]);
+    this.chunkTerms = terms ?? new Map(chunks.map((chunk) => [chunk.id, termsOfPassage(chunk)]));
+    this.statistics = new TermStatistics(
+      [...this.chunkTerms.values()].map((passage) => passage.text),
+      options.unknownWordWeight,
+    );
   }
 
   /** Word statistics of the corpus, which weigh every coverage computed over it. */
   get termStatistics(): TermStatistics {
     return this.statistics;
+  }
+
+  /** The terms of a passage's context: its document title and section path. */
+  contextOf(chunk: Chunk): PassageTerms['context'] {
+    return this.termsOf(chunk).context;
   }
 
   /**
@@ -46,19 +86,68 @@ export class PassageFinder {
   async find(question: string, k: number | undefined): Promise<FoundPassages> {
     const startedAt = performance.now();
     const terms = analyzeQuestion(question);
+    const language = detectLanguage(question);
+    const focus = questionFocus(question, terms, this.statistics, this.options.minFocusRarity);
     const retrieval =
       terms.length === 0 ? { hits: [] } : await this.retriever.retrieve(question, k ?? DEFAULTS.retrieval.k);
     const retrieved = retrieval.hits;
-    const passages = retrieved.map((retrievedChunk) => ({
-      ...retrievedChunk,
-      relevance: coverage(terms, this.termsOf(retrievedChunk.chunk), this.statistics),
-    }));
-    return { terms, retrieved, passages, retrieveMs: performance.now() - startedAt, warning: retrieval.warning };
+    const passages = retrieved.map((retrievedChunk) => {
+      const { text, context } = this.termsOf(retrievedChunk.chunk);
+      return {
+        ...retrievedChunk,
+        relevance: coverage(terms, text, this.statistics, context, this.options.contextWeight),
+        focused: holdsFocus(
+          focus,
+          { terms: text, folded: foldText(retrievedChunk.chunk.text) },
+          context,
+          retrievedChunk.chunk.language === language,
+        ),
+      };
+    });
+    return {
+      terms,
+      focus,
+      retrieved,
+      passages,
+      retrieveMs: performance.now() - startedAt,
+      warning: retrieval.warning,
+    };
   }
 
-  private termsOf(chunk: Chunk): TextTerms {
-    return this.chunkTerms.get(chunk.id) ?? textTerms(chunk.text, chunk.language);
+  private termsOf(chunk: Chunk): PassageTerms {
+    return this.chunkTerms.get(chunk.id) ?? termsOfPassage(chunk);
   }
+}
+
+/** The terms of a passage, each sentence in its language, and of its context. */
+export function termsOfPassage(chunk: Chunk): PassageTerms {
+  const context = contextText(chunk);
+  const label = chunk.section.at(-1) ?? '';
+  const outer = [chunk.title, ...chunk.section.slice(0, -1)].join('\n');
+  return {
+    text: sentenceTerms(chunk),
+    context: {
+      terms: textTerms(context, chunk.language),
+      folded: foldText(context),
+      label: textTerms(label, chunk.language),
+      outer: textTerms(outer, chunk.language),
+    },
+  };
+}
+
+/** The terms of a passage's sentences, each analysed in its own language. */
+function sentenceTerms(chunk: Chunk): TextTerms {
+  const words = new Set<string>();
+  const stems = new Set<string>();
+  for (const sentence of chunk.sentences) {
+    const terms = textTerms(
+      chunk.text.slice(sentence.start - chunk.start, sentence.end - chunk.start),
+      sentence.language,
+    );
+    for (const word of terms.words) words.add(word);
+    for (const stem of terms.stems) stems.add(stem);
+  }
+  return { words, stems };
 }
 
 /** Slices of work between which other work (requests) may run. */
@@ -68,11 +157,10 @@ const TERMS_SLICE = 200;
  * The terms of every passage, computed a slice at a time, yielding in between: a server loading a large index
  * beside the one it serves keeps answering meanwhile.
  */
-export async function passageTerms(chunks: readonly Chunk[]): Promise<Map<string, TextTerms>> {
-  const terms = new Map<string, TextTerms>();
+export async function passageTerms(chunks: readonly Chunk[]): Promise<Map<string, PassageTerms>> {
+  const terms = new Map<string, PassageTerms>();
   for (let start = 0; start < chunks.length; start += TERMS_SLICE) {
-    for (const chunk of chunks.slice(start, start + TERMS_SLICE))
-      terms.set(chunk.id, textTerms(chunk.text, chunk.language));
+    for (const chunk of chunks.slice(start, start + TERMS_SLICE)) terms.set(chunk.id, termsOfPassage(chunk));
     await new Promise((resolve) => setImmediate(resolve));
   }
   return terms;

@@ -71,7 +71,10 @@ export class GenerativeAnswerer {
       return new LexicalRewriter().rewrite(request.question, history);
     });
     const found = await this.finder.find(question, request.k);
-    const relevant = found.passages.filter((passage) => passage.relevance >= this.options.minRelevance);
+    // A passage that misses what the question is about (an option it names, a rare word) is not shown to the model.
+    const relevant = found.passages.filter(
+      (passage) => passage.focused && passage.relevance >= this.options.minRelevance,
+    );
     options.onEvent?.({ type: 'citations', rewrittenQuestion: question, passages: candidatesOf(relevant) });
     options.signal?.throwIfAborted();
 

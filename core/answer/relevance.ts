@@ -1,4 +1,14 @@
-import { foldText, isContentWord, type QueryTerm, stem, words } from '../text/analyze.js';
+import {
+  analyzeQuestion,
+  compounds,
+  containsIdentifier,
+  foldText,
+  identifiers,
+  isContentWord,
+  type QueryTerm,
+  stem,
+  words,
+} from '../text/analyze.js';
 import type { Language } from '../types.js';
 
 /**
@@ -31,7 +41,11 @@ export class TermStatistics {
   private readonly count: number;
   private readonly maxWeight: number;
 
-  constructor(passages: readonly TextTerms[]) {
+  /** `unknownWeight` is the weight of a word no passage uses, as a fraction of the rarest word's. */
+  constructor(
+    passages: readonly TextTerms[],
+    private readonly unknownWeight = 1,
+  ) {
     for (const passage of passages) {
       for (const term of passage.stems) this.frequency.set(term, (this.frequency.get(term) ?? 0) + 1);
     }
@@ -39,13 +53,27 @@ export class TermStatistics {
     this.maxWeight = this.idf(1);
   }
 
+  /** Whether some passage uses the word (under one of its stems). */
+  isKnown(term: QueryTerm): boolean {
+    return term.stems.some((candidate) => (this.frequency.get(candidate) ?? 0) > 0);
+  }
+
   /**
-   * BM25's inverse document frequency of a question word. A word the corpus never uses weighs as much as its
-   * rarest word: unknown to the corpus is no stronger evidence than unique in it.
+   * The weight of a word relative to the rarest word of the corpus, from 0 to 1: near 1 for a word a handful of
+   * passages use, which is what a question is about.
+   */
+  rarity(term: QueryTerm): number {
+    return this.maxWeight <= 0 ? 0 : this.weight(term) / this.maxWeight;
+  }
+
+  /**
+   * BM25's inverse document frequency of a question word. A word the corpus never uses weighs `unknownWeight` of its
+   * rarest word: unknown to the corpus is no stronger evidence than unique in it, and may be a rewording of a word
+   * it does use.
    */
   weight(term: QueryTerm): number {
     const frequency = Math.max(0, ...term.stems.map((candidate) => this.frequency.get(candidate) ?? 0));
-    return frequency === 0 ? this.maxWeight : this.idf(frequency);
+    return frequency === 0 ? this.unknownWeight * this.maxWeight : this.idf(frequency);
   }
 
   private idf(frequency: number): number {
@@ -61,17 +89,118 @@ export function termMatch(term: QueryTerm, terms: TextTerms): number {
   return best;
 }
 
-/** Weighted share of the question's words that a text covers, from 0 to 1. */
-export function coverage(question: readonly QueryTerm[], terms: TextTerms, statistics: TermStatistics): number {
+/**
+ * What a passage is under: the label right above it (a heading, an FAQ question, a defined term), which it
+ * answers, and the outer labels and document title, which only place it.
+ */
+export interface PassageContext {
+  label: TextTerms;
+  outer: TextTerms;
+}
+
+/**
+ * Weighted share of the question's words that a text covers, from 0 to 1. A word found in the label the text is
+ * under counts as if the text said it (the text under « Comment trouver les paquets cassés ? » answers it); a word
+ * found only in outer labels or the title counts `contextWeight` of that.
+ */
+export function coverage(
+  question: readonly QueryTerm[],
+  terms: TextTerms,
+  statistics: TermStatistics,
+  context?: PassageContext,
+  contextWeight = 0,
+): number {
   let total = 0;
   let covered = 0;
   for (const term of question) {
     const weight = statistics.weight(term);
     total += weight;
-    covered += weight * termMatch(term, terms);
+    let match = termMatch(term, terms);
+    if (context !== undefined && match < 1) {
+      match = Math.max(match, termMatch(term, context.label), contextWeight * termMatch(term, context.outer));
+    }
+    covered += weight * match;
   }
   return total === 0 ? 0 : covered / total;
 }
+
+/**
+ * What a question is about, beyond its wording: the identifiers it names (options, paths, versions), its
+ * distinctive words (those few passages of the corpus use) and the names it capitalises that the corpus never uses.
+ * A passage is evidence only if it, its section path or its document title holds all of them: a sentence about
+ * `No-New-Installs` does not answer a question about `--no-install-recommends`, one about aptitude a question about
+ * synaptic, nor one about Debian a question about Ubuntu.
+ */
+export interface QuestionFocus {
+  identifiers: string[];
+  /** Hyphenated compounds (`systemd-nspawn`); like unknown names, they count only in the question's language. */
+  compounds: string[];
+  distinctive: QueryTerm[];
+  /**
+   * Capitalised words no passage uses. They count only for a passage in the question's language: across languages
+   * a name changes its spelling (Korea, Corée) and cognates do not always bridge it.
+   */
+  unknownNames: QueryTerm[];
+}
+
+/**
+ * The focus of a question: its identifiers, its known words of at least `minRarity` (see `rarity`), and the
+ * capitalised words after its first that no passage uses (a name the documents do not know).
+ */
+export function questionFocus(
+  question: string,
+  terms: readonly QueryTerm[],
+  statistics: TermStatistics,
+  minRarity: number,
+): QuestionFocus {
+  const names = new Set(
+    (question.match(/[\p{L}\p{N}]+/gu) ?? [])
+      .slice(1)
+      .filter((word) => /^\p{Lu}/u.test(word))
+      .map(foldText),
+  );
+  // A compound of a word the corpus knows and one it does not (`systemd-nspawn`) names a thing, in any language;
+  // one of two unknown words may just be the other language's (`command-line` over a French manual).
+  const known = (part: string) => analyzeQuestion(part).some((term) => statistics.isKnown(term));
+  const [named, plain] = partition(compounds(question), (compound) => {
+    const parts = compound.split('-');
+    return parts.some(known) && !parts.every(known);
+  });
+  return {
+    identifiers: [...identifiers(question), ...named],
+    compounds: plain,
+    distinctive: terms.filter((term) => statistics.isKnown(term) && statistics.rarity(term) >= minRarity),
+    unknownNames: terms.filter((term) => !statistics.isKnown(term) && names.has(term.word)),
+  };
+}
+
+/** A text as the focus test reads it: its terms and its folded characters. */
+export interface FocusText {
+  terms: TextTerms;
+  folded: string;
+}
+
+/**
+ * Whether a text, or its context, holds every identifier and distinctive word of the question, and, when it is in
+ * the question's language, its unknown names (which no passage holds: such a question is not answered).
+ */
+export function holdsFocus(focus: QuestionFocus, text: FocusText, context: FocusText, sameLanguage: boolean): boolean {
+  for (const identifier of focus.identifiers) {
+    if (!containsIdentifier(text.folded, identifier) && !containsIdentifier(context.folded, identifier)) return false;
+  }
+  if (sameLanguage) {
+    if (focus.unknownNames.length > 0) return false;
+    for (const compound of focus.compounds) {
+      if (!containsIdentifier(text.folded, compound) && !containsIdentifier(context.folded, compound)) return false;
+    }
+  }
+  return focus.distinctive.every(
+    (term) => termMatch(term, text.terms) >= FOCUS_MATCH || termMatch(term, context.terms) >= FOCUS_MATCH,
+  );
+}
+
+/** A distinctive word counts as held from this match on (a close cognate holds it). */
+const FOCUS_MATCH = 0.5;
 
 const COGNATE_SCORE = 0.8;
 const MIN_SHARED_PREFIX = 4;
@@ -132,4 +261,8 @@ function trigrams(word: string): Set<string> {
   const grams = new Set<string>();
   for (let index = 0; index + 3 <= word.length; index += 1) grams.add(word.slice(index, index + 3));
   return grams;
+}
+
+function partition<T>(items: readonly T[], test: (item: T) => boolean): [T[], T[]] {
+  return [items.filter(test), items.filter((item) => !test(item))];
 }

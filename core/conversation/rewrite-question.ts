@@ -17,12 +17,15 @@ const ANAPHORS = new Set(
     ' ',
   ),
 );
+const INVERTED_PRONOUN = /-(?:t-)?(?:il|elle|ils|elles|on|je|tu|nous|vous)\b/g;
+
 /** A question with more content words than this is taken as standalone, whatever its first word. */
 const MAX_FOLLOW_UP_WORDS = 3;
 
 /** Whether a question needs the conversation to be understood. */
 export function isFollowUp(question: string): boolean {
-  const folded = foldText(question);
+  // « rentrent-elles », « a-t-il »: the pronoun of a French question's inversion refers to nothing earlier.
+  const folded = foldText(question).replace(INVERTED_PRONOUN, ' ');
   const contentWords = analyzeQuestion(question).length;
   if (contentWords === 0) return true;
   if (contentWords > MAX_FOLLOW_UP_WORDS) return false;

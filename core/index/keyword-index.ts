@@ -1,5 +1,6 @@
 import MiniSearch from 'minisearch';
-import { analyze, analyzeQuestion } from '../text/analyze.js';
+import { contextText } from '../section-title.js';
+import { analyze, analyzeQuestion, analyzeSentences } from '../text/analyze.js';
 import type { Chunk } from '../types.js';
 
 /** A passage matching a question, by its BM25 score. */
@@ -11,10 +12,11 @@ export interface KeywordHit {
 interface IndexedChunk {
   id: string;
   terms: string;
+  context: string;
 }
 
 const OPTIONS = {
-  fields: ['terms'],
+  fields: ['terms', 'context'],
   idField: 'id',
   tokenize: (text: string) => text.split(' ').filter((term) => term !== ''),
   processTerm: (term: string) => term,
@@ -23,6 +25,8 @@ const OPTIONS = {
     // An edit for every five letters: « defenc » (defence) still meets « defens » (défense).
     fuzzy: (term: string) => (term.length >= 5 ? 0.2 : false),
     weights: { fuzzy: 0.5, prefix: 0.5 },
+    // The section path and title say what a passage is about, but less than its own words.
+    boost: { context: 0.5 },
   },
 };
 
@@ -36,7 +40,13 @@ export class KeywordIndex {
 
   static build(chunks: Chunk[]): KeywordIndex {
     const search = new MiniSearch<IndexedChunk>(OPTIONS);
-    search.addAll(chunks.map((chunk) => ({ id: chunk.id, terms: analyze(chunk.text, chunk.language).join(' ') })));
+    search.addAll(
+      chunks.map((chunk) => ({
+        id: chunk.id,
+        terms: analyzeSentences(chunk).join(' '),
+        context: analyze(contextText(chunk), chunk.language).join(' '),
+      })),
+    );
     return new KeywordIndex(search);
   }
 

@@ -2,6 +2,7 @@ import type { EmbeddingsInterface } from '@langchain/core/embeddings';
 import { Document } from '@langchain/core/documents';
 import { HNSWLib } from '@langchain/community/vectorstores/hnswlib';
 import { DEFAULTS } from '../defaults.js';
+import { contextText } from '../section-title.js';
 import type { Chunk } from '../types.js';
 
 /** A passage near a question, by the cosine similarity of their vectors. */
@@ -23,7 +24,7 @@ export class VectorIndex {
   /** Embeds the passages and indexes them. */
   static async build(chunks: Chunk[], embeddings: EmbeddingsInterface): Promise<VectorIndex> {
     const documents = chunks.map(
-      (chunk) => new Document({ pageContent: chunk.text, metadata: { chunkId: chunk.id }, id: chunk.id }),
+      (chunk) => new Document({ pageContent: embeddedText(chunk), metadata: { chunkId: chunk.id }, id: chunk.id }),
     );
     const store = new HNSWLib(embeddings, { space: 'cosine' });
     await store.addDocuments(documents);
@@ -62,4 +63,9 @@ export class VectorIndex {
       similarity: 1 - distance,
     }));
   }
+}
+
+/** What is embedded of a passage: its document title and section path, which say what it is about, then its text. */
+export function embeddedText(chunk: Pick<Chunk, 'title' | 'section' | 'text'>): string {
+  return `${contextText(chunk)}\n${chunk.text}`;
 }

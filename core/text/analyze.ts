@@ -1,7 +1,7 @@
 import { stemmer as stemFrench } from '@orama/stemmers/french';
 import { stemmer as stemEnglish } from '@orama/stemmers/english';
 import { eng, fra } from 'stopword';
-import type { Language, Span } from '../types.js';
+import type { Chunk, Language, Span } from '../types.js';
 
 /**
  * Text analysis shared by the keyword index, the lexical embedder and the answerer:
@@ -11,8 +11,9 @@ import type { Language, Span } from '../types.js';
 /** Question words and elided forms the stock stop-word lists leave out. */
 const EXTRA_STOP_WORDS = (
   'quoi quand comment pourquoi combien dont lequel laquelle lesquels lesquelles jusqu lorsqu puisqu ' +
-  'quoiqu aujourd ceux celle celles celui tout tous toute toutes aussi ainsi whom whose why does done ' +
-  'its shall will may against every without within upon among whether although either neither cannot used'
+  'quoiqu aujourd ceux celle celles celui tout tous toute toutes aussi ainsi elles ci la whom whose why does done ' +
+  'its shall will may against every without within upon among whether although either neither cannot used ' +
+  'when where which what who how'
 ).split(' ');
 
 /**
@@ -21,7 +22,9 @@ const EXTRA_STOP_WORDS = (
  */
 const FRAMING_WORDS = (
   'document documents texte textes text texts communique communiques article passage selon according ' +
-  'say says dit disent dire mention mentions mentionne parle tell explain explique expliquer'
+  'say says dit disent dire mention mentions mentionne parle tell explain explique expliquer ' +
+  // "What does X do / mean", « Que fait X », « À quoi sert X », « Que signifie X »: the question is X.
+  'fait faire font sert servent servir signifie signifient mean means meaning'
 ).split(' ');
 
 /** Lowercases and removes diacritics: « Défense » → « defense », « œuvre » → « oeuvre ». */
@@ -63,6 +66,13 @@ export function analyze(text: string, language: Language): string[] {
   return terms;
 }
 
+/** The index terms of a passage, each sentence analysed in its own language. */
+export function analyzeSentences(chunk: Pick<Chunk, 'text' | 'start' | 'sentences'>): string[] {
+  return chunk.sentences.flatMap((sentence) =>
+    analyze(chunk.text.slice(sentence.start - chunk.start, sentence.end - chunk.start), sentence.language),
+  );
+}
+
 /** A content word of a question, with its stems under each language, since a question may be in either. */
 export interface QueryTerm {
   /** The folded word as written. */
@@ -84,6 +94,57 @@ export function analyzeQuestion(question: string): QueryTerm[] {
     terms.push({ word: folded, stems: [...new Set([stem(word, 'fr'), stem(word, 'en')])] });
   }
   return terms;
+}
+
+/**
+ * The identifiers a question names, folded: options (`--purge`, `-Z`), paths (`/etc/apt/sources.list`), qualified
+ * names (`Aptitude::Log`, `os.cpus()`), versions (`4.7.0`), CONSTANT_CASE and camelCase names, search terms
+ * (`?garbage`). A passage that does not contain them verbatim is about something else: `--no-install-recommends` is
+ * not `No-New-Installs`.
+ */
+export function identifiers(question: string): string[] {
+  const found = new Set<string>();
+  // A single letter a question quotes or names as a letter, flag, key or option: « c », 'h', "the flag h".
+  for (const match of question.matchAll(SINGLE_LETTER)) found.add(foldText(match[1] ?? match[2] ?? ''));
+  for (const match of question.matchAll(IDENTIFIER)) {
+    const token = match[0].replace(/\(\)$/, '').replace(/[.,;:!]+$/, '');
+    if (token.length >= 2 && /[\p{L}\p{N}]/u.test(token)) found.add(foldText(token));
+  }
+  return [...found];
+}
+
+const SINGLE_LETTER =
+  /[«"'‘“]\s?([\p{L}\p{N}])\s?[»"'’”]|\b(?:lettre|letter|flag|indicateur|touche|key|option|caractere|caractère|character)\s+([\p{L}\p{N}])(?![\p{L}\p{N}'’])/giu;
+
+const IDENTIFIER =
+  /(?<![\p{L}\p{N}])(?:--?[\p{L}\p{N}][\p{L}\p{N}_-]*|(?<=^|\s)\.\p{L}[\p{L}\p{N}]{1,5}(?![\p{L}\p{N}.])|\?[\p{Ll}][\p{L}-]+|\/?[\p{L}\p{N}_.-]*(?:::|\/|_)[\p{L}\p{N}_.:/-]*[\p{L}\p{N}]|[\p{L}\p{N}]+(?:\.[\p{L}\p{N}]+)+|\p{L}\p{Ll}+\p{Lu}[\p{L}\p{N}]*)/gu;
+
+/**
+ * The hyphenated compounds of content words a question names, folded (`systemd-nspawn`, `multi-arch`): like
+ * identifiers, a passage in the question's language that answers about one names it whole. (« Peut-on », « a-t-il »
+ * hold stop words or single letters, and are not compounds.)
+ */
+export function compounds(question: string): string[] {
+  const found = new Set<string>();
+  for (const match of question.matchAll(
+    /(?<![\p{L}\p{N}-])\p{L}[\p{L}\p{N}]*(?:-\p{L}[\p{L}\p{N}]*)+(?![\p{L}\p{N}-])/gu,
+  )) {
+    const folded = foldText(match[0]);
+    if (folded.split('-').every(isContentWord)) found.add(folded);
+  }
+  return [...found];
+}
+
+/** Whether a folded text contains a folded identifier as a whole (not inside a longer name). */
+export function containsIdentifier(foldedText: string, identifier: string): boolean {
+  let from = foldedText.indexOf(identifier);
+  while (from !== -1) {
+    const before = foldedText[from - 1] ?? ' ';
+    const after = foldedText[from + identifier.length] ?? ' ';
+    if (!/[\p{L}\p{N}_-]/u.test(before) && !/[\p{L}\p{N}_-]/u.test(after)) return true;
+    from = foldedText.indexOf(identifier, from + 1);
+  }
+  return false;
 }
 
 const FRENCH_MARKERS = new Set(

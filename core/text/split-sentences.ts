@@ -51,7 +51,10 @@ export function splitSentences(text: string, paragraph: Span, language: Language
     });
     if (span.end <= span.start) continue;
     const previous = sentences.at(-1);
-    if (previous !== undefined && ABBREVIATION_AT_END.test(text.slice(previous.start, previous.end))) {
+    // « le terme ?widen », "#!/usr/bin/make": a mark the next word follows without a space ends no sentence.
+    const glued =
+      previous !== undefined && previous.end === span.start && /[?!]$/.test(text.slice(previous.start, previous.end));
+    if (previous !== undefined && (glued || ABBREVIATION_AT_END.test(text.slice(previous.start, previous.end)))) {
       previous.end = span.end;
     } else {
       sentences.push(span);

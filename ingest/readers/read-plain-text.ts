@@ -75,7 +75,7 @@ function headingOf(lines: string[]): { text: string; level: number } | undefined
   return undefined;
 }
 
-/** A paragraph whose lines start with bullets, as one span per item (continuation lines join their item). */
+/** A paragraph that starts with a bullet, as one span per item (continuation lines join their item). */
 function listItems(text: string, paragraph: Span): Span[] | undefined {
   const lines: Span[] = [];
   let start = paragraph.start;
@@ -91,7 +91,7 @@ function listItems(text: string, paragraph: Span): Span[] | undefined {
     if (BULLET.test(text.slice(line.start, line.end)) || current === undefined) items.push({ ...line });
     else current.end = line.end;
   }
-  return items.length > 1 ? items.map((item) => trimSpan(text, item)) : undefined;
+  return items.map((item) => trimSpan(text, item));
 }
 
 function indentOf(text: string, offset: number): number {
