@@ -38,6 +38,21 @@ export interface SourceDocument {
   checksum: string;
 }
 
+/** A run of a document's text under the same labels. */
+export interface SectionSpan extends Span {
+  section: string[];
+}
+
+/** The citable text of an indexed source, as served: what every citation's offsets refer to. */
+export interface SourceText {
+  source: string;
+  title: string;
+  language: Language;
+  text: string;
+  /** The indexed text, run by run of the same section path, in order. */
+  sections: SectionSpan[];
+}
+
 /** A sentence of a chunk, in document offsets; a table row or a piece of code counts as one. */
 export interface Sentence extends Span {
   kind: Exclude<BlockKind, 'heading' | 'question'>;

@@ -52,6 +52,7 @@ export async function ingest(config: Config, options: IngestOptions = {}): Promi
       })),
       chunkCount: chunks.length,
     },
+    documents,
     chunks,
     keywordIndex,
     vectorIndex,

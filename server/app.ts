@@ -10,6 +10,7 @@ import { createLogger, requestLogging } from './logging.js';
 import { errorHandler, notFound } from './middleware/errors.js';
 import { crossOrigin, limitRate, requireApiKey, securityHeaders } from './middleware/security.js';
 import { answerRoutes } from './routes/answer-routes.js';
+import { sourceRoutes } from './routes/source-routes.js';
 
 export interface AppDependencies {
   /** The engine serving now, or undefined while no index is loaded. */
@@ -51,6 +52,7 @@ export function createApp(dependencies: AppDependencies): express.Express {
     limitRate(http),
     requireApiKey(http.apiKeys),
     answerRoutes({ engine: dependencies.engine, requestTimeoutMs: http.requestTimeoutMs }),
+    sourceRoutes({ engine: dependencies.engine }),
   );
 
   app.use(express.static(dependencies.publicDir ?? DEFAULT_PUBLIC_DIR, { index: 'index.html', fallthrough: true }));

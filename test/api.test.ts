@@ -138,6 +138,46 @@ describe('POST /api/answer', () => {
   });
 });
 
+describe('GET /api/sources', () => {
+  it('lists the indexed sources and serves each one’s citable text, where every citation can be checked', async () => {
+    const list = (await (await fetch(`${base}/api/sources`)).json()) as { sources: Array<{ source: string }> };
+    expect(list.sources.map((entry) => entry.source)).toEqual([COMMUNIQUE]);
+
+    const answer = (await (await post(JSON.stringify({ question: 'Où est le nouveau commandement ?' }))).json()) as {
+      citations: Array<{ source: string; quote: string; start: number; end: number }>;
+    };
+    const [citation] = answer.citations;
+    expect(citation).toBeDefined();
+    const response = await fetch(`${base}/api/sources/${citation?.source ?? ''}`);
+    expect(response.status).toBe(200);
+    const served = (await response.json()) as {
+      source: string;
+      title: string;
+      text: string;
+      sections: Array<{ start: number; end: number; section: string[] }>;
+    };
+    expect(served.source).toBe(COMMUNIQUE);
+    expect(served.text).toBe(await readFile(path.join(corpus.workspace.root, COMMUNIQUE), 'utf8'));
+    expect(served.text.slice(citation?.start, citation?.end)).toBe(citation?.quote);
+    expect(served.sections[0]).toMatchObject({ start: 0, section: [] });
+    // A client may encode the whole name, slashes included: it names the same source.
+    const encoded = await fetch(`${base}/api/sources/${encodeURIComponent(COMMUNIQUE)}`);
+    expect(((await encoded.json()) as { source: string }).source).toBe(COMMUNIQUE);
+  });
+
+  it('answers a name that is not an indexed source with a JSON 404, whatever it points at on disk', async () => {
+    for (const name of ['corpus/absent.txt', '../package.json', 'corpus/../package.json', '%2e%2e/package.json']) {
+      const response = await fetch(`${base}/api/sources/${name}`);
+      expect([400, 404], name).toContain(response.status);
+      const body = (await response.json()) as { error: { code: string } };
+      expect(body.error.code, name).toMatch(/not_found|bad_request|invalid_request/);
+    }
+    await expectError(await fetch(`${base}/api/sources/corpus/absent.txt`), 404, 'source_not_found');
+    await expectError(await fetch(`${base}/api/sources/x`, { method: 'POST' }), 405, 'method_not_allowed');
+    await expectError(await fetch(`${unloaded}/api/sources/${COMMUNIQUE}`), 503, 'index_unavailable');
+  });
+});
+
 describe('other routes', () => {
   it('reports health once the index is loaded, 503 before', async () => {
     const response = await fetch(`${base}/healthz`);

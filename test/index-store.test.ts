@@ -99,6 +99,7 @@ describe('the index on disk', () => {
     await expect(
       writeIndex(workspace.config.indexDir, {
         manifest: before.manifest,
+        documents: [],
         chunks: before.chunks,
         keywordIndex: before.keywordIndex,
         vectorIndex,

@@ -4,9 +4,10 @@ import path from 'node:path';
 import type { EmbedderConfig } from '../config.js';
 import { embedderId, restoreEmbeddings } from '../embeddings/create-embeddings.js';
 import { IndexCorruptError, IndexMismatchError, IndexMissingError } from '../errors.js';
-import type { Chunk } from '../types.js';
+import type { Chunk, SourceDocument } from '../types.js';
 import { KeywordIndex } from './keyword-index.js';
 import { chunksSchema, INDEX_FORMAT_VERSION, type Manifest, manifestSchema } from './manifest.js';
+import { serializeSourceTexts, SourceTexts } from './source-texts.js';
 import { VectorIndex } from './vector-index.js';
 
 /**
@@ -22,6 +23,7 @@ const FILES = {
   chunks: 'chunks.json',
   keywords: 'keyword-index.json',
   embedder: 'embedder.json',
+  sources: 'sources.jsonl',
   vectors: 'vectors',
 } as const;
 
@@ -29,7 +31,11 @@ const FILES = {
 const KEPT_GENERATIONS = 1;
 
 export interface IndexContents {
-  manifest: Omit<Manifest, 'formatVersion' | 'createdAt' | 'files'>;
+  manifest: Omit<Manifest, 'formatVersion' | 'createdAt' | 'files' | 'sources'> & {
+    sources: Array<Omit<Manifest['sources'][number], 'text'>>;
+  };
+  /** The documents indexed, whose citable texts are stored to be served. */
+  documents: readonly SourceDocument[];
   chunks: Chunk[];
   keywordIndex: KeywordIndex;
   vectorIndex: VectorIndex;
@@ -42,6 +48,8 @@ export interface LoadedIndex {
   manifest: Manifest;
   chunks: Chunk[];
   chunkById: ReadonlyMap<string, Chunk>;
+  /** The citable text of each indexed source. */
+  sourceTexts: SourceTexts;
   keywordIndex: KeywordIndex;
   vectorIndex: VectorIndex;
 }
@@ -74,10 +82,12 @@ export async function writeIndex(indexDir: string, contents: IndexContents): Pro
 /** Writes every file of an index, the manifest with their checksums last. */
 async function writeStaging(staging: string, contents: IndexContents): Promise<void> {
   const files: Record<string, string> = {};
-  const put = async (name: string, content: string) => {
+  const put = async (name: string, content: string | Buffer) => {
     await writeFile(path.join(staging, name), content);
     files[name] = sha256(content);
   };
+  const texts = serializeSourceTexts(contents.documents);
+  await put(FILES.sources, texts.content);
   await put(FILES.chunks, JSON.stringify(contents.chunks));
   await put(FILES.keywords, contents.keywordIndex.toJSON());
   if (contents.embedderState !== undefined) await put(FILES.embedder, JSON.stringify(contents.embedderState));
@@ -90,6 +100,11 @@ async function writeStaging(staging: string, contents: IndexContents): Promise<v
     formatVersion: INDEX_FORMAT_VERSION,
     createdAt: new Date().toISOString(),
     ...contents.manifest,
+    sources: contents.manifest.sources.map((entry) => {
+      const text = texts.ranges.get(entry.source);
+      if (text === undefined) throw new Error(`No text was written for ${entry.source}.`);
+      return { ...entry, text };
+    }),
     files,
   };
   await writeFile(path.join(staging, FILES.manifest), `${JSON.stringify(manifest, null, 2)}\n`);
@@ -169,11 +184,16 @@ export async function loadIndex(indexDir: string, embedder: EmbedderConfig): Pro
   }
   const keywordsFile = path.join(directory, FILES.keywords);
   const keywordIndex = parseFile(keywordsFile, () => KeywordIndex.fromJSON(text(FILES.keywords)));
+  const sourceBytes = contents.get(FILES.sources);
+  if (sourceBytes === undefined) {
+    throw new IndexCorruptError(`The manifest of ${directory} lists no ${FILES.sources}. Re-run \`npm run ingest\`.`);
+  }
   return {
     directory,
     manifest,
     chunks,
     chunkById: new Map(chunks.map((chunk) => [chunk.id, chunk])),
+    sourceTexts: new SourceTexts(sourceBytes, new Map(manifest.sources.map((entry) => [entry.source, entry.text]))),
     keywordIndex,
     vectorIndex,
   };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** Version of the index layout on disk; bumped whenever a reader of the old layout would misread the new one. */
-export const INDEX_FORMAT_VERSION = 2;
+export const INDEX_FORMAT_VERSION = 3;
 
 export const manifestSchema = z.object({
   formatVersion: z.number().int(),
@@ -20,6 +20,8 @@ export const manifestSchema = z.object({
       language: z.enum(['fr', 'en']),
       chars: z.number().int().nonnegative(),
       chunks: z.number().int().nonnegative(),
+      /** Where the source's citable text is in the file of source texts. */
+      text: z.object({ offset: z.number().int().nonnegative(), length: z.number().int().positive() }),
     }),
   ),
   chunkCount: z.number().int().nonnegative(),
