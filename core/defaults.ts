@@ -41,7 +41,7 @@ export const DEFAULTS = Object.freeze({
   }),
   answering: Object.freeze({
     /** Below this weighted coverage of the question's terms by the best passage, the answer is a refusal. */
-    minRelevance: 0.5,
+    minRelevance: 0.6,
     /**
      * The same bar for a question in another language than the passage: cognates match only in part
      * (Russia/Russie), and words that translate differently (north/nord) not at all.

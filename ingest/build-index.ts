@@ -7,7 +7,7 @@ import { KeywordIndex } from '../core/index/keyword-index.js';
 import { INDEX_FORMAT_VERSION, type Manifest } from '../core/index/manifest.js';
 import { embeddedText, VectorIndex } from '../core/index/vector-index.js';
 import type { Chunk, SourceDocument } from '../core/types.js';
-import { fileChecksum, listCorpusFiles, loadDocuments } from './load-documents.js';
+import { fileChecksum, listCorpusFiles, loadDocuments, READER_VERSION } from './load-documents.js';
 import { type ChunkerSettings, splitIntoChunks } from './split-into-chunks.js';
 
 export interface IngestSummary {
@@ -41,6 +41,7 @@ export async function ingest(config: Config, options: IngestOptions = {}): Promi
   const generation = await writeIndex(config.indexDir, {
     manifest: {
       embedder: { id: embedder.id, dimensions: vectorIndex.dimensions },
+      readerVersion: READER_VERSION,
       chunker: { ...chunker },
       sources: documents.map((document, index) => ({
         source: document.source,
@@ -81,6 +82,7 @@ export async function staleReason(
   if (manifest === undefined) return 'there is no index yet';
   if (manifest.formatVersion !== INDEX_FORMAT_VERSION) return 'the index has an older format';
   if (manifest.embedder.id !== embedderId(config.embedder)) return 'the index was built with another embedder';
+  if (manifest.readerVersion !== READER_VERSION) return 'the document readers changed';
   if (JSON.stringify(manifest.chunker) !== JSON.stringify({ ...chunker })) return 'the chunker settings changed';
   const files = await listCorpusFiles(config.corpusDir);
   const indexed = new Map(manifest.sources.map((source) => [source.source, source.checksum]));

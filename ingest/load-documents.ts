@@ -19,6 +19,12 @@ const READERS: Readonly<Record<string, (text: string) => Reading>> = {
 };
 const MAX_TITLE_CHARS = 200;
 
+/**
+ * Bumped whenever a reader or the boilerplate judgement changes the citable text or the blocks of a document: an
+ * index built by other readers is rebuilt, since its offsets would not match what the readers now give.
+ */
+export const READER_VERSION = 1;
+
 /** A corpus file found on disk, before it is read. */
 export interface CorpusFile {
   absolutePath: string;

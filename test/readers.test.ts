@@ -59,6 +59,21 @@ describe('reading HTML', () => {
     expect(reading.text).not.toMatch(/var x|p\{\}|¶/);
   });
 
+  it('drops note references and permalinks, which are links and not text', () => {
+    const reading = readHtml(
+      page(
+        'Notes',
+        '<h2>Paquets<a class="headerlink" href="#p">¶</a></h2>' +
+          '<p>Ils seront supprimés<a href="#ftn.1" class="footnote"><sup>[10]</sup></a>. Voir ' +
+          '<a class="footnote-reference" href="#id2">2</a> et <a href="page.html">la page 3</a>.</p>',
+      ),
+    );
+    expect(outline(reading)).toEqual([
+      'heading: Paquets [Paquets]',
+      'paragraph: Ils seront supprimés. Voir et la page 3. [Paquets]',
+    ]);
+  });
+
   it('reads only the main content when the page marks it, and never navigation, forms or hidden text', () => {
     const reading = readHtml(
       page(

@@ -51,10 +51,11 @@ export class ExtractiveAnswerer {
     const question = await this.rewriter.rewrite(request.question, request.history ?? []);
     const found = await this.finder.find(question, request.k);
     options.signal?.throwIfAborted();
-    const relevant = this.relevantPassages(found, language);
-    options.onEvent?.({ type: 'citations', rewrittenQuestion: question, passages: candidatesOf(relevant) });
+    const chosen = this.choose(question, language, found);
+    const cited = found.passages.filter((passage) => chosen.some((candidate) => candidate.chunk === passage.chunk));
+    options.onEvent?.({ type: 'citations', rewrittenQuestion: question, passages: candidatesOf(cited) });
     options.signal?.throwIfAborted();
-    const answer = this.answerFromPassages(question, language, found);
+    const answer = this.answerWith(chosen, language, found);
     answer.timings.totalMs = round(performance.now() - startedAt);
     if (question !== request.question) answer.rewrittenQuestion = question;
     if (request.includePassages === true) answer.passages = found.retrieved.map(toPassage);
@@ -70,8 +71,15 @@ export class ExtractiveAnswerer {
    * generative answerer falls back on without retrieving a second time. `timings.totalMs` is left to the caller.
    */
   answerFromPassages(question: string, language: Language, found: FoundPassages): Answer {
-    const relevant = this.relevantPassages(found, language);
-    const chosen = this.chooseSentences(found.terms, found.focus, relevant, answerType(question), language);
+    return this.answerWith(this.choose(question, language, found), language, found);
+  }
+
+  /** The sentences that answer a question from the passages found for it: none when none is evidence enough. */
+  private choose(question: string, language: Language, found: FoundPassages): Candidate[] {
+    return this.chooseSentences(found.terms, found.focus, found.passages, answerType(question), language);
+  }
+
+  private answerWith(chosen: readonly Candidate[], language: Language, found: FoundPassages): Answer {
     const citations: Citation[] = chosen.map((candidate, index) => ({
       n: index + 1,
       chunkId: candidate.chunk.id,
@@ -99,11 +107,6 @@ export class ExtractiveAnswerer {
     return answer;
   }
 
-  /** The found passages that are evidence: covering enough of the question, by a bar that depends on languages. */
-  private relevantPassages(found: FoundPassages, language: Language): ScoredPassage[] {
-    return found.passages.filter(({ chunk, relevance }) => relevance >= this.minRelevance(language, chunk.language));
-  }
-
   private termsOfSentence(chunk: Chunk, sentence: Sentence, key: string): TextTerms {
     let terms = this.sentenceTerms.get(key);
     if (terms === undefined) {
@@ -113,27 +116,28 @@ export class ExtractiveAnswerer {
     return terms;
   }
 
-  private minRelevance(questionLanguage: Language, passageLanguage: Language): number {
-    return questionLanguage === passageLanguage ? this.options.minRelevance : this.options.minCrossLanguageRelevance;
+  private minRelevance(questionLanguage: Language, sentenceLanguage: Language): number {
+    return questionLanguage === sentenceLanguage ? this.options.minRelevance : this.options.minCrossLanguageRelevance;
   }
 
   /**
-   * Scores every sentence of the relevant passages that can answer by its own coverage of the question (with its
-   * section path and title) blended with its passage's (a sentence is more likely on topic when its neighbours
-   * are). Keeps the best, then up to `maxSentences - 1` more that cover the question nearly as well on their own
-   * and answer a part of it the earlier ones left uncovered. Sentences shared by overlapping passages count once.
+   * Keeps the sentences that can answer and are evidence: covering, with their section label, enough of the
+   * question (by a bar that depends on the languages), holding its focus, adding something to it. Ranks them by
+   * that coverage blended with their passage's (a sentence is more likely on topic when its neighbours are). Keeps
+   * the best, then up to `maxSentences - 1` more that cover the question nearly as well and answer a part of it the
+   * earlier ones left uncovered. Sentences shared by overlapping passages count once.
    */
   private chooseSentences(
     terms: QueryTerm[],
     focus: QuestionFocus,
-    relevant: ScoredPassage[],
+    passages: readonly ScoredPassage[],
     type: AnswerType,
     language: Language,
   ): Candidate[] {
     const candidates = new Map<string, Candidate>();
     const { passageWeight, contextWeight } = this.options;
     const statistics = this.finder.termStatistics;
-    relevant.forEach(({ chunk, relevance }, rank) => {
+    passages.forEach(({ chunk, relevance }, rank) => {
       const context = this.finder.contextOf(chunk);
       for (const sentence of chunk.sentences) {
         const key = `${chunk.source}:${sentence.start}:${sentence.end}`;
@@ -144,6 +148,7 @@ export class ExtractiveAnswerer {
         const held = { terms: sentenceTerms, folded: foldText(quote) };
         if (!holdsFocus(focus, held, context, sentence.language === language)) continue;
         const own = coverage(terms, sentenceTerms, statistics, context, contextWeight);
+        if (own < this.minRelevance(language, sentence.language)) continue;
         const score = own === 0 ? 0 : (1 - passageWeight) * own + passageWeight * relevance;
         const previous = candidates.get(key);
         if (previous === undefined || score > previous.score) {
@@ -172,10 +177,11 @@ export class ExtractiveAnswerer {
 
 /**
  * Whether a sentence can be an answer by itself. A piece of code or a question cannot: code is what the prose
- * around it explains, and a question line (« Comment… ? ») only repeats what was asked.
+ * around it explains, and a question line (« Comment… ? ») only repeats what was asked. Nor can a sentence holding
+ * a note reference such as « [3] », which would read as a citation marker of the answer.
  */
 function canStandAlone(sentence: Sentence, quote: string): boolean {
-  return sentence.kind !== 'code' && !/\?\s*["»”)]*$/u.test(quote);
+  return sentence.kind !== 'code' && !/\?\s*["»”)]*$/u.test(quote) && !/\[\d+(?:\s*,\s*\d+)*\]/.test(quote);
 }
 
 /** How many words of a sentence the question does not already say: an answer must add something. */

@@ -7,6 +7,8 @@ export const manifestSchema = z.object({
   formatVersion: z.number().int(),
   createdAt: z.string(),
   embedder: z.object({ id: z.string().min(1), dimensions: z.number().int().positive() }),
+  /** Version of the document readers that made the citable texts: another version may cut them differently. */
+  readerVersion: z.number().int().nonnegative(),
   chunker: z.object({
     targetChars: z.number().int().positive(),
     maxChars: z.number().int().positive(),

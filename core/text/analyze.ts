@@ -141,7 +141,7 @@ export function containsIdentifier(foldedText: string, identifier: string): bool
   while (from !== -1) {
     const before = foldedText[from - 1] ?? ' ';
     const after = foldedText[from + identifier.length] ?? ' ';
-    if (!/[\p{L}\p{N}_-]/u.test(before) && !/[\p{L}\p{N}_-]/u.test(after)) return true;
+    if (!/[\p{L}\p{N}_%$~@-]/u.test(before) && !/[\p{L}\p{N}_-]/u.test(after)) return true;
     from = foldedText.indexOf(identifier, from + 1);
   }
   return false;

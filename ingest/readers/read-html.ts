@@ -269,20 +269,33 @@ function inlineRuns(element: Element): Array<{ text: string; link: boolean }> {
       return;
     }
     const anchor = isAnchor(node);
-    if (anchor && isPermalink(node)) return;
+    if (anchor && (isPermalink(node) || isFootnoteReference(node))) return;
     // Blocks inside an inline context (a cell's paragraphs) still separate words.
     if (BLOCK_ELEMENTS.has(node.name) || HEADING.test(node.name)) runs.push({ text: ' ', link });
     for (const child of node.children) visit(child, link || anchor);
     if (BLOCK_ELEMENTS.has(node.name) || HEADING.test(node.name)) runs.push({ text: ' ', link });
   };
   const anchor = isAnchor(element);
-  if (anchor && isPermalink(element)) return runs;
+  if (anchor && (isPermalink(element) || isFootnoteReference(element))) return runs;
   for (const child of element.children) visit(child, anchor);
   return runs;
 }
 
 function isAnchor(element: Element): boolean {
   return element.name === 'a' && element.attribs['href'] !== undefined;
+}
+
+/**
+ * A link to a note of the same page shown as its number (« dépendra[10] », "binaries²"): a reference, not text, and
+ * one that would read as a citation marker inside a quote.
+ */
+function isFootnoteReference(element: Element): boolean {
+  return (element.attribs['href'] ?? '').startsWith('#') && /^\s*\[?\d{1,3}\]?\s*$/.test(textOf(element));
+}
+
+function textOf(node: AnyNode): string {
+  if (isText(node)) return node.data;
+  return isTag(node) ? node.children.map(textOf).join('') : '';
 }
 
 /** An anchor that shows a symbol rather than words, such as the "¶" after a heading. */
