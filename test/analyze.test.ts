@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { analyze, analyzeQuestion, detectLanguage, foldText } from '../core/text/analyze.js';
+import {
+  analyze,
+  analyzeQuestion,
+  compounds,
+  containsIdentifier,
+  detectLanguage,
+  foldText,
+  identifiers,
+} from '../core/text/analyze.js';
 
 describe('text analysis', () => {
   it('folds case and accents', () => {
@@ -27,6 +35,9 @@ describe('text analysis', () => {
     ['What did the ministers adopt against Russia?', 'en'],
     ["What is NATO's new command in Wiesbaden?", 'en'],
     ['Where is it?', 'en'],
+    // « a » and "a" are the same word once « à » is folded: it says nothing of the language.
+    ['Spawn a new worker process.', 'en'],
+    ['Returns a new already aborted `AbortSignal`.', 'en'],
   ] as const)('detects the language of %s', (question, language) => {
     expect(detectLanguage(question)).toBe(language);
   });
@@ -34,5 +45,37 @@ describe('text analysis', () => {
   it('falls back when nothing tells the language', () => {
     expect(detectLanguage('Wiesbaden', 'fr')).toBe('fr');
     expect(detectLanguage('Wiesbaden', 'en')).toBe('en');
+  });
+
+  it('finds the identifiers a question names, which a passage must hold verbatim', () => {
+    expect(identifiers("What does aptitude's --no-install-recommends flag do?")).toEqual(['--no-install-recommends']);
+    expect(identifiers("La valeur de l'option Aptitude::ProblemResolver::MaxSolutions ?")).toEqual([
+      'aptitude::problemresolver::maxsolutions',
+    ]);
+    expect(identifiers('When is version 4.7.0 released, and what does /etc/apt/sources.list hold?')).toEqual([
+      '4.7.0',
+      '/etc/apt/sources.list',
+    ]);
+    expect(identifiers('Que sélectionne le terme ?garbage, et que fait -Z ?')).toEqual(['?garbage', '-z']);
+    expect(identifiers('How does os.cpus() relate to availableParallelism?')).toEqual([
+      'os.cpus',
+      'availableparallelism',
+    ]);
+    expect(identifiers("Que signifie l'indicateur « c » ? And the flag h?")).toEqual(['c', 'h']);
+    expect(identifiers('Can aptitude install an .rpm file?')).toEqual(['.rpm']);
+    // Names, acronyms and ordinary hyphenated words are not identifiers.
+    expect(identifiers("Qui dirige l'OTAN et l'UE ? What is the one-line summary?")).toEqual([]);
+  });
+
+  it('matches an identifier as a whole, not inside a longer one', () => {
+    expect(containsIdentifier('run aptitude --purge now', '--purge')).toBe(true);
+    expect(containsIdentifier('run aptitude --purge-unused now', '--purge')).toBe(false);
+    expect(containsIdentifier('commande: %c | nom', 'c')).toBe(false);
+    expect(containsIdentifier('lettre: c | signification', 'c')).toBe(true);
+  });
+
+  it('finds hyphenated compounds of content words, not the pronouns of an inverted question', () => {
+    expect(compounds('Quelle plage réserve-t-elle aux conteneurs systemd-nspawn ?')).toEqual(['systemd-nspawn']);
+    expect(compounds('Les frégates rentrent-elles à Kiel ?')).toEqual([]);
   });
 });

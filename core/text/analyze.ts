@@ -147,14 +147,20 @@ export function containsIdentifier(foldedText: string, identifier: string): bool
   return false;
 }
 
+/** Words both languages write once accents are folded: « à », « a » (has) and "a", « on » (one) and "on". */
+const AMBIGUOUS = new Set(['a', 'on']);
 const FRENCH_MARKERS = new Set(
   [
     ...fra.filter((word) => !eng.includes(word)),
     ...'quel quelle quels quelles quoi comment pourquoi quand combien sont ont'.split(' '),
-  ].map(foldText),
+  ]
+    .map(foldText)
+    .filter((word) => !AMBIGUOUS.has(word)),
 );
 const ENGLISH_MARKERS = new Set(
-  [...eng.filter((word) => !fra.includes(word)), 'why', 'does', 'whom', 'whose'].map(foldText),
+  [...eng.filter((word) => !fra.includes(word)), 'why', 'does', 'whom', 'whose']
+    .map(foldText)
+    .filter((word) => !AMBIGUOUS.has(word)),
 );
 
 /**
