@@ -22,6 +22,7 @@ import path from 'node:path';
 import { integerFlag, readFlags } from '../core/command-line.js';
 import { citationProblems, citedSourceTexts, type CitedAnswer } from '../core/answer/citation-contract.js';
 import { onInterrupt } from './lib/interruption.js';
+import { cpuSecondsOf, memoryOf, type Memory } from './lib/process-memory.js';
 import autocannon from 'autocannon';
 
 const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
@@ -203,38 +204,6 @@ async function startServer(env: NodeJS.ProcessEnv): Promise<Server> {
     });
   });
   return { child, url, logLines, stderr: () => stderr };
-}
-
-interface Memory {
-  rssMb: number;
-  peakMb: number;
-}
-
-/** A process and its children (the workers, when the server runs several), from /proc. */
-function processTree(pid: number): number[] {
-  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
-  return [pid, ...(children === '' ? [] : children.split(/\s+/).map(Number).flatMap(processTree))];
-}
-
-/** The server's resident memory and peak so far, summed over its processes, from /proc/<pid>/status. */
-function memoryOf(pid: number): Memory {
-  let rssMb = 0;
-  let peakMb = 0;
-  for (const member of processTree(pid)) {
-    const status = readFileSync(`/proc/${member}/status`, 'utf8');
-    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-    rssMb += kb('VmRSS') / 1024;
-    peakMb += kb('VmHWM') / 1024;
-  }
-  return { rssMb, peakMb };
-}
-
-/** CPU time the child has used so far, in seconds, from /proc/<pid>/schedstat (nanoseconds on a CPU). */
-function cpuSecondsOf(pid: number): number {
-  return processTree(pid).reduce(
-    (total, member) => total + Number(readFileSync(`/proc/${member}/schedstat`, 'utf8').split(' ')[0]) / 1e9,
-    0,
-  );
 }
 
 /**
