@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LexicalEmbeddings } from '../core/embeddings/lexical-embeddings.js';
+import { foldText, isContentWord, words } from '../core/text/analyze.js';
 
 function cosine(a: number[], b: number[]): number {
   return a.reduce((sum, value, index) => sum + value * (b[index] ?? 0), 0);
@@ -62,5 +63,71 @@ describe('LexicalEmbeddings', () => {
     expect(() => LexicalEmbeddings.fromJSON({ kind: 'lexical', dimensions: 4 })).toThrow();
     const state = new LexicalEmbeddings({ dimensions: 8 }).fit(corpus).toJSON();
     expect(() => LexicalEmbeddings.fromJSON({ ...state, idf: [1, 2] })).toThrow(/idf/);
+  });
+});
+
+describe('LexicalEmbeddings features', () => {
+  /** The feature definition written plainly: each content word as `w:word`, and the 3–5-grams of `_word_`. */
+  function referenceVector(texts: string[], text: string, dimensions: number): number[] {
+    const hash = (value: string, seed = 0x811c9dc5) => {
+      let state = seed;
+      for (let index = 0; index < value.length; index += 1)
+        state = Math.imul(state ^ value.charCodeAt(index), 0x01000193);
+      return state >>> 0;
+    };
+    const features = (input: string) => {
+      const counts = new Map<string, { count: number; weight: number }>();
+      for (const word of words(input)) {
+        const folded = foldText(word);
+        if (!isContentWord(folded)) continue;
+        const grams = [`w:${folded}`];
+        const padded = `_${folded}_`;
+        for (let size = 3; size <= 5; size += 1) {
+          for (let offset = 0; offset + size <= padded.length; offset += 1)
+            grams.push(padded.slice(offset, offset + size));
+        }
+        grams.forEach((gram, position) => {
+          const entry = counts.get(gram);
+          if (entry === undefined) counts.set(gram, { count: 1, weight: position === 0 ? 2 : 1 });
+          else entry.count += 1;
+        });
+      }
+      return counts;
+    };
+    const frequency = new Array<number>(dimensions).fill(0);
+    for (const passage of texts) {
+      for (const bucket of new Set([...features(passage).keys()].map((gram) => hash(gram) % dimensions))) {
+        frequency[bucket] = (frequency[bucket] ?? 0) + 1;
+      }
+    }
+    const idf = frequency.map((count) => Math.log((1 + texts.length) / (1 + count)) + 1);
+    const vector = new Array<number>(dimensions).fill(0);
+    for (const [gram, { count, weight }] of features(text)) {
+      const bucket = hash(gram) % dimensions;
+      const sign = hash(gram, 0x9747b28c) & 1 ? 1 : -1;
+      vector[bucket] = (vector[bucket] ?? 0) + sign * weight * (1 + Math.log(count)) * (idf[bucket] ?? 1);
+    }
+    const norm = Math.sqrt(vector.reduce((sum, value) => sum + value * value, 0));
+    return vector.map((value) => (norm === 0 ? 0 : value / norm));
+  }
+
+  it('computes the hashed word and n-gram features of their plain definition (cached and hashed incrementally)', () => {
+    const texts = [
+      ...corpus,
+      'Œuvre de la défense: défense, défenses, DÉFENSE et 2024 missiles.',
+      'Straße und Ukraine.',
+    ];
+    const embeddings = new LexicalEmbeddings({ dimensions: 256 }).fit(texts);
+    for (const text of [...texts, 'défense défense défense', 'NATO OTAN']) {
+      const actual = embeddings.embed(text);
+      referenceVector(texts, text, 256).forEach((value, index) => expect(actual[index]).toBeCloseTo(value, 12));
+    }
+  });
+
+  it('fits the same weights passage by passage as all at once', () => {
+    const whole = new LexicalEmbeddings({ dimensions: 128 }).fit(corpus);
+    const streamed = new LexicalEmbeddings({ dimensions: 128 });
+    for (const text of corpus) streamed.observe(text);
+    expect(streamed.completeFit().toJSON()).toEqual(whole.toJSON());
   });
 });

@@ -33,6 +33,11 @@ export class LexicalEmbeddings extends Embeddings {
   private readonly wordWeight: number;
   private idf: Float64Array;
   private documentCount = 0;
+  /** Document frequency per bucket while fitting (see `observe`). */
+  private fitting: Float64Array | undefined;
+  private readonly features = new FeatureCounter();
+  /** The features of each word met so far: most words of a corpus come back, so each is hashed once. */
+  private readonly wordFeatures = new Map<string, WordFeatures | null>();
 
   constructor(options: LexicalEmbeddingsOptions) {
     super({});
@@ -49,16 +54,28 @@ export class LexicalEmbeddings extends Embeddings {
   }
 
   /** Learns inverse document frequencies from the corpus passages (smoothed, as scikit-learn does). */
-  fit(texts: string[]): this {
-    const documentFrequency = new Float64Array(this.dimensions);
-    for (const text of texts) {
-      for (const bucket of new Set([...this.features(text).keys()].map((feature) => hash(feature) % this.dimensions))) {
-        documentFrequency[bucket] = (documentFrequency[bucket] ?? 0) + 1;
-      }
-    }
-    const total = texts.length;
-    this.idf = documentFrequency.map((frequency) => Math.log((1 + total) / (1 + frequency)) + 1);
-    this.documentCount = total;
+  fit(texts: Iterable<string>): this {
+    for (const text of texts) this.observe(text);
+    return this.completeFit();
+  }
+
+  /** Counts one passage towards the inverse document frequencies; `completeFit` then applies them. */
+  observe(text: string): void {
+    this.fitting ??= new Float64Array(this.dimensions);
+    const frequency = this.fitting;
+    this.countFeatures(text);
+    this.features.forEachBucket(this.dimensions, (bucket) => {
+      frequency[bucket] = (frequency[bucket] ?? 0) + 1;
+    });
+    this.documentCount += 1;
+  }
+
+  /** Turns the counts of `observe` into the weights `embed` uses. */
+  completeFit(): this {
+    const frequency = this.fitting ?? new Float64Array(this.dimensions);
+    const total = this.documentCount;
+    this.idf = frequency.map((count) => Math.log((1 + total) / (1 + count)) + 1);
+    this.fitting = undefined;
     return this;
   }
 
@@ -95,48 +112,171 @@ export class LexicalEmbeddings extends Embeddings {
 
   /** The vector of one text, computed synchronously. */
   embed(text: string): number[] {
-    const vector = new Float64Array(this.dimensions);
-    for (const [feature, { count, weight }] of this.features(text)) {
-      const code = hash(feature);
-      const bucket = code % this.dimensions;
-      const sign = hash(feature, SIGN_SEED) & 1 ? 1 : -1;
-      vector[bucket] = (vector[bucket] ?? 0) + sign * weight * (1 + Math.log(count)) * (this.idf[bucket] ?? 1);
-    }
-    let norm = 0;
-    for (const value of vector) norm += value * value;
-    norm = Math.sqrt(norm);
-    return Array.from(vector, (value) => (norm === 0 ? 0 : value / norm));
+    return Array.from(this.vector(text, new Float64Array(this.dimensions)));
   }
 
-  private features(text: string): Map<string, { count: number; weight: number }> {
-    const features = new Map<string, { count: number; weight: number }>();
-    const add = (feature: string, weight: number) => {
-      const entry = features.get(feature);
-      if (entry === undefined) features.set(feature, { count: 1, weight });
-      else entry.count += 1;
-    };
+  /** The vector of one text, written into `into` (float32 by default: what the vector index stores). */
+  vector<T extends Float32Array | Float64Array>(text: string, into: T): T;
+  vector(text: string): Float32Array;
+  vector(
+    text: string,
+    into: Float32Array | Float64Array = new Float32Array(this.dimensions),
+  ): Float32Array | Float64Array {
+    const sums = new Float64Array(this.dimensions);
+    this.countFeatures(text);
+    this.features.forEach((code, count, weight) => {
+      const bucket = code % this.dimensions;
+      sums[bucket] = (sums[bucket] ?? 0) + weight * (1 + Math.log(count)) * (this.idf[bucket] ?? 1);
+    });
+    let norm = 0;
+    for (const value of sums) norm += value * value;
+    norm = Math.sqrt(norm);
+    for (let index = 0; index < this.dimensions; index += 1) into[index] = norm === 0 ? 0 : (sums[index] ?? 0) / norm;
+    return into;
+  }
+
+  /** Fills the counter with the features of a text: each content word, and its character n-grams. */
+  private countFeatures(text: string): void {
+    this.features.clear();
     for (const word of words(text)) {
-      const folded = foldText(word);
-      if (!isContentWord(folded)) continue;
-      add(`w:${folded}`, this.wordWeight);
-      const padded = `_${folded}_`;
-      for (let size = this.minNgram; size <= this.maxNgram; size += 1) {
-        for (let offset = 0; offset + size <= padded.length; offset += 1) add(padded.slice(offset, offset + size), 1);
+      const features = this.featuresOf(word);
+      if (features === null) continue;
+      for (let index = 0; index < features.codes.length; index += 1) {
+        this.features.add(features.codes[index] ?? 0, features.weights[index] ?? 0);
       }
     }
+  }
+
+  private featuresOf(word: string): WordFeatures | null {
+    let features = this.wordFeatures.get(word);
+    if (features !== undefined) return features;
+    const folded = foldText(word);
+    features = isContentWord(folded) ? this.computeFeatures(folded) : null;
+    // A bound on memory for corpora of unusual vocabulary: start again rather than grow without end.
+    if (this.wordFeatures.size >= MAX_CACHED_WORDS) this.wordFeatures.clear();
+    this.wordFeatures.set(word, features);
     return features;
+  }
+
+  /**
+   * The word feature `w:<word>` and the n-grams of `_<word>_`, each as its FNV-1a hash and signed weight. The hashes
+   * of the n-grams starting at one offset are extended one letter at a time, rather than hashing each slice anew.
+   */
+  private computeFeatures(folded: string): WordFeatures {
+    const codes: number[] = [];
+    const weights: number[] = [];
+    const push = (code: number, signCode: number, weight: number) => {
+      codes.push(code >>> 0);
+      weights.push(signCode & 1 ? weight : -weight);
+    };
+    push(hash(folded, hash('w:')), hash(folded, hash('w:', SIGN_SEED)), this.wordWeight);
+    const padded = `_${folded}_`;
+    for (let offset = 0; offset < padded.length; offset += 1) {
+      let code = FNV_OFFSET;
+      let signCode = SIGN_SEED;
+      for (let size = 1; size <= this.maxNgram && offset + size <= padded.length; size += 1) {
+        const unit = padded.charCodeAt(offset + size - 1);
+        code = Math.imul(code ^ unit, FNV_PRIME);
+        signCode = Math.imul(signCode ^ unit, FNV_PRIME);
+        if (size >= this.minNgram) push(code, signCode >>> 0, 1);
+      }
+    }
+    return { codes: Uint32Array.from(codes), weights: Float64Array.from(weights) };
+  }
+}
+
+/** Distinct words whose features are kept. */
+const MAX_CACHED_WORDS = 500_000;
+
+interface WordFeatures {
+  /** FNV-1a hash of each feature: its bucket is the hash modulo the dimensions. */
+  codes: Uint32Array;
+  /** The feature's weight, negated when its sign hash is even. */
+  weights: Float64Array;
+}
+
+/**
+ * Counts the features of one text by hash, in an open-addressing table that is cleared between texts by a
+ * generation stamp. A feature is known by its 32-bit hash: two features of one text with the same hash (about one
+ * pair in a billion) fall in the same bucket anyway and are counted together.
+ */
+class FeatureCounter {
+  private shift = 20;
+  private codes = new Uint32Array(1 << 12);
+  private counts = new Uint32Array(1 << 12);
+  private weights = new Float64Array(1 << 12);
+  private stamps = new Uint32Array(1 << 12);
+  private stamp = 1;
+  private used: number[] = [];
+
+  clear(): void {
+    this.stamp += 1;
+    if (this.stamp === 0xffffffff) {
+      this.stamps.fill(0);
+      this.stamp = 1;
+    }
+    this.used = [];
+  }
+
+  add(code: number, weight: number, count = 1): void {
+    if (this.used.length * 2 >= this.codes.length) this.grow();
+    const mask = this.codes.length - 1;
+    let slot = Math.imul(code, 0x9e3779b1) >>> this.shift;
+    while (this.stamps[slot] === this.stamp) {
+      if (this.codes[slot] === code) {
+        this.counts[slot] = (this.counts[slot] ?? 0) + count;
+        return;
+      }
+      slot = (slot + 1) & mask;
+    }
+    this.stamps[slot] = this.stamp;
+    this.codes[slot] = code;
+    this.counts[slot] = count;
+    this.weights[slot] = weight;
+    this.used.push(slot);
+  }
+
+  /** Each feature counted, in the order first met. */
+  forEach(visit: (code: number, count: number, weight: number) => void): void {
+    for (const slot of this.used) visit(this.codes[slot] ?? 0, this.counts[slot] ?? 0, this.weights[slot] ?? 0);
+  }
+
+  /** Each bucket that at least one counted feature falls in, once. */
+  forEachBucket(dimensions: number, visit: (bucket: number) => void): void {
+    const seen = new Set<number>();
+    for (const slot of this.used) {
+      const bucket = (this.codes[slot] ?? 0) % dimensions;
+      if (seen.has(bucket)) continue;
+      seen.add(bucket);
+      visit(bucket);
+    }
+  }
+
+  /** Doubles the table, keeping what it counted and the order it was met in. */
+  private grow(): void {
+    const entries = this.used.map((slot) => [this.codes[slot] ?? 0, this.weights[slot] ?? 0, this.counts[slot] ?? 0]);
+    const size = this.codes.length * 2;
+    this.shift -= 1;
+    this.codes = new Uint32Array(size);
+    this.counts = new Uint32Array(size);
+    this.weights = new Float64Array(size);
+    this.stamps = new Uint32Array(size);
+    this.stamp = 1;
+    this.used = [];
+    for (const [code = 0, weight = 0, count = 0] of entries) this.add(code, weight, count);
   }
 }
 
 const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
 const SIGN_SEED = 0x9747b28c;
 
-/** 32-bit FNV-1a over UTF-16 code units: fast, deterministic and the same on every platform. */
+/** 32-bit FNV-1a over UTF-16 code units, from `seed` (a previous hash extends it): the same on every platform. */
 function hash(text: string, seed = FNV_OFFSET): number {
   let value = seed;
   for (let index = 0; index < text.length; index += 1) {
     value ^= text.charCodeAt(index);
-    value = Math.imul(value, 0x01000193);
+    value = Math.imul(value, FNV_PRIME);
   }
   return value >>> 0;
 }
