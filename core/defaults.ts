@@ -20,6 +20,10 @@ export const DEFAULTS = Object.freeze({
     repeatedMinShare: 0.2,
   }),
   lexicalEmbeddings: Object.freeze({
+    /**
+     * Hashed feature space. Fewer dimensions would build the graph faster and take less memory, but collisions then
+     * cost retrieval: at 256, hit@3 falls by 0.16 on nodejs-en and 0.13 on devref-fr.
+     */
     dimensions: 1024,
     minNgram: 3,
     maxNgram: 5,
@@ -34,10 +38,39 @@ export const DEFAULTS = Object.freeze({
     candidates: 20,
     /** Reciprocal-rank fusion constant (Cormack et al. use 60; small collections favour less smoothing). */
     rrfK: 20,
-    /** hnswlib search breadth. */
-    efSearch: 64,
     /** Longest wait for an embedding server, per attempt. */
     embeddingTimeoutMs: 5_000,
+  }),
+  vectors: Object.freeze({
+    /**
+     * hnswlib graph degree and construction breadth, and search breadth. Construction cost grows with both of the
+     * first two; a wider search recovers the recall: against exact search on 11k passages (scripts/vector-recall.ts),
+     * M 12, efConstruction 40, ef 256 finds 0.92 of the true 20 nearest, where M 16, efConstruction 200, ef 64 found
+     * 0.90, for a build about four times faster.
+     */
+    m: 12,
+    efConstruction: 40,
+    efSearch: 256,
+    /** Vectors sent to a building thread at a time. */
+    batch: 256,
+    /** Batches a building thread may have waiting before the embedding pauses (bounded memory). */
+    queuedBatches: 16,
+    /**
+     * A corpus gets one graph (shard) per this many passages, built in parallel, up to one per core and
+     * `maxShards`: each question searches every shard.
+     */
+    shardSize: 40_000,
+    maxShards: 4,
+  }),
+  keyword: Object.freeze({
+    /** BM25+ parameters (MiniSearch's, which the keyword index reproduces). */
+    bm25: Object.freeze({ k: 1.2, b: 0.7, d: 0.5 }),
+    /** A question term of this many letters or more also matches terms within an edit for every 1/fuzzy letters. */
+    fuzzyMinLength: 5,
+    fuzzy: 0.2,
+    maxFuzzy: 6,
+    /** Weight of a fuzzy match, before the discount for its distance (« defenc » meets « defens »). */
+    fuzzyWeight: 0.5,
   }),
   answering: Object.freeze({
     /** Below this weighted coverage of the question's terms by the best passage, the answer is a refusal. */
@@ -53,6 +86,9 @@ export const DEFAULTS = Object.freeze({
     maxSentences: 3,
     /** A further sentence must score at least this fraction of the best one. */
     secondarySentenceRatio: 0.6,
+    /** Passages and sentences whose terms are kept between questions. */
+    cachedPassageTerms: 2_000,
+    cachedSentenceTerms: 5_000,
     /**
      * Weight of a question word found only in a passage's section path or document title, beside one found in the
      * passage itself.

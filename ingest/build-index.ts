@@ -1,22 +1,58 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { EmbeddingsInterface } from '@langchain/core/embeddings';
 import type { Config } from '../core/config.js';
 import { DEFAULTS } from '../core/defaults.js';
 import { createIndexEmbedder, embedderId } from '../core/embeddings/create-embeddings.js';
-import { readManifest, writeIndex } from '../core/index/index-store.js';
-import { KeywordIndex } from '../core/index/keyword-index.js';
+import { LexicalEmbeddings } from '../core/embeddings/lexical-embeddings.js';
+import { CorpusError } from '../core/errors.js';
+import { ChunkWriter, readChunks } from '../core/index/chunk-store.js';
+import {
+  INDEX_FILES,
+  type ManifestContent,
+  readManifest,
+  vectorShardFile,
+  writeIndex,
+} from '../core/index/index-store.js';
+import { KeywordIndexBuilder, keywordTerms } from '../core/index/keyword-index.js';
 import { INDEX_FORMAT_VERSION, type Manifest } from '../core/index/manifest.js';
-import { embeddedText, VectorIndex } from '../core/index/vector-index.js';
-import type { Chunk, SourceDocument } from '../core/types.js';
-import { fileChecksum, listCorpusFiles, loadDocuments, READER_VERSION } from './load-documents.js';
+import { SourceTextWriter } from '../core/index/source-texts.js';
+import { embeddedText, VectorIndexBuilder } from '../core/index/vector-index.js';
+import type { Language } from '../core/types.js';
+import {
+  type CorpusFile,
+  fileChecksum,
+  listCorpusFiles,
+  type ReadFile,
+  READER_VERSION,
+  readCorpusFile,
+  toDocument,
+} from './load-documents.js';
+import { BoilerplateCensus } from './remove-boilerplate.js';
 import { type ChunkerSettings, splitIntoChunks } from './split-into-chunks.js';
 
+/** What ingest reports of each document. */
+export interface IngestedDocument {
+  source: string;
+  chars: number;
+  language: Language;
+  chunks: number;
+}
+
 export interface IngestSummary {
-  documents: SourceDocument[];
-  chunks: Chunk[];
+  documents: IngestedDocument[];
+  chunkCount: number;
   embedderId: string;
   dimensions: number;
   generation: string;
-  timings: { loadMs: number; splitMs: number; embedMs: number; writeMs: number; totalMs: number };
+  timings: {
+    /** Reading, splitting, keyword terms and embedder statistics, one document at a time. */
+    splitMs: number;
+    /** Embedding the passages while another thread builds the vector graph, and laying out the keyword index. */
+    indexMs: number;
+    writeMs: number;
+    totalMs: number;
+  };
 }
 
 export interface IngestOptions {
@@ -25,48 +61,142 @@ export interface IngestOptions {
   embeddings?: EmbeddingsInterface;
 }
 
-/** load → split → embed → write: builds a complete index of the corpus and points the index folder at it. */
+/** Passages embedded at a time by an embedder other than the lexical one (a request to a server). */
+const EMBEDDING_BATCH = 64;
+
+/**
+ * load → split → embed → write: builds a complete index of the corpus and points the index folder at it.
+ *
+ * Documents stream through, so memory holds the index being built, not the corpus. A census reads every file once
+ * to learn what repeats across the corpus (page furniture); then each file is read again, split, and its passages
+ * written to the chunk store, their keyword terms and the lexical embedder's statistics counted; last, the passages
+ * are read back and embedded, and the vectors handed to a worker thread that builds the hnswlib graph while this
+ * thread lays out the keyword index.
+ */
 export async function ingest(config: Config, options: IngestOptions = {}): Promise<IngestSummary> {
   const chunker = options.chunker ?? DEFAULTS.chunking;
   const clock = stopwatch();
-  const documents = await loadDocuments(config.corpusDir);
-  const loadMs = clock.lap();
-  const chunksByDocument = documents.map((document) => splitIntoChunks(document, chunker));
-  const chunks = chunksByDocument.flat();
-  const splitMs = clock.lap();
-  const embedder = createIndexEmbedder(config.embedder, chunks.map(embeddedText));
-  const vectorIndex = await VectorIndex.build(chunks, options.embeddings ?? embedder.embeddings);
-  const keywordIndex = KeywordIndex.build(chunks);
-  const embedMs = clock.lap();
-  const generation = await writeIndex(config.indexDir, {
-    manifest: {
-      embedder: { id: embedder.id, dimensions: vectorIndex.dimensions },
-      readerVersion: READER_VERSION,
-      chunker: { ...chunker },
-      sources: documents.map((document, index) => ({
-        source: document.source,
-        checksum: document.checksum,
-        title: document.title,
-        language: document.language,
-        chars: document.text.length,
-        chunks: chunksByDocument[index]?.length ?? 0,
-      })),
-      chunkCount: chunks.length,
-    },
-    documents,
-    chunks,
-    keywordIndex,
-    vectorIndex,
-    embedderState: embedder.state,
+  const files = await listCorpusFiles(config.corpusDir);
+  if (files.length === 0) {
+    throw new CorpusError(`The corpus folder ${config.corpusDir} holds no .txt, .md or .html document.`);
+  }
+  const documents: IngestedDocument[] = [];
+  const timings = { splitMs: 0, indexMs: 0, writeMs: 0 };
+  let summary: { id: string; dimensions: number; chunkCount: number } | undefined;
+
+  const generation = await writeIndex(config.indexDir, async (staging): Promise<ManifestContent> => {
+    const chunksFile = path.join(staging, INDEX_FILES.chunks);
+    const writer = await ChunkWriter.create(chunksFile);
+    const keywords = new KeywordIndexBuilder();
+    const lexical =
+      config.embedder.kind === 'lexical'
+        ? new LexicalEmbeddings({ dimensions: config.embedder.dimensions })
+        : undefined;
+    const sources: Manifest['sources'] = [];
+    const sourceTexts = await SourceTextWriter.create(path.join(staging, INDEX_FILES.sources));
+    try {
+      const census = new BoilerplateCensus();
+      for await (const file of readAhead(files)) census.count(file.reading);
+      for await (const file of readAhead(files)) {
+        const document = toDocument(file, census.content(file.reading));
+        const chunks = splitIntoChunks(document, chunker);
+        for (const chunk of chunks) {
+          await writer.add(chunk);
+          keywords.add(keywordTerms(chunk));
+          lexical?.observe(embeddedText(chunk));
+        }
+        await sourceTexts.add(document);
+        const text = sourceTexts.ranges.get(document.source);
+        if (text === undefined) throw new Error(`No text was written for ${document.source}.`);
+        sources.push({
+          source: document.source,
+          checksum: document.checksum,
+          title: document.title,
+          language: document.language,
+          chars: document.text.length,
+          chunks: chunks.length,
+          text,
+        });
+        documents.push({
+          source: document.source,
+          chars: document.text.length,
+          language: document.language,
+          chunks: chunks.length,
+        });
+      }
+    } finally {
+      await writeFile(path.join(staging, INDEX_FILES.chunkTable), await writer.close());
+      await sourceTexts.close();
+    }
+    lexical?.completeFit();
+    timings.splitMs = clock.lap();
+
+    // Pass 2: embed in this thread, build the graph in another.
+    const embedder = lexical === undefined ? await createIndexEmbedder(config.embedder, []) : undefined;
+    const embeddings = options.embeddings ?? lexical ?? embedder?.embeddings;
+    if (embeddings === undefined) throw new Error('no embedder');
+    const chunkCount = writer.count;
+    let vectors: VectorIndexBuilder | undefined;
+    const add = (vector: ArrayLike<number>) => {
+      vectors ??= new VectorIndexBuilder(vector.length, chunkCount);
+      vectors.add(vector);
+    };
+    try {
+      if (embeddings instanceof LexicalEmbeddings) {
+        const scratch = new Float32Array(embeddings.dimensions);
+        let count = 0;
+        for await (const chunk of readChunks(chunksFile)) {
+          add(embeddings.vector(embeddedText(chunk), scratch));
+          count += 1;
+          if (count % DEFAULTS.vectors.batch === 0) await vectors?.drained();
+        }
+      } else {
+        let texts: string[] = [];
+        const flush = async () => {
+          for (const vector of await embeddings.embedDocuments(texts)) add(vector);
+          texts = [];
+          await vectors?.drained();
+        };
+        for await (const chunk of readChunks(chunksFile)) {
+          texts.push(embeddedText(chunk));
+          if (texts.length === EMBEDDING_BATCH) await flush();
+        }
+        await flush();
+      }
+      if (vectors === undefined) throw new CorpusError(`The corpus folder ${config.corpusDir} yields no passage.`);
+      const built = vectors;
+      // The keyword index is laid out while the worker inserts the last vectors.
+      await writeFile(path.join(staging, INDEX_FILES.keywords), keywords.build().toBuffer());
+      await built.finish(
+        Array.from({ length: built.shardCount }, (_shard, index) => path.join(staging, vectorShardFile(index))),
+      );
+      timings.indexMs = clock.lap();
+      const id = lexical?.id ?? embedder?.id ?? embedderId(config.embedder);
+      if (lexical !== undefined) {
+        await writeFile(path.join(staging, INDEX_FILES.embedder), JSON.stringify(lexical.toJSON()));
+      }
+      summary = { id, dimensions: built.dimensions, chunkCount };
+      return {
+        embedder: { id, dimensions: built.dimensions },
+        readerVersion: READER_VERSION,
+        chunker: { ...chunker },
+        sources,
+        chunkCount,
+      };
+    } catch (error) {
+      await vectors?.abandon();
+      throw error;
+    }
   });
-  const writeMs = clock.lap();
+  timings.writeMs = clock.lap();
+  if (summary === undefined) throw new Error('the index was written without a summary');
   return {
     documents,
-    chunks,
-    embedderId: embedder.id,
-    dimensions: vectorIndex.dimensions,
+    chunkCount: summary.chunkCount,
+    embedderId: summary.id,
+    dimensions: summary.dimensions,
     generation,
-    timings: { loadMs, splitMs, embedMs, writeMs, totalMs: clock.total() },
+    timings: { ...timings, totalMs: clock.total() },
   };
 }
 
@@ -93,6 +223,24 @@ export async function staleReason(
     if ((await fileChecksum(file)) !== checksum) return `${file.source} changed`;
   }
   return undefined;
+}
+
+/** Reads the files in order, each while the previous one is being processed. */
+async function* readAhead(files: readonly CorpusFile[]): AsyncGenerator<ReadFile> {
+  let next: Promise<ReadFile> | undefined;
+  const start = (file: CorpusFile | undefined) => {
+    if (file === undefined) return undefined;
+    const reading = readCorpusFile(file);
+    // Awaited on the next turn; a failure meanwhile must not go unhandled.
+    reading.catch(() => undefined);
+    return reading;
+  };
+  next = start(files[0]);
+  for (let position = 0; next !== undefined; position += 1) {
+    const current = await next;
+    next = start(files[position + 1]);
+    yield current;
+  }
 }
 
 function stopwatch() {

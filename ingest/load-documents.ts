@@ -95,7 +95,8 @@ export function toDocuments(files: readonly ReadFile[]): SourceDocument[] {
   return files.map((file, index) => toDocument(file, kept[index] ?? []));
 }
 
-function toDocument(file: ReadFile, readBlocks: Reading['blocks']): SourceDocument {
+/** A read file as a document, keeping the blocks given (those that are content). */
+export function toDocument(file: ReadFile, readBlocks: Reading['blocks']): SourceDocument {
   const { text } = file.reading;
   const overall = detectLanguage(
     readBlocks

@@ -44,15 +44,14 @@ async function main(): Promise<number> {
   const summary = await ingest(config);
   console.log(`Found ${summary.documents.length} document(s) in ${shown(config.corpusDir)}:`);
   for (const document of summary.documents) {
-    const chunks = summary.chunks.filter((chunk) => chunk.source === document.source).length;
-    console.log(`  ${document.source}  ${document.text.length} chars, ${document.language}, ${chunks} chunk(s)`);
+    console.log(`  ${document.source}  ${document.chars} chars, ${document.language}, ${document.chunks} chunk(s)`);
   }
   const { timings } = summary;
   console.log(
-    `Indexed ${summary.chunks.length} chunk(s) with ${summary.embedderId} (${summary.dimensions} dimensions) ` +
+    `Indexed ${summary.chunkCount} chunk(s) with ${summary.embedderId} (${summary.dimensions} dimensions) ` +
       `into ${shown(config.indexDir)} in ${Math.round(timings.totalMs)} ms ` +
-      `(load ${Math.round(timings.loadMs)}, split ${Math.round(timings.splitMs)}, ` +
-      `embed ${Math.round(timings.embedMs)}, write ${Math.round(timings.writeMs)}).`,
+      `(load and split ${Math.round(timings.splitMs)}, embed and index ${Math.round(timings.indexMs)}, ` +
+      `write ${Math.round(timings.writeMs)}).`,
   );
   return 0;
 }

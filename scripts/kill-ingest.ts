@@ -290,7 +290,7 @@ async function main(): Promise<number> {
   let served = await loadIndex(config.indexDir, config.embedder);
   const firstAnswer = await checkAnswer(served, root, performance.now() - loadStartedAt);
   console.log(
-    `temp project ${root}: ${GENERATED_DOCUMENTS + 1} documents; first index ${served.chunks.length} chunks, ` +
+    `temp project ${root}: ${GENERATED_DOCUMENTS + 1} documents; first index ${served.chunkCount} chunks, ` +
       `full ingest run ${Math.round(fullRunMs)} ms (process start to exit); answer ${firstAnswer.text}`,
   );
   console.log(`  ${first.output.trim().split('\n').at(-1) ?? ''}`);
@@ -320,7 +320,7 @@ async function main(): Promise<number> {
       change = `-${name}`;
     }
     const expected = await expectedIndex(config);
-    const previous = { directory: served.directory, chunkCount: served.chunks.length };
+    const previous = { directory: served.directory, chunkCount: served.chunkCount };
     // Every third run aims at the end of the run, where the index is written and the link swapped.
     const share = run % 3 === 0 ? 0.85 + next() * 0.2 : next() * 1.1;
     const delayMs = Math.round(share * fullRunMs);
@@ -343,15 +343,13 @@ async function main(): Promise<number> {
     }
     if (loaded === undefined) problems.push(answer.text);
     else {
-      const isOld = loaded.directory === previous.directory && loaded.chunks.length === previous.chunkCount;
+      const isOld = loaded.directory === previous.directory && loaded.chunkCount === previous.chunkCount;
       const isNew =
-        sourcesKey(loaded.manifest.sources) === expected.sources && loaded.chunks.length === expected.chunkCount;
+        sourcesKey(loaded.manifest.sources) === expected.sources && loaded.chunkCount === expected.chunkCount;
       serves = isOld ? 'old' : isNew ? 'new' : 'OTHER';
-      if (!isOld && !isNew) problems.push(`serves neither index (${loaded.chunks.length} chunks, ${loaded.directory})`);
-      if (![previous.chunkCount, expected.chunkCount].includes(loaded.chunks.length)) {
-        problems.push(
-          `chunk count ${loaded.chunks.length} is neither ${previous.chunkCount} nor ${expected.chunkCount}`,
-        );
+      if (!isOld && !isNew) problems.push(`serves neither index (${loaded.chunkCount} chunks, ${loaded.directory})`);
+      if (![previous.chunkCount, expected.chunkCount].includes(loaded.chunkCount)) {
+        problems.push(`chunk count ${loaded.chunkCount} is neither ${previous.chunkCount} nor ${expected.chunkCount}`);
       }
       if (ingest.outcome === 'finished' && !isNew) problems.push('ingest finished but the new index is not served');
       answer = await checkAnswer(loaded, root, performance.now() - loadStartedAt);
@@ -386,7 +384,7 @@ async function main(): Promise<number> {
         `${ingest.outcome.padEnd(8)} at ${String(Math.round(ingest.ms)).padStart(5)} ms`,
         when.padEnd(12),
         serves.padEnd(5),
-        `${previous.chunkCount}→${expected.chunkCount}: ${loaded?.chunks.length ?? '-'}`,
+        `${previous.chunkCount}→${expected.chunkCount}: ${loaded?.chunkCount ?? '-'}`,
         answer.text,
       ].join(' | '),
     );
@@ -406,11 +404,10 @@ async function main(): Promise<number> {
     loadStartedAt = performance.now();
     const index = await loadIndex(config.indexDir, config.embedder);
     const loadMs = performance.now() - loadStartedAt;
-    const isNew =
-      sourcesKey(index.manifest.sources) === expected.sources && index.chunks.length === expected.chunkCount;
+    const isNew = sourcesKey(index.manifest.sources) === expected.sources && index.chunkCount === expected.chunkCount;
     const answer = await checkAnswer(index, root, loadMs);
     console.log(
-      `final index: ${index.chunks.length} chunks (expected ${expected.chunkCount}), ` +
+      `final index: ${index.chunkCount} chunks (expected ${expected.chunkCount}), ` +
         `${isNew ? 'the current corpus' : 'NOT the current corpus'}; answer ${answer.text}`,
     );
     if (!isNew) fail('the final index is not the index of the current corpus');

@@ -36,6 +36,8 @@ export function createApp(dependencies: AppDependencies): express.Express {
   };
   const app = express();
   app.disable('x-powered-by');
+  // Answers are POST responses that no cache revalidates: hashing each body for an ETag is work for nothing.
+  app.disable('etag');
   app.set('trust proxy', http.trustProxy);
   app.use(requestLogging(dependencies.logger ?? createLogger('silent')));
   app.use(securityHeaders());
@@ -43,7 +45,7 @@ export function createApp(dependencies: AppDependencies): express.Express {
   app.get('/healthz', (_request, response) => {
     const engine = dependencies.engine();
     if (engine === undefined) throw new IndexUnavailableError();
-    response.json({ status: 'ok', chunks: engine.index.chunks.length });
+    response.json({ status: 'ok', chunks: engine.index.chunkCount });
   });
 
   app.use(

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Config } from '../core/config.js';
 import { createEngine, type Engine, loadChatSetup } from '../core/engine.js';
 import { IndexMissingError } from '../core/errors.js';
-import { loadIndex } from '../core/index/index-store.js';
+import { type LoadedIndex, loadIndex } from '../core/index/index-store.js';
 import { watchIndex } from '../core/index/watch-index.js';
 import { createApp } from './app.js';
 import { listen } from './http-server.js';
@@ -16,7 +16,7 @@ import { createLogger } from './logging.js';
 export async function runServer(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
   const chatSetup = await loadChatSetup(config.chat, path.join(config.rootDir, 'prompts'));
-  let engine: Engine | undefined;
+  let engine: Engine<LoadedIndex> | undefined;
   try {
     engine = await createEngine(await loadIndex(config.indexDir, config.embedder), chatSetup);
   } catch (error) {
@@ -35,8 +35,11 @@ export async function runServer(config: Config): Promise<void> {
           current: engine?.index.directory,
           intervalMs: config.indexPollMs,
           onIndex: async (index) => {
+            const previous = engine;
             engine = await createEngine(index, chatSetup);
-            logger.info({ index: index.directory, chunks: index.chunks.length }, 'serving a new index');
+            // Requests in flight may still read the previous index's passages until they time out.
+            if (previous !== undefined) setTimeout(() => previous.index.close(), config.http.requestTimeoutMs).unref();
+            logger.info({ index: index.directory, chunks: index.chunkCount }, 'serving a new index');
           },
           onError: (error, directory) =>
             logger.error({ err: error, index: directory }, 'new index not loaded; still serving the previous one'),
@@ -49,7 +52,7 @@ export async function runServer(config: Config): Promise<void> {
     const address = server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-    const chunks = engine === undefined ? 'no index' : `${engine.index.chunks.length} passages`;
+    const chunks = engine === undefined ? 'no index' : `${engine.index.chunkCount} passages`;
     const mode = config.chat === undefined ? 'extractive answers' : `answers written by ${config.chat.model}`;
     // The one line a person starting the server reads; the logs carry the rest.
     if (cluster.isPrimary) console.log(`Serving ${chunks} (${mode}) at http://${host}:${port}/`);

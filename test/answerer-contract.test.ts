@@ -9,7 +9,7 @@ import { GenerativeAnswerer } from '../core/answer/generative-answerer.js';
 import { ModelRewriter } from '../core/conversation/rewrite-question.js';
 import { DEFAULTS } from '../core/defaults.js';
 import type { Answerer } from '../core/engine.js';
-import type { LoadedIndex } from '../core/index/index-store.js';
+import type { PassageIndex } from '../core/index/passage-index.js';
 import { createChatModel } from '../core/llm/create-chat-model.js';
 import { loadPrompts, type Prompts } from '../core/llm/prompts.js';
 import { HybridRetriever, type Retrieval, type Retriever } from '../core/retrieval/hybrid-retriever.js';
@@ -56,14 +56,14 @@ interface Implementation {
   /** The mode of an answer that was found. */
   mode: AnswerMode;
   /** Makes the answerer over the index, retrieving with `retriever`. */
-  create: (index: LoadedIndex, retriever: Retriever) => Answerer;
+  create: (index: PassageIndex, retriever: Retriever) => Answerer;
 }
 
 let prompts: Prompts;
 let dutiful: OpenAiWireServer;
 let failing: OpenAiWireServer;
 
-function generativeOver(server: OpenAiWireServer, index: LoadedIndex, retriever: Retriever): Answerer {
+function generativeOver(server: OpenAiWireServer, index: PassageIndex, retriever: Retriever): Answerer {
   const model = createChatModel({
     model: 'test-model',
     apiKey: 'sk-local',
@@ -71,7 +71,7 @@ function generativeOver(server: OpenAiWireServer, index: LoadedIndex, retriever:
     timeoutMs: TIMEOUT_MS,
     temperature: 0,
   });
-  const finder = new PassageFinder(index.chunks, retriever);
+  const finder = new PassageFinder(index, retriever);
   return new GenerativeAnswerer({
     model,
     prompts,
@@ -86,7 +86,7 @@ const IMPLEMENTATIONS: Implementation[] = [
   {
     name: 'extractive',
     mode: 'extractive',
-    create: (index, retriever) => new ExtractiveAnswerer(new PassageFinder(index.chunks, retriever)),
+    create: (index, retriever) => new ExtractiveAnswerer(new PassageFinder(index, retriever)),
   },
   { name: 'generative', mode: 'generative', create: (index, retriever) => generativeOver(dutiful, index, retriever) },
   {

@@ -48,8 +48,9 @@ describe('npm run bench:scale (smoke run)', () => {
       };
       expect(results.machine).toMatch(/cores/);
       const [small, large] = results.rows;
-      // Nested corpora: the larger holds more chunks, and each is near the size asked for.
-      expect(small?.chunks).toBeGreaterThanOrEqual(150);
+      // Nested corpora: the larger holds more chunks, and each is near the size asked for (counted document by
+      // document, before page furniture repeated across the corpus is left out).
+      expect(small?.chunks).toBeGreaterThanOrEqual(120);
       expect(large?.chunks).toBeGreaterThan(small?.chunks ?? Infinity);
       for (const row of results.rows) {
         expect(row.ingestPeakMb).toBeGreaterThan(20);

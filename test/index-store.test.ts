@@ -5,8 +5,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../core/config.js';
 import { IndexCorruptError, IndexMismatchError, IndexMissingError } from '../core/errors.js';
 import { loadIndex, writeIndex } from '../core/index/index-store.js';
+import { INDEX_FORMAT_VERSION } from '../core/index/manifest.js';
 import { HybridRetriever } from '../core/retrieval/hybrid-retriever.js';
+import { DEFAULTS } from '../core/defaults.js';
 import { ingest, staleReason } from '../ingest/build-index.js';
+import { readCorpusFile, toDocuments } from '../ingest/load-documents.js';
+import { splitIntoChunks } from '../ingest/split-into-chunks.js';
 import { COMMUNIQUE, createWorkspace, type Workspace } from './helpers/test-index.js';
 
 let workspace: Workspace;
@@ -29,10 +33,19 @@ describe('the index on disk', () => {
   it('loads what ingest wrote, with the same passages and the same search results', async () => {
     const summary = await ingest(workspace.config);
     const index = await loadIndex(workspace.config.indexDir, workspace.config.embedder);
-    expect(index.chunks).toEqual(summary.chunks);
-    expect(index.manifest.chunkCount).toBe(summary.chunks.length);
+    const [document] = toDocuments([
+      await readCorpusFile({ absolutePath: path.join(workspace.root, COMMUNIQUE), source: COMMUNIQUE }),
+    ]);
+    const expected = document === undefined ? [] : splitIntoChunks(document, DEFAULTS.chunking);
+    expect([...index.allChunks()]).toEqual(expected);
+    expect(summary.chunkCount).toBe(expected.length);
+    expect(index.manifest.chunkCount).toBe(expected.length);
+    expect(index.chunk(expected[1]?.id ?? '')).toEqual(expected[1]);
+    expect(index.chunk('no such id')).toBeUndefined();
     expect(index.manifest.sources.map((source) => source.source)).toEqual([COMMUNIQUE]);
-    expect(index.vectorIndex.size).toBe(summary.chunks.length);
+    // Every passage has its vector: a search for more neighbours than passages returns each once.
+    const vectorHits = await index.vectorSearch('nouveau commandement à Wiesbaden', 1000);
+    expect(new Set(vectorHits.map((hit) => hit.chunkId))).toEqual(new Set(expected.map((chunk) => chunk.id)));
     const hits = (await new HybridRetriever(index).retrieve('nouveau commandement à Wiesbaden', 3)).hits;
     expect(hits[0]?.chunk.text).toContain('Wiesbaden');
     expect(hits[0]?.vectorSimilarity).toBeGreaterThan(0);
@@ -48,6 +61,19 @@ describe('the index on disk', () => {
     expect(await staleReason(other)).toMatch(/another embedder/);
   });
 
+  it('refuses an index of an older format, saying to re-run ingest', async () => {
+    await ingest(workspace.config);
+    const file = path.join(workspace.config.indexDir, 'manifest.json');
+    const manifest = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+    await writeFile(file, JSON.stringify({ ...manifest, formatVersion: 1 }));
+    const attempt = loadIndex(workspace.config.indexDir, workspace.config.embedder);
+    await expect(attempt).rejects.toBeInstanceOf(IndexMismatchError);
+    await expect(attempt).rejects.toThrow(
+      new RegExp(`has format 1, this version reads ${INDEX_FORMAT_VERSION}\\. Re-run \`npm run ingest\``),
+    );
+    expect(await staleReason(workspace.config)).toMatch(/older format/);
+  });
+
   it('says when there is no index', async () => {
     await expect(loadIndex(workspace.config.indexDir, workspace.config.embedder)).rejects.toBeInstanceOf(
       IndexMissingError,
@@ -57,12 +83,15 @@ describe('the index on disk', () => {
 
   it('names a damaged or truncated file instead of serving it', async () => {
     await ingest(workspace.config);
-    const file = path.join(workspace.config.indexDir, 'vectors', 'hnswlib.index');
-    const bytes = await readFile(file);
-    await writeFile(file, bytes.subarray(0, bytes.length / 2));
-    const attempt = loadIndex(workspace.config.indexDir, workspace.config.embedder);
-    await expect(attempt).rejects.toBeInstanceOf(IndexCorruptError);
-    await expect(attempt).rejects.toThrow(/hnswlib\.index/);
+    for (const name of ['vectors-0.hnsw', 'chunks.jsonl', 'keyword-index.bin', 'chunk-table.bin']) {
+      await ingest(workspace.config);
+      const file = path.join(workspace.config.indexDir, name);
+      const bytes = await readFile(file);
+      await writeFile(file, bytes.subarray(0, bytes.length / 2));
+      const attempt = loadIndex(workspace.config.indexDir, workspace.config.embedder);
+      await expect(attempt).rejects.toBeInstanceOf(IndexCorruptError);
+      await expect(attempt).rejects.toThrow(name);
+    }
 
     await ingest(workspace.config);
     await writeFile(path.join(workspace.config.indexDir, 'manifest.json'), '{"formatVersion":');
@@ -87,23 +116,17 @@ describe('the index on disk', () => {
     await expect(ingest(workspace.config, { embeddings: new FailingEmbeddings() })).rejects.toThrow(/went away/);
     const after = await loadIndex(workspace.config.indexDir, workspace.config.embedder);
     expect(after.directory).toBe(before.directory);
-    expect(after.chunks).toEqual(before.chunks);
+    expect([...after.allChunks()]).toEqual([...before.allChunks()]);
   });
 
   it('keeps the previous index when the write itself fails half way', async () => {
     await ingest(workspace.config);
     const before = await loadIndex(workspace.config.indexDir, workspace.config.embedder);
-    const vectorIndex = Object.create(before.vectorIndex) as typeof before.vectorIndex;
     // Dies after some files of the new index are written, before the manifest and the swap.
-    vectorIndex.save = () => Promise.reject(new Error('killed while writing'));
     await expect(
-      writeIndex(workspace.config.indexDir, {
-        manifest: before.manifest,
-        documents: [],
-        chunks: before.chunks,
-        keywordIndex: before.keywordIndex,
-        vectorIndex,
-        embedderState: undefined,
+      writeIndex(workspace.config.indexDir, async (staging) => {
+        await writeFile(path.join(staging, 'chunks.jsonl'), '{"id":');
+        throw new Error('killed while writing');
       }),
     ).rejects.toThrow(/killed while writing/);
     const after = await loadIndex(workspace.config.indexDir, workspace.config.embedder);

@@ -93,6 +93,8 @@ describe('npm run ingest', () => {
     const { root } = await workspace(files);
     const environment = { CORPUS_DIR: path.join(root, 'corpus'), INDEX_DIR: path.join(root, 'index') };
     const config = parseConfig(environment, PROJECT_ROOT);
+    // The first run also compiles the sources; the moments to kill at are shares of a run as the later ones go.
+    expect((await runIngest([], environment)).code).toBe(0);
     const startedAt = performance.now();
     expect((await runIngest([], environment)).code).toBe(0);
     const fullRunMs = performance.now() - startedAt;
@@ -106,13 +108,13 @@ describe('npm run ingest', () => {
       const index = await loadIndex(config.indexDir, config.embedder);
       if (run.signal === 'SIGKILL') {
         killed += 1;
-        expect([first.chunks.length, first.chunks.length + 1]).toContain(index.chunks.length);
+        expect([first.chunkCount, first.chunkCount + 1]).toContain(index.chunkCount);
       } else {
-        expect(index.chunks.length).toBe(first.chunks.length + 1);
+        expect(index.chunkCount).toBe(first.chunkCount + 1);
       }
     }
     expect(killed).toBeGreaterThanOrEqual(3);
     expect((await runIngest([], environment)).code).toBe(0);
-    expect((await loadIndex(config.indexDir, config.embedder)).chunks.length).toBe(first.chunks.length + 1);
+    expect((await loadIndex(config.indexDir, config.embedder)).chunkCount).toBe(first.chunkCount + 1);
   }, 120_000);
 });

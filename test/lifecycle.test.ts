@@ -59,11 +59,11 @@ describe('start-up', () => {
   it('refuses a damaged index with a message naming the file', async () => {
     const scratch = await workspace();
     await ingest(scratch.config);
-    const file = path.join(scratch.config.indexDir, 'chunks.json');
+    const file = path.join(scratch.config.indexDir, 'chunks.jsonl');
     await writeFile(file, (await readFile(file, 'utf8')).slice(0, 100));
     const server = await startServer(scratch);
     expect(await server.exited).toBe(1);
-    expect(server.output()).toMatch(/server: The index file .*chunks\.json is damaged/);
+    expect(server.output()).toMatch(/server: The index file .*chunks\.jsonl is damaged/);
   });
 });
 
@@ -178,14 +178,14 @@ describe('re-ingest while serving', () => {
     const generation = path.resolve(path.dirname(scratch.config.indexDir), await readlink(scratch.config.indexDir));
     const damaged = `${generation}-damaged`;
     await cp(generation, damaged, { recursive: true });
-    await writeFile(path.join(damaged, 'keyword-index.json'), '{');
+    await writeFile(path.join(damaged, 'keyword-index.bin'), '{');
     await symlink(path.basename(damaged), `${scratch.config.indexDir}.next`);
     await rename(`${scratch.config.indexDir}.next`, scratch.config.indexDir);
     const deadline = Date.now() + 5000;
     while (!server.output().includes('still serving the previous one') && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    expect(server.output()).toMatch(/keyword-index\.json is damaged/);
+    expect(server.output()).toMatch(/keyword-index\.bin is damaged/);
     const response = await fetch(`${server.base}/api/answer`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

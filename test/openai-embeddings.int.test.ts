@@ -12,8 +12,8 @@ describe.skipIf(!process.env['OPENAI_API_KEY'])('OpenAI embeddings, live', () =>
       const config = parseConfig({ ...process.env, EMBEDDER: 'openai' }, workspace.root);
       await ingest(config);
       const index = await loadIndex(config.indexDir, config.embedder);
-      const [hit] = await index.vectorIndex.query('Where is the new NATO command?', 1);
-      expect(index.chunkById.get(hit?.chunkId ?? '')?.text).toMatch(/Wiesbaden/);
+      const [hit] = await index.vectorSearch('Where is the new NATO command?', 1);
+      expect(index.chunk(hit?.chunkId ?? '')?.text).toMatch(/Wiesbaden/);
     } finally {
       await workspace.cleanup();
     }

@@ -1,4 +1,5 @@
 import { LexicalRewriter, type QuestionRewriter } from '../conversation/rewrite-question.js';
+import { BoundedCache } from '../bounded-cache.js';
 import { DEFAULTS } from '../defaults.js';
 import { sectionTitle } from '../section-title.js';
 import { detectLanguage, foldText, type QueryTerm } from '../text/analyze.js';
@@ -36,7 +37,8 @@ const COVERED_MATCH = 0.5;
  * Refuses when no passage covers enough of the question: an extractive answer cannot be better than its evidence.
  */
 export class ExtractiveAnswerer {
-  private readonly sentenceTerms = new Map<string, TextTerms>();
+  /** Terms of the sentences met lately, shared by the questions that retrieve the same passages. */
+  private readonly sentenceTerms = new BoundedCache<string, TextTerms>(DEFAULTS.answering.cachedSentenceTerms);
 
   constructor(
     private readonly finder: PassageFinder,
@@ -108,12 +110,7 @@ export class ExtractiveAnswerer {
   }
 
   private termsOfSentence(chunk: Chunk, sentence: Sentence, key: string): TextTerms {
-    let terms = this.sentenceTerms.get(key);
-    if (terms === undefined) {
-      terms = textTerms(quoteOf(chunk, sentence), sentence.language);
-      this.sentenceTerms.set(key, terms);
-    }
-    return terms;
+    return this.sentenceTerms.get(key, () => textTerms(quoteOf(chunk, sentence), sentence.language));
   }
 
   private minRelevance(questionLanguage: Language, sentenceLanguage: Language): number {

@@ -1,9 +1,11 @@
+import { BoundedCache } from '../bounded-cache.js';
 import { DEFAULTS } from '../defaults.js';
 import type { Retriever } from '../retrieval/hybrid-retriever.js';
 import { analyzeQuestion, detectLanguage, foldText, type QueryTerm } from '../text/analyze.js';
 import type { Chunk, RetrievedChunk } from '../types.js';
 import { contextText } from '../section-title.js';
 import {
+  type CorpusFrequencies,
   coverage,
   type FocusText,
   type PassageContext,
@@ -53,18 +55,21 @@ export interface PassageTerms {
  */
 export class PassageFinder {
   private readonly statistics: TermStatistics;
-  private readonly chunkTerms: ReadonlyMap<string, PassageTerms>;
+  /** Terms of the passages met lately: questions often come back to the same passages. */
+  private readonly chunkTerms = new BoundedCache<string, PassageTerms>(DEFAULTS.answering.cachedPassageTerms);
 
-  /** `terms` are the passages' terms when already computed (see `passageTerms`); otherwise they are computed here. */
+  /**
+   * `corpus` gives the document frequencies that weigh a question's words: an index's own counts (no pass over the
+   * passages, so a finder over a large index is ready at once), or the passages themselves. A passage's terms are
+   * computed when it is retrieved.
+   */
   constructor(
-    chunks: readonly Chunk[],
+    corpus: CorpusFrequencies | readonly Chunk[],
     private readonly retriever: Retriever,
-    terms?: ReadonlyMap<string, PassageTerms>,
     readonly options: FindingOptions = DEFAULTS.answering,
   ) {
-    this.chunkTerms = terms ?? new Map(chunks.map((chunk) => [chunk.id, termsOfPassage(chunk)]));
     this.statistics = new TermStatistics(
-      [...this.chunkTerms.values()].map((passage) => passage.text),
+      isChunkList(corpus) ? corpus.map((chunk) => termsOfPassage(chunk).text) : corpus,
       options.unknownWordWeight,
     );
   }
@@ -115,8 +120,12 @@ export class PassageFinder {
   }
 
   private termsOf(chunk: Chunk): PassageTerms {
-    return this.chunkTerms.get(chunk.id) ?? termsOfPassage(chunk);
+    return this.chunkTerms.get(chunk.id, () => termsOfPassage(chunk));
   }
+}
+
+function isChunkList(corpus: CorpusFrequencies | readonly Chunk[]): corpus is readonly Chunk[] {
+  return Array.isArray(corpus);
 }
 
 /** The terms of a passage, each sentence in its language, and of its context. */
@@ -148,20 +157,4 @@ function sentenceTerms(chunk: Chunk): TextTerms {
     for (const stem of terms.stems) stems.add(stem);
   }
   return { words, stems };
-}
-
-/** Slices of work between which other work (requests) may run. */
-const TERMS_SLICE = 200;
-
-/**
- * The terms of every passage, computed a slice at a time, yielding in between: a server loading a large index
- * beside the one it serves keeps answering meanwhile.
- */
-export async function passageTerms(chunks: readonly Chunk[]): Promise<Map<string, PassageTerms>> {
-  const terms = new Map<string, PassageTerms>();
-  for (let start = 0; start < chunks.length; start += TERMS_SLICE) {
-    for (const chunk of chunks.slice(start, start + TERMS_SLICE)) terms.set(chunk.id, termsOfPassage(chunk));
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  return terms;
 }

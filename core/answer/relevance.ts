@@ -3,6 +3,7 @@ import {
   compounds,
   containsIdentifier,
   foldText,
+  foldWord,
   identifiers,
   isContentWord,
   type QueryTerm,
@@ -27,7 +28,7 @@ export function textTerms(text: string, language: Language): TextTerms {
   const folded = new Set<string>();
   const stems = new Set<string>();
   for (const word of words(text)) {
-    const form = foldText(word);
+    const form = foldWord(word);
     if (!isContentWord(form)) continue;
     folded.add(form);
     stems.add(stem(word, language));
@@ -35,27 +36,43 @@ export function textTerms(text: string, language: Language): TextTerms {
   return { words: folded, stems };
 }
 
+/** Where document frequencies come from when the passages are not in memory: the index's own counts. */
+export interface CorpusFrequencies {
+  readonly chunkCount: number;
+  documentFrequency(stem: string): number;
+}
+
 /** Document frequencies of stems over the passages, for inverse-document-frequency weights. */
 export class TermStatistics {
-  private readonly frequency = new Map<string, number>();
+  private readonly frequency: (stem: string) => number;
   private readonly count: number;
   private readonly maxWeight: number;
 
-  /** `unknownWeight` is the weight of a word no passage uses, as a fraction of the rarest word's. */
+  /**
+   * From the terms of every passage, or from an index that counts them (no pass over the passages).
+   * `unknownWeight` is the weight of a word no passage uses, as a fraction of the rarest word's.
+   */
   constructor(
-    passages: readonly TextTerms[],
+    source: readonly TextTerms[] | CorpusFrequencies,
     private readonly unknownWeight = 1,
   ) {
-    for (const passage of passages) {
-      for (const term of passage.stems) this.frequency.set(term, (this.frequency.get(term) ?? 0) + 1);
+    if (isCorpusFrequencies(source)) {
+      this.frequency = (stem) => source.documentFrequency(stem);
+      this.count = source.chunkCount;
+    } else {
+      const counts = new Map<string, number>();
+      for (const passage of source) {
+        for (const term of passage.stems) counts.set(term, (counts.get(term) ?? 0) + 1);
+      }
+      this.frequency = (stem) => counts.get(stem) ?? 0;
+      this.count = source.length;
     }
-    this.count = passages.length;
     this.maxWeight = this.idf(1);
   }
 
   /** Whether some passage uses the word (under one of its stems). */
   isKnown(term: QueryTerm): boolean {
-    return term.stems.some((candidate) => (this.frequency.get(candidate) ?? 0) > 0);
+    return term.stems.some((candidate) => this.frequency(candidate) > 0);
   }
 
   /**
@@ -72,7 +89,7 @@ export class TermStatistics {
    * it does use.
    */
   weight(term: QueryTerm): number {
-    const frequency = Math.max(0, ...term.stems.map((candidate) => this.frequency.get(candidate) ?? 0));
+    const frequency = Math.max(0, ...term.stems.map((candidate) => this.frequency(candidate)));
     return frequency === 0 ? this.unknownWeight * this.maxWeight : this.idf(frequency);
   }
 
@@ -84,9 +101,23 @@ export class TermStatistics {
 /** How well a text matches one question word: 1 for the same stem, less for a cognate, 0 for none. */
 export function termMatch(term: QueryTerm, terms: TextTerms): number {
   if (terms.words.has(term.word) || term.stems.some((candidate) => terms.stems.has(candidate))) return 1;
-  let best = 0;
-  for (const word of terms.words) best = Math.max(best, cognateSimilarity(term.word, word));
+  // The best cognate of a word in a text is kept with the text's terms (themselves kept while in use): questions
+  // come back to the same passages with the same words, and comparing a word with every word of a text is costly.
+  let known = cognateMatches.get(terms);
+  if (known === undefined) cognateMatches.set(terms, (known = new Map()));
+  let best = known.get(term.word);
+  if (best === undefined) {
+    best = 0;
+    for (const word of terms.words) best = Math.max(best, cognateSimilarity(term.word, word));
+    known.set(term.word, best);
+  }
   return best;
+}
+
+const cognateMatches = new WeakMap<TextTerms, Map<string, number>>();
+
+function isCorpusFrequencies(source: readonly TextTerms[] | CorpusFrequencies): source is CorpusFrequencies {
+  return !Array.isArray(source);
 }
 
 /**

@@ -1,5 +1,4 @@
 import type { EmbeddingsInterface } from '@langchain/core/embeddings';
-import { OpenAIEmbeddings } from '@langchain/openai';
 import type { EmbedderConfig } from '../config.js';
 import { LexicalEmbeddings } from './lexical-embeddings.js';
 
@@ -18,7 +17,9 @@ export function embedderId(config: EmbedderConfig): string {
     : `openai:${config.model}`;
 }
 
-function openAiEmbeddings(config: Extract<EmbedderConfig, { kind: 'openai' }>): OpenAIEmbeddings {
+/** The OpenAI client is loaded only when configured: it adds some 80 MB to a process that does not use it. */
+async function openAiEmbeddings(config: Extract<EmbedderConfig, { kind: 'openai' }>): Promise<EmbeddingsInterface> {
+  const { OpenAIEmbeddings } = await import('@langchain/openai');
   return new OpenAIEmbeddings({
     model: config.model,
     // A compatible server reached through a base URL may take no key; the client still wants a string.
@@ -30,14 +31,14 @@ function openAiEmbeddings(config: Extract<EmbedderConfig, { kind: 'openai' }>): 
 }
 
 /** Builds the embedder for an ingest run; the lexical one learns its weights from the passages first. */
-export function createIndexEmbedder(config: EmbedderConfig, passages: string[]): IndexEmbedder {
+export async function createIndexEmbedder(config: EmbedderConfig, passages: string[]): Promise<IndexEmbedder> {
   if (config.kind === 'openai')
-    return { id: embedderId(config), embeddings: openAiEmbeddings(config), state: undefined };
+    return { id: embedderId(config), embeddings: await openAiEmbeddings(config), state: undefined };
   const lexical = new LexicalEmbeddings({ dimensions: config.dimensions }).fit(passages);
   return { id: lexical.id, embeddings: lexical, state: lexical.toJSON() };
 }
 
 /** Rebuilds the question embedder of a stored index from its saved state. */
-export function restoreEmbeddings(config: EmbedderConfig, state: unknown): EmbeddingsInterface {
+export async function restoreEmbeddings(config: EmbedderConfig, state: unknown): Promise<EmbeddingsInterface> {
   return config.kind === 'openai' ? openAiEmbeddings(config) : LexicalEmbeddings.fromJSON(state);
 }

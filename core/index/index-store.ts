@@ -1,13 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { createReadStream, readFileSync } from 'node:fs';
+import { lstat, mkdir, readdir, readFile, realpath, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { EmbedderConfig } from '../config.js';
 import { embedderId, restoreEmbeddings } from '../embeddings/create-embeddings.js';
 import { IndexCorruptError, IndexMismatchError, IndexMissingError } from '../errors.js';
-import type { Chunk, SourceDocument } from '../types.js';
+import type { Chunk } from '../types.js';
+import { ChunkStore } from './chunk-store.js';
 import { KeywordIndex } from './keyword-index.js';
-import { chunksSchema, INDEX_FORMAT_VERSION, type Manifest, manifestSchema } from './manifest.js';
-import { serializeSourceTexts, SourceTexts } from './source-texts.js';
+import { SourceTexts } from './source-texts.js';
+import { INDEX_FORMAT_VERSION, type Manifest, manifestSchema } from './manifest.js';
+import type { PassageIndex, SearchHit } from './passage-index.js';
 import { VectorIndex } from './vector-index.js';
 
 /**
@@ -18,44 +21,47 @@ import { VectorIndex } from './vector-index.js';
  * the link names a complete index, so a crash mid-ingest leaves the previous one serving.
  */
 
-const FILES = {
+export const INDEX_FILES = {
   manifest: 'manifest.json',
-  chunks: 'chunks.json',
-  keywords: 'keyword-index.json',
+  /** One passage per line, as JSON. */
+  chunks: 'chunks.jsonl',
+  /** The passages' ids and byte offsets in `chunks.jsonl`. */
+  chunkTable: 'chunk-table.bin',
+  keywords: 'keyword-index.bin',
   embedder: 'embedder.json',
+  /** The citable text of each source, one JSON line per source (its byte range is in the manifest). */
   sources: 'sources.jsonl',
-  vectors: 'vectors',
 } as const;
+
+/** The hnswlib graph of vector shard `shard` (labelled by chunk ordinal). */
+export function vectorShardFile(shard: number): string {
+  return `vectors-${shard}.hnsw`;
+}
+
+const VECTOR_SHARD = /^vectors-(\d+)\.hnsw$/;
 
 /** Generations kept besides the current one, so that a server still reading the previous one is not cut off. */
 const KEPT_GENERATIONS = 1;
 
-export interface IndexContents {
-  manifest: Omit<Manifest, 'formatVersion' | 'createdAt' | 'files' | 'sources'> & {
-    sources: Array<Omit<Manifest['sources'][number], 'text'>>;
-  };
-  /** The documents indexed, whose citable texts are stored to be served. */
-  documents: readonly SourceDocument[];
-  chunks: Chunk[];
-  keywordIndex: KeywordIndex;
-  vectorIndex: VectorIndex;
-  embedderState: unknown;
-}
+/** What an index build reports for its manifest, once it has written its files in the staging folder. */
+export type ManifestContent = Omit<Manifest, 'formatVersion' | 'createdAt' | 'files'>;
 
-export interface LoadedIndex {
+/** An index read from disk: the passage index interface, with the folder it came from. */
+export interface LoadedIndex extends PassageIndex {
   /** The generation folder the index was read from. */
   directory: string;
-  manifest: Manifest;
-  chunks: Chunk[];
-  chunkById: ReadonlyMap<string, Chunk>;
-  /** The citable text of each indexed source. */
-  sourceTexts: SourceTexts;
-  keywordIndex: KeywordIndex;
-  vectorIndex: VectorIndex;
+  /** Releases the open passages file (a later read opens it again). */
+  close(): void;
 }
 
-/** Writes a complete index and then points `indexDir` at it; returns the generation folder. */
-export async function writeIndex(indexDir: string, contents: IndexContents): Promise<string> {
+/**
+ * Writes a complete index and then points `indexDir` at it; returns the generation folder. `build` writes the
+ * files of the index into the staging folder it is given (see INDEX_FILES) and returns the manifest's content.
+ */
+export async function writeIndex(
+  indexDir: string,
+  build: (staging: string) => Promise<ManifestContent>,
+): Promise<string> {
   const parent = path.dirname(indexDir);
   const base = path.basename(indexDir);
   await mkdir(parent, { recursive: true });
@@ -65,7 +71,8 @@ export async function writeIndex(indexDir: string, contents: IndexContents): Pro
   const staging = path.join(parent, `.${base}.staging-${suffix}`);
   await mkdir(staging);
   try {
-    await writeStaging(staging, contents);
+    const content = await build(staging);
+    await writeManifest(staging, content);
   } catch (error) {
     // A failure here leaves nothing behind; a process killed here leaves a folder the next run removes.
     await rm(staging, { recursive: true, force: true });
@@ -79,35 +86,17 @@ export async function writeIndex(indexDir: string, contents: IndexContents): Pro
   return generation;
 }
 
-/** Writes every file of an index, the manifest with their checksums last. */
-async function writeStaging(staging: string, contents: IndexContents): Promise<void> {
+/** Writes the manifest, with the checksum of every file the build wrote, last. */
+async function writeManifest(staging: string, content: ManifestContent): Promise<void> {
   const files: Record<string, string> = {};
-  const put = async (name: string, content: string | Buffer) => {
-    await writeFile(path.join(staging, name), content);
-    files[name] = sha256(content);
-  };
-  const texts = serializeSourceTexts(contents.documents);
-  await put(FILES.sources, texts.content);
-  await put(FILES.chunks, JSON.stringify(contents.chunks));
-  await put(FILES.keywords, contents.keywordIndex.toJSON());
-  if (contents.embedderState !== undefined) await put(FILES.embedder, JSON.stringify(contents.embedderState));
-  await contents.vectorIndex.save(path.join(staging, FILES.vectors));
-  for (const name of await readdir(path.join(staging, FILES.vectors))) {
-    const relative = `${FILES.vectors}/${name}`;
-    files[relative] = sha256(await readFile(path.join(staging, relative)));
-  }
+  for (const name of (await readdir(staging)).sort()) files[name] = await fileChecksum(path.join(staging, name));
   const manifest: Manifest = {
     formatVersion: INDEX_FORMAT_VERSION,
     createdAt: new Date().toISOString(),
-    ...contents.manifest,
-    sources: contents.manifest.sources.map((entry) => {
-      const text = texts.ranges.get(entry.source);
-      if (text === undefined) throw new Error(`No text was written for ${entry.source}.`);
-      return { ...entry, text };
-    }),
+    ...content,
     files,
   };
-  await writeFile(path.join(staging, FILES.manifest), `${JSON.stringify(manifest, null, 2)}\n`);
+  await writeFile(path.join(staging, INDEX_FILES.manifest), `${JSON.stringify(manifest, null, 2)}\n`);
 }
 
 /** Reads the manifest of the index `indexDir` names, or undefined when there is none. */
@@ -142,65 +131,142 @@ export async function loadIndex(indexDir: string, embedder: EmbedderConfig): Pro
         `for "${expected}". Re-run \`npm run ingest\` to rebuild it.`,
     );
   }
-  const contents = new Map<string, Buffer>();
   for (const [name, checksum] of Object.entries(manifest.files)) {
     const file = path.join(directory, name);
-    const bytes = await readFile(file).catch(() => {
+    const actual = await fileChecksum(file).catch(() => {
       throw new IndexCorruptError(`The index file ${file} is missing. Re-run \`npm run ingest\`.`);
     });
-    if (sha256(bytes) !== checksum) {
+    if (actual !== checksum) {
       throw new IndexCorruptError(`The index file ${file} is damaged (checksum mismatch). Re-run \`npm run ingest\`.`);
     }
-    contents.set(name, bytes);
   }
-  const text = (name: string): string => {
-    const bytes = contents.get(name);
-    if (bytes === undefined) {
+  const file = (name: string): string => {
+    if (manifest.files[name] === undefined) {
       throw new IndexCorruptError(`The manifest of ${directory} lists no ${name}. Re-run \`npm run ingest\`.`);
     }
-    return bytes.toString('utf8');
+    return path.join(directory, name);
   };
 
-  const chunksFile = path.join(directory, FILES.chunks);
-  const chunks: Chunk[] = parseFile(chunksFile, () => chunksSchema.parse(JSON.parse(text(FILES.chunks))));
-  if (chunks.length !== manifest.chunkCount) {
-    throw new IndexCorruptError(
-      `The index file ${chunksFile} holds ${chunks.length} chunks, not ${manifest.chunkCount}.`,
-    );
+  const chunksFile = file(INDEX_FILES.chunks);
+  const tableFile = file(INDEX_FILES.chunkTable);
+  const table = await readFile(tableFile);
+  const chunksSize = (await stat(chunksFile)).size;
+  const store = parseFile(tableFile, () => ChunkStore.open(chunksFile, table, chunksSize));
+  if (store.size !== manifest.chunkCount) {
+    throw new IndexCorruptError(`The index file ${chunksFile} holds ${store.size} chunks, not ${manifest.chunkCount}.`);
   }
-  const embedderState = contents.has(FILES.embedder) ? JSON.parse(text(FILES.embedder)) : undefined;
-  const embeddings = parseFile(path.join(directory, FILES.embedder), () => restoreEmbeddings(embedder, embedderState));
-  const vectorsDir = path.join(directory, FILES.vectors);
-  const vectorIndex = await VectorIndex.load(vectorsDir, embeddings).catch((error: unknown) =>
-    parseFile(vectorsDir, () => {
+  const embedderFile = path.join(directory, INDEX_FILES.embedder);
+  const embedderState =
+    manifest.files[INDEX_FILES.embedder] === undefined
+      ? undefined
+      : parseFile(embedderFile, () => JSON.parse(readFileSyncText(embedderFile)) as unknown);
+  const embeddings = await restoreEmbeddings(embedder, embedderState).catch((error: unknown) =>
+    parseFile(embedderFile, () => {
       throw error;
     }),
   );
-  if (vectorIndex.size !== chunks.length || vectorIndex.dimensions !== manifest.embedder.dimensions) {
+  const vectorFiles = Object.keys(manifest.files)
+    .map((name) => ({ name, shard: Number(VECTOR_SHARD.exec(name)?.[1] ?? NaN) }))
+    .filter(({ shard }) => Number.isInteger(shard))
+    .sort((a, b) => a.shard - b.shard)
+    .map(({ name }) => path.join(directory, name));
+  if (vectorFiles.length === 0) {
+    throw new IndexCorruptError(`The manifest of ${directory} lists no vector index. Re-run \`npm run ingest\`.`);
+  }
+  const vectorIndex = await VectorIndex.load(vectorFiles, manifest.embedder.dimensions, embeddings).catch(
+    (error: unknown) =>
+      parseFile((error as { file?: string }).file ?? directory, () => {
+        throw error;
+      }),
+  );
+  if (vectorIndex.size !== store.size || vectorIndex.dimensions !== manifest.embedder.dimensions) {
     throw new IndexCorruptError(
-      `The vector index in ${vectorsDir} holds ${vectorIndex.size} vectors of ${vectorIndex.dimensions} dimensions; ` +
-        `the manifest expects ${chunks.length} of ${manifest.embedder.dimensions}. Re-run \`npm run ingest\`.`,
+      `The vector index ${vectorFiles.join(', ')} holds ${vectorIndex.size} vectors of ${vectorIndex.dimensions} dimensions; ` +
+        `the manifest expects ${store.size} of ${manifest.embedder.dimensions}. Re-run \`npm run ingest\`.`,
     );
   }
-  const keywordsFile = path.join(directory, FILES.keywords);
-  const keywordIndex = parseFile(keywordsFile, () => KeywordIndex.fromJSON(text(FILES.keywords)));
-  const sourceBytes = contents.get(FILES.sources);
-  if (sourceBytes === undefined) {
-    throw new IndexCorruptError(`The manifest of ${directory} lists no ${FILES.sources}. Re-run \`npm run ingest\`.`);
+  const keywordsFile = file(INDEX_FILES.keywords);
+  const keywordBytes = await readFile(keywordsFile);
+  const keywordIndex = parseFile(keywordsFile, () => KeywordIndex.fromBuffer(keywordBytes));
+  if (keywordIndex.size !== store.size) {
+    throw new IndexCorruptError(
+      `The keyword index ${keywordsFile} holds ${keywordIndex.size} passages, not ${store.size}. Re-run \`npm run ingest\`.`,
+    );
   }
-  return {
-    directory,
-    manifest,
-    chunks,
-    chunkById: new Map(chunks.map((chunk) => [chunk.id, chunk])),
-    sourceTexts: new SourceTexts(sourceBytes, new Map(manifest.sources.map((entry) => [entry.source, entry.text]))),
-    keywordIndex,
-    vectorIndex,
-  };
+  const sourceTexts = new SourceTexts(
+    file(INDEX_FILES.sources),
+    new Map(manifest.sources.map((entry) => [entry.source, entry.text])),
+  );
+  return new FileIndex(directory, manifest, store, keywordIndex, vectorIndex, sourceTexts);
+}
+
+/** The index of a generation folder: passages read lazily, keyword and vector indexes in memory. */
+class FileIndex implements LoadedIndex {
+  constructor(
+    readonly directory: string,
+    readonly manifest: Manifest,
+    private readonly store: ChunkStore,
+    private readonly keywordIndex: KeywordIndex,
+    private readonly vectorIndex: VectorIndex,
+    readonly sourceTexts: SourceTexts,
+  ) {}
+
+  get chunkCount(): number {
+    return this.store.size;
+  }
+
+  get sources(): Manifest['sources'] {
+    return this.manifest.sources;
+  }
+
+  chunk(id: string): Chunk | undefined {
+    return this.store.byId(id);
+  }
+
+  allChunks(): Iterable<Chunk> {
+    return this.store.all();
+  }
+
+  keywordSearch(question: string, limit: number): Promise<SearchHit[]> {
+    return Promise.resolve(
+      this.keywordIndex.query(question, limit).map((hit) => ({ chunkId: this.idAt(hit.ordinal), score: hit.score })),
+    );
+  }
+
+  async vectorSearch(question: string, limit: number): Promise<SearchHit[]> {
+    const hits = await this.vectorIndex.query(question, limit);
+    return hits.map((hit) => ({ chunkId: this.idAt(hit.ordinal), score: hit.similarity }));
+  }
+
+  documentFrequency(term: string): number {
+    return this.keywordIndex.documentFrequency(term);
+  }
+
+  close(): void {
+    this.store.close();
+    this.sourceTexts.close();
+  }
+
+  private idAt(ordinal: number): string {
+    const id = this.store.idAt(ordinal);
+    if (id === undefined) throw new IndexCorruptError(`${this.directory}: no passage ${ordinal}`);
+    return id;
+  }
+}
+
+function readFileSyncText(file: string): string {
+  return readFileSync(file, 'utf8');
+}
+
+/** SHA-256 of a file, read as a stream: index files can be larger than a string may be. */
+async function fileChecksum(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const piece of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(piece as Buffer);
+  return hash.digest('hex');
 }
 
 async function parseManifest(directory: string): Promise<Manifest> {
-  const file = path.join(directory, FILES.manifest);
+  const file = path.join(directory, INDEX_FILES.manifest);
   const text = await readFile(file, 'utf8').catch(() => {
     throw new IndexMissingError(`No index manifest at ${file}. Build the index with \`npm run ingest\`.`);
   });
@@ -261,8 +327,4 @@ function isRunning(pid: number): boolean {
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-function sha256(content: string | Buffer): string {
-  return createHash('sha256').update(content).digest('hex');
 }

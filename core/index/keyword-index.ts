@@ -1,75 +1,355 @@
-import MiniSearch from 'minisearch';
+import { DEFAULTS } from '../defaults.js';
 import { contextText } from '../section-title.js';
 import { analyze, analyzeQuestion, analyzeSentences } from '../text/analyze.js';
 import type { Chunk } from '../types.js';
+import { decodeSections, encodeSections } from './binary-sections.js';
+import { boundedEditDistance, GramIndex } from './fuzzy-terms.js';
 
-/** A passage matching a question, by its BM25 score. */
+/**
+ * BM25 keyword search over the passages, in compact typed arrays.
+ *
+ * Passages are analysed with the stemmer of their own language; a question, whose language may differ from the
+ * documents', is searched with its French and English stems together. Scoring is MiniSearch's (BM25+, k 1.2, b 0.7,
+ * d 0.5; a term of five letters or more also matches terms within an edit for every five letters, weighted
+ * 0.5 × length / (length + distance); a passage's score is multiplied by the number of question terms it matches),
+ * which this index replaced: MiniSearch keeps postings in maps of objects, parses its whole JSON at start-up and
+ * builds an object for every matching passage of every question, which at 100k passages cost seconds to load,
+ * hundreds of MB and tens of ms per question. Here postings are arrays of passage numbers and term frequencies,
+ * read from disk without parsing, and a question touches only numbers.
+ */
 export interface KeywordHit {
-  chunkId: string;
+  /** Position of the passage in the index (its chunk number). */
+  ordinal: number;
   score: number;
 }
 
-interface IndexedChunk {
-  id: string;
-  terms: string;
-  context: string;
+/** Terms of one passage, by field. */
+export type FieldTerms = readonly (readonly string[])[];
+
+interface Field {
+  name: string;
+  boost: number;
 }
 
-const OPTIONS = {
-  fields: ['terms', 'context'],
-  idField: 'id',
-  tokenize: (text: string) => text.split(' ').filter((term) => term !== ''),
-  processTerm: (term: string) => term,
-  searchOptions: {
-    combineWith: 'OR' as const,
-    // An edit for every five letters: « defenc » (defence) still meets « defens » (défense).
-    fuzzy: (term: string) => (term.length >= 5 ? 0.2 : false),
-    weights: { fuzzy: 0.5, prefix: 0.5 },
-    // The section path and title say what a passage is about, but less than its own words.
-    boost: { context: 0.5 },
-  },
-};
+/**
+ * The fields a passage is indexed under, with their weight in the score: its sentences, and its context (section
+ * path and document title), which says what it is about but less than its own words. The first field's document
+ * frequencies are the corpus statistics of relevance.
+ */
+export const KEYWORD_FIELDS: readonly Field[] = [
+  { name: 'text', boost: 1 },
+  { name: 'context', boost: 0.5 },
+];
+
+const FORMAT = 'keyword-index-v1';
+
+/** A passage as the keyword index reads it. */
+export type KeywordChunk = Pick<Chunk, 'text' | 'start' | 'sentences' | 'language' | 'title' | 'section'>;
+
+/** The index terms of a passage, by field, as `KeywordIndexBuilder.add` takes them: each sentence in its language. */
+export function keywordTerms(chunk: KeywordChunk): FieldTerms {
+  return [analyzeSentences(chunk), analyze(contextText(chunk), chunk.language)];
+}
 
 /**
- * BM25 keyword search over the passages, on MiniSearch.
- * Passages are analysed with the stemmer of their own language; a question, whose language may differ from the
- * documents', is searched with its French and English stems together.
+ * Collects the terms of passages one at a time (memory grows with the postings, not with the text) and lays them out
+ * as a `KeywordIndex`.
  */
+export class KeywordIndexBuilder {
+  private readonly termIds = new Map<string, number>();
+  private readonly terms: string[] = [];
+  /** One entry per (passage, field, distinct term): the term and its frequency. */
+  private entryTerms = new Uint32Array(1 << 16);
+  private entryCounts = new Uint16Array(1 << 16);
+  private entryFields = new Uint8Array(1 << 16);
+  private entries = 0;
+  private fieldLengths: number[] = [];
+  private documents = 0;
+
+  constructor(private readonly fields: readonly Field[] = KEYWORD_FIELDS) {}
+
+  get size(): number {
+    return this.documents;
+  }
+
+  /** Adds the next passage; its ordinal is the number of passages added before it. */
+  add(fieldTerms: FieldTerms): void {
+    this.fields.forEach((_field, fieldIndex) => {
+      const counts = new Map<number, number>();
+      for (const term of fieldTerms[fieldIndex] ?? []) {
+        let id = this.termIds.get(term);
+        if (id === undefined) {
+          id = this.terms.length;
+          this.termIds.set(term, id);
+          this.terms.push(term);
+        }
+        counts.set(id, (counts.get(id) ?? 0) + 1);
+      }
+      this.fieldLengths.push(counts.size);
+      for (const [term, count] of counts) this.push(term, Math.min(count, 0xffff), fieldIndex);
+    });
+    this.documents += 1;
+  }
+
+  private push(term: number, count: number, field: number): void {
+    if (this.entries === this.entryTerms.length) {
+      const grow = <T extends Uint32Array | Uint16Array | Uint8Array>(array: T, next: T): T => {
+        next.set(array);
+        return next;
+      };
+      const size = this.entryTerms.length * 2;
+      this.entryTerms = grow(this.entryTerms, new Uint32Array(size));
+      this.entryCounts = grow(this.entryCounts, new Uint16Array(size));
+      this.entryFields = grow(this.entryFields, new Uint8Array(size));
+    }
+    this.entryTerms[this.entries] = term;
+    this.entryCounts[this.entries] = count;
+    this.entryFields[this.entries] = field;
+    this.entries += 1;
+  }
+
+  /** Sorts the postings by term (passages stay in order within a term) and returns the searchable index. */
+  build(): KeywordIndex {
+    const fieldCount = this.fields.length;
+    const slots = this.terms.length * fieldCount;
+    const postingStart = new Uint32Array(slots + 1);
+    for (let entry = 0; entry < this.entries; entry += 1) {
+      const slot = (this.entryTerms[entry] ?? 0) * fieldCount + (this.entryFields[entry] ?? 0);
+      postingStart[slot + 1] = (postingStart[slot + 1] ?? 0) + 1;
+    }
+    for (let slot = 0; slot < slots; slot += 1)
+      postingStart[slot + 1] = (postingStart[slot + 1] ?? 0) + (postingStart[slot] ?? 0);
+    const next = postingStart.slice(0, slots);
+    const postingDocuments = new Uint32Array(this.entries);
+    const postingCounts = new Uint16Array(this.entries);
+    // Entries were added passage after passage: walking them in order keeps each posting list sorted by passage.
+    let document = 0;
+    let fieldsSeen = 0;
+    let remaining = this.fieldLengths[0] ?? 0;
+    for (let entry = 0; entry < this.entries; entry += 1) {
+      while (remaining === 0) {
+        fieldsSeen += 1;
+        document = Math.floor(fieldsSeen / fieldCount);
+        remaining = this.fieldLengths[fieldsSeen] ?? 0;
+      }
+      const slot = (this.entryTerms[entry] ?? 0) * fieldCount + (this.entryFields[entry] ?? 0);
+      const position = next[slot] ?? 0;
+      next[slot] = position + 1;
+      postingDocuments[position] = document;
+      postingCounts[position] = this.entryCounts[entry] ?? 0;
+      remaining -= 1;
+    }
+    const lengths = new Uint16Array(this.fieldLengths.map((length) => Math.min(length, 0xffff)));
+    const averages = this.fields.map((_field, fieldIndex) => {
+      let total = 0;
+      for (let doc = 0; doc < this.documents; doc += 1) total += lengths[doc * fieldCount + fieldIndex] ?? 0;
+      return this.documents === 0 ? 0 : total / this.documents;
+    });
+    return new KeywordIndex({
+      fields: this.fields,
+      averageLengths: averages,
+      documentCount: this.documents,
+      terms: this.terms,
+      postingStart,
+      postingDocuments,
+      postingCounts,
+      fieldLengths: lengths,
+      grams: GramIndex.build(this.terms),
+    });
+  }
+}
+
+interface KeywordIndexParts {
+  fields: readonly Field[];
+  averageLengths: readonly number[];
+  documentCount: number;
+  terms: readonly string[];
+  /** Per (term × fields + field): where its postings start; one more entry closes the last. */
+  postingStart: Uint32Array;
+  postingDocuments: Uint32Array;
+  postingCounts: Uint16Array;
+  /** Distinct terms of each (passage × fields + field). */
+  fieldLengths: Uint16Array;
+  grams: GramIndex;
+}
+
+/** Fuzzy expansions kept per question term: questions share most of their words. */
+const MAX_CACHED_EXPANSIONS = 20_000;
+
 export class KeywordIndex {
-  private constructor(private readonly search: MiniSearch<IndexedChunk>) {}
+  private readonly termIds: Map<string, number>;
+  private readonly expansions = new Map<string, Array<[number, number]>>();
+  /** Per-question scratch space, reused: scores, matched-term counts and the last term that touched a passage. */
+  private readonly scores: Float64Array;
+  private readonly matched: Uint16Array;
+  private readonly lastTerm: Int32Array;
 
-  static build(chunks: Chunk[]): KeywordIndex {
-    const search = new MiniSearch<IndexedChunk>(OPTIONS);
-    search.addAll(
-      chunks.map((chunk) => ({
-        id: chunk.id,
-        terms: analyzeSentences(chunk).join(' '),
-        context: analyze(contextText(chunk), chunk.language).join(' '),
-      })),
+  constructor(private readonly parts: KeywordIndexParts) {
+    this.termIds = new Map(parts.terms.map((term, id) => [term, id]));
+    this.scores = new Float64Array(parts.documentCount);
+    this.matched = new Uint16Array(parts.documentCount);
+    this.lastTerm = new Int32Array(parts.documentCount).fill(-1);
+  }
+
+  /** Builds the index of passages held in memory (tests and small corpora; ingest streams through the builder). */
+  static build(chunks: readonly KeywordChunk[]): KeywordIndex {
+    const builder = new KeywordIndexBuilder();
+    for (const chunk of chunks) builder.add(keywordTerms(chunk));
+    return builder.build();
+  }
+
+  /** Restores an index from `toBuffer()` output; throws an Error when the bytes are not one. */
+  static fromBuffer(bytes: Buffer): KeywordIndex {
+    const { header, sections } = decodeSections(bytes);
+    if (header['format'] !== FORMAT) throw new Error(`not a ${FORMAT} file`);
+    const section = <T>(name: string, type: new (...args: never[]) => T): T => {
+      const value = sections.get(name);
+      if (!(value instanceof type)) throw new Error(`section ${name} is missing`);
+      return value;
+    };
+    const termBytes = section('terms', Uint8Array);
+    const termText = Buffer.from(termBytes.buffer, termBytes.byteOffset, termBytes.byteLength).toString('utf8');
+    const terms = termText === '' ? [] : termText.split('\n');
+    const fields = header['fields'] as Field[];
+    const documentCount = Number(header['documentCount']);
+    const postingStart = section('postingStart', Uint32Array);
+    if (postingStart.length !== terms.length * fields.length + 1) throw new Error('postings do not match the terms');
+    return new KeywordIndex({
+      fields,
+      averageLengths: header['averageLengths'] as number[],
+      documentCount,
+      terms,
+      postingStart,
+      postingDocuments: section('postingDocuments', Uint32Array),
+      postingCounts: section('postingCounts', Uint16Array),
+      fieldLengths: section('fieldLengths', Uint16Array),
+      grams: GramIndex.fromSections(
+        section('gramKeys', Uint32Array),
+        section('gramStart', Uint32Array),
+        section('gramTerms', Uint32Array),
+        terms,
+      ),
+    });
+  }
+
+  toBuffer(): Buffer {
+    const { parts } = this;
+    return encodeSections(
+      {
+        format: FORMAT,
+        fields: parts.fields,
+        averageLengths: parts.averageLengths,
+        documentCount: parts.documentCount,
+      },
+      {
+        terms: Buffer.from(parts.terms.join('\n')),
+        postingStart: parts.postingStart,
+        postingDocuments: parts.postingDocuments,
+        postingCounts: parts.postingCounts,
+        fieldLengths: parts.fieldLengths,
+        ...parts.grams.sections(),
+      },
     );
-    return new KeywordIndex(search);
-  }
-
-  /** Restores an index from `toJSON()` output (a string); throws when it is not one. */
-  static fromJSON(json: string): KeywordIndex {
-    return new KeywordIndex(MiniSearch.loadJSON<IndexedChunk>(json, OPTIONS));
-  }
-
-  toJSON(): string {
-    return JSON.stringify(this.search);
   }
 
   get size(): number {
-    return this.search.documentCount;
+    return this.parts.documentCount;
+  }
+
+  /** Passages of the primary field holding a term: the corpus statistics of relevance scoring. */
+  documentFrequency(term: string): number {
+    const id = this.termIds.get(term);
+    if (id === undefined) return 0;
+    const slot = id * this.parts.fields.length;
+    return (this.parts.postingStart[slot + 1] ?? 0) - (this.parts.postingStart[slot] ?? 0);
   }
 
   /** The best passages for a question, by BM25 score. */
   query(question: string, limit: number): KeywordHit[] {
     const terms = [...new Set(analyzeQuestion(question).flatMap((term) => term.stems))];
-    if (terms.length === 0) return [];
-    return this.search
-      .search(terms.join(' '))
-      .slice(0, limit)
-      .map((result) => ({ chunkId: String(result.id), score: result.score }));
+    if (terms.length === 0 || limit <= 0) return [];
+    const { k, b, d } = DEFAULTS.keyword.bm25;
+    const { parts, scores, matched, lastTerm } = this;
+    const fieldCount = parts.fields.length;
+    const touched: number[] = [];
+    terms.forEach((term, termIndex) => {
+      for (const [termId, weight] of this.derivedTerms(term)) {
+        parts.fields.forEach((field, fieldIndex) => {
+          const slot = termId * fieldCount + fieldIndex;
+          const start = parts.postingStart[slot] ?? 0;
+          const end = parts.postingStart[slot + 1] ?? 0;
+          const frequency = end - start;
+          if (frequency === 0) return;
+          const idf = Math.log(1 + (parts.documentCount - frequency + 0.5) / (frequency + 0.5));
+          const average = parts.averageLengths[fieldIndex] ?? 1;
+          const factor = weight * field.boost * idf;
+          for (let posting = start; posting < end; posting += 1) {
+            const document = parts.postingDocuments[posting] ?? 0;
+            const count = parts.postingCounts[posting] ?? 0;
+            const length = parts.fieldLengths[document * fieldCount + fieldIndex] ?? 0;
+            const score = factor * (d + (count * (k + 1)) / (count + k * (1 - b + (b * length) / average)));
+            if (lastTerm[document] === -1) touched.push(document);
+            if (lastTerm[document] !== termIndex) {
+              lastTerm[document] = termIndex;
+              matched[document] = (matched[document] ?? 0) + 1;
+            }
+            scores[document] = (scores[document] ?? 0) + score;
+          }
+        });
+      }
+    });
+    const hits = topHits(touched, scores, matched, limit);
+    for (const document of touched) {
+      scores[document] = 0;
+      matched[document] = 0;
+      lastTerm[document] = -1;
+    }
+    return hits;
   }
+
+  /**
+   * The index terms a question term matches, with their weights: itself (1) if indexed, and for a term of five
+   * letters or more every term within an edit for every five letters, weighted by how far it is.
+   */
+  private derivedTerms(term: string): Array<[number, number]> {
+    let derived = this.expansions.get(term);
+    if (derived !== undefined) return derived;
+    derived = [];
+    const exact = this.termIds.get(term);
+    if (exact !== undefined) derived.push([exact, 1]);
+    const { fuzzy, fuzzyMinLength, fuzzyWeight, maxFuzzy } = DEFAULTS.keyword;
+    if (term.length >= fuzzyMinLength) {
+      const maxDistance = Math.min(maxFuzzy, Math.round(term.length * fuzzy));
+      for (const candidate of this.parts.grams.candidates(term, maxDistance)) {
+        if (candidate === exact) continue;
+        const other = this.parts.terms[candidate] ?? '';
+        const distance = boundedEditDistance(term, other, maxDistance);
+        if (distance > 0 && distance <= maxDistance) {
+          derived.push([candidate, (fuzzyWeight * other.length) / (other.length + distance)]);
+        }
+      }
+    }
+    if (this.expansions.size >= MAX_CACHED_EXPANSIONS) this.expansions.clear();
+    this.expansions.set(term, derived);
+    return derived;
+  }
+}
+
+/**
+ * The `limit` passages of highest score × matched terms, best first; ties go to the passage met first, as
+ * MiniSearch's stable sort of its result map does.
+ */
+function topHits(touched: readonly number[], scores: Float64Array, matched: Uint16Array, limit: number): KeywordHit[] {
+  const best: KeywordHit[] = [];
+  let floor = -Infinity;
+  for (const document of touched) {
+    const score = (scores[document] ?? 0) * (matched[document] ?? 1);
+    if (best.length === limit && score <= floor) continue;
+    let position = best.length;
+    while (position > 0 && (best[position - 1]?.score ?? 0) < score) position -= 1;
+    best.splice(position, 0, { ordinal: document, score });
+    if (best.length > limit) best.pop();
+    floor = best.length === limit ? (best.at(-1)?.score ?? -Infinity) : -Infinity;
+  }
+  return best;
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** Version of the index layout on disk; bumped whenever a reader of the old layout would misread the new one. */
-export const INDEX_FORMAT_VERSION = 3;
+export const INDEX_FORMAT_VERSION = 4;
 
 export const manifestSchema = z.object({
   formatVersion: z.number().int(),
@@ -37,19 +37,18 @@ const spanSchema = z.object({ start: z.number().int().nonnegative(), end: z.numb
 
 const languageSchema = z.enum(['fr', 'en']);
 
-export const chunksSchema = z.array(
-  spanSchema.extend({
-    id: z.string().min(1),
-    source: z.string().min(1),
-    title: z.string(),
-    section: z.array(z.string()),
-    language: languageSchema,
-    text: z.string(),
-    sentences: z.array(
-      spanSchema.extend({
-        kind: z.enum(['paragraph', 'list-item', 'table-row', 'code']),
-        language: languageSchema,
-      }),
-    ),
-  }),
-);
+/** A stored passage, as the chunk store reads it back. */
+export const chunkSchema = spanSchema.extend({
+  id: z.string().min(1),
+  source: z.string().min(1),
+  title: z.string(),
+  section: z.array(z.string()),
+  language: languageSchema,
+  text: z.string(),
+  sentences: z.array(
+    spanSchema.extend({
+      kind: z.enum(['paragraph', 'list-item', 'table-row', 'code']),
+      language: languageSchema,
+    }),
+  ),
+});

@@ -1,3 +1,5 @@
+import { closeSync, openSync, readSync } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import type { SectionSpan, SourceDocument, SourceText } from '../types.js';
 
 /** Where a source's line lies in the file of source texts, in bytes. */
@@ -23,30 +25,57 @@ export function sourceTextOf(document: SourceDocument): SourceText {
   };
 }
 
-/** The source texts as JSON lines, with the byte range of each source's line. */
-export function serializeSourceTexts(documents: readonly SourceDocument[]): {
-  content: Buffer;
-  ranges: Map<string, TextRange>;
-} {
-  const ranges = new Map<string, TextRange>();
-  const lines: Buffer[] = [];
-  let offset = 0;
-  for (const document of documents) {
-    const line = Buffer.from(`${JSON.stringify(sourceTextOf(document))}\n`);
-    ranges.set(document.source, { offset, length: line.length });
-    lines.push(line);
-    offset += line.length;
+/** Writes the source texts as JSON lines, one document at a time, and says where each line lies. */
+export class SourceTextWriter {
+  private offset = 0;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  readonly ranges = new Map<string, TextRange>();
+
+  private constructor(private readonly file: FileHandle) {}
+
+  static async create(path: string): Promise<SourceTextWriter> {
+    return new SourceTextWriter(await open(path, 'wx'));
   }
-  return { content: Buffer.concat(lines), ranges };
+
+  async add(document: SourceDocument): Promise<void> {
+    const line = Buffer.from(`${JSON.stringify(sourceTextOf(document))}\n`);
+    this.ranges.set(document.source, { offset: this.offset, length: line.length });
+    this.offset += line.length;
+    this.pending.push(line);
+    this.pendingBytes += line.length;
+    if (this.pendingBytes >= 1 << 20) await this.flush();
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    await this.file.close();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const bytes = Buffer.concat(this.pending);
+    this.pending = [];
+    this.pendingBytes = 0;
+    await this.file.write(bytes);
+  }
+}
+
+/** What serving a source's text needs: is it indexed, and its text. */
+export interface SourceTextLookup {
+  has(source: string): boolean;
+  get(source: string): SourceText | undefined;
 }
 
 /**
- * The texts of an index's sources, looked up by source name among the indexed ones. A line is parsed only when a
- * client asks for it.
+ * The texts of an index's sources, looked up by source name among the indexed ones. A line is read from the file
+ * and parsed only when a client asks for it: memory does not hold the corpus's text.
  */
-export class SourceTexts {
+export class SourceTexts implements SourceTextLookup {
+  private descriptor: number | undefined;
+
   constructor(
-    private readonly content: Buffer,
+    private readonly path: string,
     private readonly ranges: ReadonlyMap<string, TextRange>,
   ) {}
 
@@ -57,7 +86,21 @@ export class SourceTexts {
   get(source: string): SourceText | undefined {
     const range = this.ranges.get(source);
     if (range === undefined) return undefined;
-    return JSON.parse(this.content.subarray(range.offset, range.offset + range.length).toString('utf8')) as SourceText;
+    const buffer = Buffer.allocUnsafe(range.length);
+    this.descriptor ??= openSync(this.path, 'r');
+    let read = 0;
+    while (read < buffer.length) {
+      const count = readSync(this.descriptor, buffer, read, buffer.length - read, range.offset + read);
+      if (count === 0) throw new Error(`${this.path} ends before the text of ${source}`);
+      read += count;
+    }
+    return JSON.parse(buffer.toString('utf8')) as SourceText;
+  }
+
+  /** Releases the open file; a later read opens it again. */
+  close(): void {
+    if (this.descriptor !== undefined) closeSync(this.descriptor);
+    this.descriptor = undefined;
   }
 }
 

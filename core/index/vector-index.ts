@@ -1,69 +1,289 @@
 import type { EmbeddingsInterface } from '@langchain/core/embeddings';
-import { Document } from '@langchain/core/documents';
-import { HNSWLib } from '@langchain/community/vectorstores/hnswlib';
+import hnswlib from 'hnswlib-node';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { DEFAULTS } from '../defaults.js';
 import { contextText } from '../section-title.js';
 import type { Chunk } from '../types.js';
 
-/** A passage near a question, by the cosine similarity of their vectors. */
+/**
+ * The hnswlib vector index (cosine space), labelled by chunk ordinal.
+ *
+ * hnswlib-node is used directly rather than through LangChain's `HNSWLib` store: that store keeps a second copy of
+ * every passage (its docstore, 52 MB at 100k passages, parsed whole at start-up) and takes vectors as arrays of JS
+ * numbers; here the passages live in the chunk store and a label is the chunk's ordinal. hnswlib reports a cosine
+ * *distance*; this adapter turns it into a similarity in [-1, 1].
+ */
 export interface VectorHit {
-  chunkId: string;
+  ordinal: number;
   similarity: number;
 }
 
+/** hnswlib's settings for an index: graph degree and construction breadth. */
+export interface VectorIndexSettings {
+  m: number;
+  efConstruction: number;
+}
+
 /**
- * The hnswlib vector index, through LangChain's `HNSWLib` store (cosine space).
- * LangChain reports hnswlib's cosine *distance* as its "score"; this adapter turns it into a similarity in [-1, 1].
+ * The vector index: one hnswlib graph, or for a large corpus a few graphs (shards) that were built in parallel, each
+ * holding every n-th passage; a question searches each and keeps the nearest of all.
  */
 export class VectorIndex {
   private constructor(
-    readonly store: HNSWLib,
+    private readonly shards: readonly hnswlib.HierarchicalNSW[],
     private readonly embeddings: EmbeddingsInterface,
   ) {}
 
-  /** Embeds the passages and indexes them. */
-  static async build(chunks: Chunk[], embeddings: EmbeddingsInterface): Promise<VectorIndex> {
-    const documents = chunks.map(
-      (chunk) => new Document({ pageContent: embeddedText(chunk), metadata: { chunkId: chunk.id }, id: chunk.id }),
+  /** Loads the shard files `VectorIndexBuilder.finish` wrote; a failure's error names its `file`. */
+  static async load(
+    files: readonly string[],
+    dimensions: number,
+    embeddings: EmbeddingsInterface,
+  ): Promise<VectorIndex> {
+    const shards = await Promise.all(
+      files.map(async (file) => {
+        const shard = new hnswlib.HierarchicalNSW('cosine', dimensions);
+        // The file that failed is named on the error, for the message the index store gives.
+        await shard.readIndex(file).catch((error: unknown) => {
+          throw Object.assign(error instanceof Error ? error : new Error(String(error)), { file });
+        });
+        shard.setEf(DEFAULTS.vectors.efSearch);
+        return shard;
+      }),
     );
-    const store = new HNSWLib(embeddings, { space: 'cosine' });
-    await store.addDocuments(documents);
-    return new VectorIndex(store, embeddings);
-  }
-
-  /** Loads the files `save` wrote (hnswlib.index, args.json, docstore.json). */
-  static async load(directory: string, embeddings: EmbeddingsInterface): Promise<VectorIndex> {
-    const store = await HNSWLib.load(directory, embeddings);
-    store.index.setEf(DEFAULTS.retrieval.efSearch);
-    return new VectorIndex(store, embeddings);
-  }
-
-  save(directory: string): Promise<void> {
-    return this.store.save(directory);
+    return new VectorIndex(shards, embeddings);
   }
 
   get size(): number {
-    return this.store.index.getCurrentCount();
+    return this.shards.reduce((total, shard) => total + shard.getCurrentCount(), 0);
   }
 
   get dimensions(): number {
-    return this.store.index.getNumDimensions();
+    return this.shards[0]?.getNumDimensions() ?? 0;
   }
 
   /** The passages nearest to a question, most similar first. */
   async query(question: string, limit: number): Promise<VectorHit[]> {
-    const count = Math.min(limit, this.size);
-    if (count === 0) return [];
+    if (Math.min(limit, this.size) === 0) return [];
     const vector = await this.embeddings.embedQuery(question);
     // A question with no content word embeds to zeros, whose cosine distance is undefined.
     if (vector.every((value) => value === 0)) return [];
-    const results = await this.store.similaritySearchVectorWithScore(vector, count);
-    return results.map(([document, distance]) => ({
-      chunkId: String(document.metadata['chunkId']),
-      similarity: 1 - distance,
-    }));
+    const hits: VectorHit[] = [];
+    for (const shard of this.shards) {
+      const count = Math.min(limit, shard.getCurrentCount());
+      if (count === 0) continue;
+      const result = shard.searchKnn(vector, count);
+      result.neighbors.forEach((ordinal, position) =>
+        hits.push({ ordinal, similarity: 1 - (result.distances[position] ?? 1) }),
+      );
+    }
+    return hits.sort((a, b) => b.similarity - a.similarity || a.ordinal - b.ordinal).slice(0, limit);
   }
 }
+
+/** Shards for a corpus: one per `shardSize` passages, at most one per core and `maxShards`. */
+export function shardCount(passages: number): number {
+  const { shardSize, maxShards } = DEFAULTS.vectors;
+  return Math.max(1, Math.min(maxShards, availableParallelism(), Math.ceil(passages / shardSize)));
+}
+
+/**
+ * Builds the vector index in worker threads, so that the graphs' construction (the costliest step of an ingest)
+ * runs on other cores while the main thread prepares the rest of the index. Passage n goes to shard n mod shards,
+ * labelled n.
+ */
+export class VectorIndexBuilder {
+  private readonly shards: ShardBuilder[];
+  private added = 0;
+
+  constructor(
+    readonly dimensions: number,
+    capacity: number,
+    shards = shardCount(capacity),
+    settings: VectorIndexSettings = DEFAULTS.vectors,
+  ) {
+    this.shards = Array.from(
+      { length: shards },
+      (_shard, index) => new ShardBuilder(dimensions, Math.ceil(capacity / shards), index, shards, settings),
+    );
+  }
+
+  get size(): number {
+    return this.added;
+  }
+
+  get shardCount(): number {
+    return this.shards.length;
+  }
+
+  /** Adds the next vector (copied). */
+  add(vector: ArrayLike<number>): void {
+    if (vector.length !== this.dimensions) {
+      throw new Error(`a vector of ${vector.length} dimensions in an index of ${this.dimensions}`);
+    }
+    this.shards[this.added % this.shards.length]?.add(vector);
+    this.added += 1;
+  }
+
+  /**
+   * Resolves once the workers have caught up enough: vectors waiting to be inserted stay under
+   * `DEFAULTS.vectors.queuedBatches` batches per shard, so memory does not hold a whole corpus of them.
+   */
+  async drained(): Promise<void> {
+    await Promise.all(this.shards.map((shard) => shard.drained()));
+  }
+
+  /** Waits for every vector to be inserted and writes shard i to `files[i]`. */
+  async finish(files: readonly string[]): Promise<void> {
+    if (files.length !== this.shards.length) throw new Error(`${this.shards.length} shards, ${files.length} files`);
+    await Promise.all(this.shards.map((shard, index) => shard.finish(files[index] ?? '')));
+  }
+
+  /** Stops the workers without writing anything, after a failure elsewhere. */
+  async abandon(): Promise<void> {
+    await Promise.all(this.shards.map((shard) => shard.abandon()));
+  }
+}
+
+/** One shard's worker: vectors are sent in batches; the worker labels them first, first + stride, … */
+class ShardBuilder {
+  private readonly worker: Worker;
+  private batch: Float32Array;
+  private filled = 0;
+  private sent = 0;
+  private failure: Error | undefined;
+  private readonly exited: Promise<void>;
+  private readonly replies: Array<(message: WorkerReply) => void> = [];
+  /** Batches sent and not yet inserted, and who waits for fewer. */
+  private queued = 0;
+  private waiting: Array<() => void> = [];
+
+  constructor(
+    private readonly dimensions: number,
+    capacity: number,
+    private readonly first: number,
+    private readonly stride: number,
+    settings: VectorIndexSettings,
+  ) {
+    const hnswlibPath = createRequire(import.meta.url).resolve('hnswlib-node');
+    this.worker = new Worker(BUILD_WORKER, { eval: true, workerData: { hnswlibPath, dimensions, capacity, settings } });
+    this.batch = new Float32Array(dimensions * DEFAULTS.vectors.batch);
+    this.worker.on('message', (message: WorkerReply) => {
+      if (message.type === 'added') {
+        this.queued -= 1;
+        if (this.queued <= DEFAULTS.vectors.queuedBatches) this.release();
+        return;
+      }
+      const reply = this.replies.shift();
+      if (reply !== undefined) reply(message);
+      else if (message.type === 'error') {
+        this.failure = new Error(message.message);
+        this.release();
+      }
+    });
+    this.worker.on('error', (error) => {
+      this.failure = error;
+      for (const reply of this.replies.splice(0)) reply({ type: 'error', message: error.message });
+      this.release();
+    });
+    this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
+  }
+
+  add(vector: ArrayLike<number>): void {
+    if (this.failure !== undefined) throw this.failure;
+    this.batch.set(vector, this.filled * this.dimensions);
+    this.filled += 1;
+    if (this.filled * this.dimensions === this.batch.length) this.send();
+  }
+
+  drained(): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.queued <= DEFAULTS.vectors.queuedBatches) return Promise.resolve();
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(): void {
+    for (const resolve of this.waiting.splice(0)) resolve();
+  }
+
+  async finish(file: string): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
+    this.send();
+    const reply = await this.request({ type: 'save', file });
+    if (reply.type === 'error') throw new Error(`building the vector index failed: ${reply.message}`);
+    if (this.failure !== undefined) throw this.failure;
+    await this.worker.terminate();
+  }
+
+  async abandon(): Promise<void> {
+    await this.worker.terminate();
+    await this.exited;
+  }
+
+  private send(): void {
+    if (this.filled === 0) return;
+    const vectors = this.batch.subarray(0, this.filled * this.dimensions);
+    const first = this.first + this.sent * this.stride;
+    this.worker.postMessage({ type: 'add', vectors, first, stride: this.stride }, [vectors.buffer as ArrayBuffer]);
+    this.queued += 1;
+    this.sent += this.filled;
+    this.filled = 0;
+    this.batch = new Float32Array(this.dimensions * DEFAULTS.vectors.batch);
+  }
+
+  private request(message: { type: 'save'; file: string }): Promise<WorkerReply> {
+    if (this.failure !== undefined) return Promise.resolve({ type: 'error', message: this.failure.message });
+    return new Promise((resolve) => {
+      this.replies.push(resolve);
+      this.worker.postMessage(message);
+    });
+  }
+}
+
+/** What the worker answers to `save`, or says of an `add` that failed. */
+type WorkerReply = { type: 'added' } | { type: 'saved'; count: number } | { type: 'error'; message: string };
+
+/**
+ * The worker thread: inserts the vectors it is sent into an hnswlib index, labelled in order of arrival, and writes
+ * the index when asked; messages are handled one at a time, so a `save` comes after every `add` before it. It is
+ * plain JavaScript evaluated in the thread, because a worker does not inherit the TypeScript loader of the process
+ * (under tsx or vitest alike); it only drives hnswlib.
+ */
+const BUILD_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { HierarchicalNSW } = require(workerData.hnswlibPath);
+const { dimensions, capacity, settings } = workerData;
+const index = new HierarchicalNSW('cosine', dimensions);
+// A fixed seed: the same corpus builds the same graph.
+index.initIndex(Math.max(1, capacity), settings.m, settings.efConstruction, 100);
+let count = 0;
+let room = Math.max(1, capacity);
+parentPort.on('message', (message) => {
+  try {
+    if (message.type === 'add') {
+      const total = message.vectors.length / dimensions;
+      if (count + total > room) {
+        room = Math.max(room * 2, count + total);
+        index.resizeIndex(room);
+      }
+      for (let offset = 0; offset < total; offset += 1) {
+        const vector = message.vectors.subarray(offset * dimensions, (offset + 1) * dimensions);
+        index.addPoint(Array.from(vector), message.first + offset * message.stride);
+      }
+      count += total;
+      parentPort.postMessage({ type: 'added' });
+      return;
+    }
+    if (count > 0 && count < room) index.resizeIndex(count);
+    index.writeIndexSync(message.file);
+    parentPort.postMessage({ type: 'saved', count });
+  } catch (error) {
+    parentPort.postMessage({ type: 'error', message: String(error && error.message) });
+  }
+});
+`;
 
 /** What is embedded of a passage: its document title and section path, which say what it is about, then its text. */
 export function embeddedText(chunk: Pick<Chunk, 'title' | 'section' | 'text'>): string {

@@ -1,5 +1,5 @@
 import { DEFAULTS } from '../defaults.js';
-import type { LoadedIndex } from '../index/index-store.js';
+import type { PassageIndex } from '../index/passage-index.js';
 import type { RetrievedChunk } from '../types.js';
 
 /** Passages found for a question, best first, and what went wrong on the way if anything did. */
@@ -25,44 +25,49 @@ export interface HybridRetrieverOptions {
  */
 export class HybridRetriever implements Retriever {
   constructor(
-    private readonly index: Pick<LoadedIndex, 'chunkById' | 'keywordIndex' | 'vectorIndex'>,
+    private readonly index: Pick<PassageIndex, 'chunk' | 'keywordSearch' | 'vectorSearch'>,
     private readonly options: HybridRetrieverOptions = DEFAULTS.retrieval,
   ) {}
 
   async retrieve(question: string, k: number): Promise<Retrieval> {
-    const keywordHits = this.index.keywordIndex.query(question, this.options.candidates);
     // An embedding server that fails or times out costs the vector half of the search, not the answer.
     let warning: string | undefined;
-    const vectorHits = await this.index.vectorIndex.query(question, this.options.candidates).catch(() => {
-      warning = 'Vector search failed (the embedding service did not answer); passages come from keyword search.';
-      return [];
-    });
-    const fused = new Map<string, RetrievedChunk>();
-    const entry = (chunkId: string): RetrievedChunk | undefined => {
-      const chunk = this.index.chunkById.get(chunkId);
-      if (chunk === undefined) return undefined;
+    const [keywordHits, vectorHits] = await Promise.all([
+      this.index.keywordSearch(question, this.options.candidates),
+      this.index.vectorSearch(question, this.options.candidates).catch(() => {
+        warning = 'Vector search failed (the embedding service did not answer); passages come from keyword search.';
+        return [];
+      }),
+    ]);
+    // Fusion works on ids and scores; only the k passages kept are read from the index.
+    const fused = new Map<string, Omit<RetrievedChunk, 'chunk'>>();
+    const entry = (chunkId: string) => {
       let retrieved = fused.get(chunkId);
       if (retrieved === undefined) {
-        retrieved = { chunk, fusedScore: 0, vectorSimilarity: undefined, keywordScore: undefined };
+        retrieved = { fusedScore: 0, vectorSimilarity: undefined, keywordScore: undefined };
         fused.set(chunkId, retrieved);
       }
       return retrieved;
     };
     vectorHits.forEach((hit, rank) => {
       const retrieved = entry(hit.chunkId);
-      if (retrieved === undefined) return;
       retrieved.fusedScore += 1 / (this.options.rrfK + rank + 1);
-      retrieved.vectorSimilarity = hit.similarity;
+      retrieved.vectorSimilarity = hit.score;
     });
     keywordHits.forEach((hit, rank) => {
       const retrieved = entry(hit.chunkId);
-      if (retrieved === undefined) return;
       retrieved.fusedScore += 1 / (this.options.rrfK + rank + 1);
       retrieved.keywordScore = hit.score;
     });
-    const hits = [...fused.values()]
-      .sort((a, b) => b.fusedScore - a.fusedScore || (b.vectorSimilarity ?? -1) - (a.vectorSimilarity ?? -1))
-      .slice(0, k);
+    const hits: RetrievedChunk[] = [];
+    const ranked = [...fused].sort(
+      ([, a], [, b]) => b.fusedScore - a.fusedScore || (b.vectorSimilarity ?? -1) - (a.vectorSimilarity ?? -1),
+    );
+    for (const [chunkId, scores] of ranked) {
+      if (hits.length >= k) break;
+      const chunk = this.index.chunk(chunkId);
+      if (chunk !== undefined) hits.push({ chunk, ...scores });
+    }
     return warning === undefined ? { hits } : { hits, warning };
   }
 }

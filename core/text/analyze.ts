@@ -38,6 +38,21 @@ export function foldText(text: string): string {
     .replace(/ß/g, 'ss');
 }
 
+/** Folded forms of the words met so far: texts repeat their words, and folding is costly (NFD, a regex). */
+const FOLDED_WORDS = new Map<string, string>();
+const MAX_FOLDED_WORDS = 200_000;
+
+/** `foldText` of one word from `words`, remembered. */
+export function foldWord(word: string): string {
+  let folded = FOLDED_WORDS.get(word);
+  if (folded === undefined) {
+    folded = foldText(word);
+    if (FOLDED_WORDS.size >= MAX_FOLDED_WORDS) FOLDED_WORDS.clear();
+    FOLDED_WORDS.set(word, folded);
+  }
+  return folded;
+}
+
 const STOP_WORDS = new Set([...fra, ...eng, ...EXTRA_STOP_WORDS].map(foldText));
 const FRAMING = new Set(FRAMING_WORDS);
 
@@ -57,11 +72,32 @@ export function stem(word: string, language: Language): string {
   return foldText(language === 'fr' ? stemFrench(word) : stemEnglish(word));
 }
 
+/**
+ * The index term of each word met so far, per language (null for a word that is not a content word): a corpus
+ * repeats its words, and folding and stemming them is most of the cost of analysing a text.
+ */
+const TERM_CACHE: Record<Language, Map<string, string | null>> = { fr: new Map(), en: new Map() };
+const MAX_CACHED_TERMS = 200_000;
+
+/** The index term of a lowercased word in a language, or null when it is not a content word. */
+function termOf(word: string, language: Language): string | null {
+  const cache = TERM_CACHE[language];
+  let term = cache.get(word);
+  if (term === undefined) {
+    term = isContentWord(foldText(word)) ? stem(word, language) : null;
+    // Past the bound, start again rather than grow without end.
+    if (cache.size >= MAX_CACHED_TERMS) cache.clear();
+    cache.set(word, term);
+  }
+  return term;
+}
+
 /** The index terms of a text in a known language: content words, stemmed and folded. */
 export function analyze(text: string, language: Language): string[] {
   const terms: string[] = [];
   for (const word of words(text)) {
-    if (isContentWord(foldText(word))) terms.push(stem(word, language));
+    const term = termOf(word, language);
+    if (term !== null) terms.push(term);
   }
   return terms;
 }
@@ -88,10 +124,12 @@ export function analyzeQuestion(question: string): QueryTerm[] {
   const seen = new Set<string>();
   const terms: QueryTerm[] = [];
   for (const word of words(question)) {
-    const folded = foldText(word);
+    const folded = foldWord(word);
     if (!isContentWord(folded) || FRAMING.has(folded) || seen.has(folded)) continue;
     seen.add(folded);
-    terms.push({ word: folded, stems: [...new Set([stem(word, 'fr'), stem(word, 'en')])] });
+    // A content word's term is its stem: the cached form of `stem(word, language)`.
+    const stems = [termOf(word, 'fr') ?? stem(word, 'fr'), termOf(word, 'en') ?? stem(word, 'en')];
+    terms.push({ word: folded, stems: [...new Set(stems)] });
   }
   return terms;
 }
@@ -172,7 +210,7 @@ export function detectLanguage(text: string, fallback: Language = 'en', minEvide
   let french = 0;
   let english = 0;
   for (const word of words(text)) {
-    const folded = foldText(word);
+    const folded = foldWord(word);
     if (FRENCH_MARKERS.has(folded)) french += 1;
     if (ENGLISH_MARKERS.has(folded)) english += 1;
   }

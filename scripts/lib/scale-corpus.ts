@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { DEFAULTS } from '../../core/defaults.js';
-import { readDocument } from '../../ingest/load-documents.js';
+import { readCorpusFile, toDocuments } from '../../ingest/load-documents.js';
 import { splitIntoChunks } from '../../ingest/split-into-chunks.js';
 
 /**
@@ -25,6 +25,9 @@ export const SCALE_PACKAGES: ReadonlyArray<{ name: string; pick: (file: string) 
   { name: 'linux-doc-6.1', pick: (file) => /\/html\/_sources\/.+\.rst\.txt$/.test(file) },
   { name: 'debian-policy', pick: (file) => /\/usr\/share\/doc\/debian-policy\/.+\.html$/.test(file) },
 ];
+
+/** Bumped when the way chunks are counted changes, so that corpora written before are written again. */
+const CORPUS_LAYOUT = 2;
 
 /** Kept for independent checks of the product: never read by the benchmark. */
 const RESERVED = /^(?:debian-handbook|debian-reference-|debian-faq|gimp-help-|nodejs-doc$)/;
@@ -123,11 +126,17 @@ export async function writeCorpus(
   chunks: number,
 ): Promise<{ folder: string; documents: number; estimatedChunks: number; copies: number }> {
   const stamp = path.join(folder, '.complete');
-  const key = `${pool.length}:${chunks}`;
+  // The splitter's version is part of the key: chunk counts change with it.
+  const key = `${CORPUS_LAYOUT}:${pool.length}:${chunks}`;
   if (existsSync(stamp)) {
-    const previous = JSON.parse(await readFile(stamp, 'utf8')) as { key: string; documents: number; estimated: number };
+    const previous = JSON.parse(await readFile(stamp, 'utf8')) as {
+      key: string;
+      documents: number;
+      estimated: number;
+      copies: number;
+    };
     if (previous.key === key) {
-      return { folder, documents: previous.documents, estimatedChunks: previous.estimated, copies: 1 };
+      return { folder, documents: previous.documents, estimatedChunks: previous.estimated, copies: previous.copies };
     }
   }
   const staging = `${folder}.staging`;
@@ -136,20 +145,20 @@ export async function writeCorpus(
   await mkdir(staging, { recursive: true });
   let estimated = 0;
   let documents = 0;
-  let copies = 1;
+  let copies = 0;
   const counted = new Map<string, number>();
   outer: for (let copy = 1; ; copy += 1) {
-    copies = copy;
     for (const document of pool) {
       if (estimated >= chunks) break outer;
+      copies = Math.max(copies, copy);
       const name = copy === 1 ? document.name : path.join(`copy-${copy}`, document.name);
       const file = path.join(staging, name);
       await mkdir(path.dirname(file), { recursive: true });
       await writeFile(file, document.text);
       let count = counted.get(document.name);
       if (count === undefined) {
-        const parsed = await readDocument({ absolutePath: file, source: name });
-        count = splitIntoChunks(parsed, DEFAULTS.chunking).length;
+        const [parsed] = toDocuments([await readCorpusFile({ absolutePath: file, source: name })]);
+        count = parsed === undefined ? 0 : splitIntoChunks(parsed, DEFAULTS.chunking).length;
         counted.set(document.name, count);
       }
       estimated += count;
@@ -159,7 +168,7 @@ export async function writeCorpus(
       throw new Error('the document pool yields no chunk');
     }
   }
-  await writeFile(path.join(staging, '.complete'), JSON.stringify({ key, documents, estimated }));
+  await writeFile(path.join(staging, '.complete'), JSON.stringify({ key, documents, estimated, copies }));
   await rename(staging, folder);
   return { folder, documents, estimatedChunks: estimated, copies };
 }

@@ -1,0 +1,177 @@
+import { closeSync, openSync, readSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import type { Chunk } from '../types.js';
+import { decodeSections, encodeSections } from './binary-sections.js';
+import { chunkSchema } from './manifest.js';
+
+/**
+ * The passages on disk: one JSON object per line (`chunks.jsonl`), in ordinal order, beside a small file of their
+ * ids and byte offsets (`chunk-table.bin`). A server keeps only the table in memory and reads a passage's line when
+ * it needs it (the few passages a question retrieves), so start-up parses no passage and memory does not hold the
+ * corpus. Whatever fields a chunk has are kept: the line is the chunk as JSON.
+ */
+
+const FORMAT = 'chunk-table-v1';
+
+/** Writes passages one at a time, in ordinal order. */
+export class ChunkWriter {
+  private offset = 0;
+  private readonly offsets: number[] = [0];
+  private readonly ids: string[] = [];
+  private pending: string[] = [];
+  private pendingBytes = 0;
+
+  private constructor(private readonly file: FileHandle) {}
+
+  static async create(path: string): Promise<ChunkWriter> {
+    return new ChunkWriter(await open(path, 'wx'));
+  }
+
+  get count(): number {
+    return this.ids.length;
+  }
+
+  async add(chunk: Chunk): Promise<void> {
+    const line = `${JSON.stringify(chunk)}\n`;
+    const bytes = Buffer.byteLength(line);
+    this.offset += bytes;
+    this.offsets.push(this.offset);
+    this.ids.push(chunk.id);
+    this.pending.push(line);
+    this.pendingBytes += bytes;
+    if (this.pendingBytes >= 1 << 20) await this.flush();
+  }
+
+  /** Writes what is buffered and closes the file; returns the table that `ChunkStore.open` reads with it. */
+  async close(): Promise<Buffer> {
+    await this.flush();
+    await this.file.close();
+    return encodeSections(
+      { format: FORMAT, count: this.ids.length },
+      { ids: Buffer.from(this.ids.join('\n')), offsets: Float64Array.from(this.offsets) },
+    );
+  }
+
+  /** Closes the file without a table, after a failure. */
+  async abandon(): Promise<void> {
+    await this.file.close().catch(() => undefined);
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const text = this.pending.join('');
+    this.pending = [];
+    this.pendingBytes = 0;
+    await this.file.write(text);
+  }
+}
+
+/** Decoded passages kept, for the passages that many questions retrieve. */
+const CACHED_CHUNKS = 2_000;
+
+/** Reads passages by id or ordinal from the files `ChunkWriter` wrote. */
+export class ChunkStore {
+  private readonly ordinals: Map<string, number>;
+  private readonly cache = new Map<number, Chunk>();
+  private descriptor: number | undefined;
+
+  private constructor(
+    private readonly path: string,
+    private readonly ids: readonly string[],
+    private readonly offsets: Float64Array,
+  ) {
+    this.ordinals = new Map(ids.map((id, ordinal) => [id, ordinal]));
+  }
+
+  /**
+   * Opens the passages file `path` with its table; throws an Error saying what is wrong when the table is not one or
+   * does not match the file's size.
+   */
+  static open(path: string, table: Buffer, fileSize: number): ChunkStore {
+    const { header, sections } = decodeSections(table);
+    if (header['format'] !== FORMAT) throw new Error(`not a ${FORMAT} file`);
+    const idBytes = sections.get('ids');
+    const offsets = sections.get('offsets');
+    if (!(idBytes instanceof Uint8Array) || !(offsets instanceof Float64Array)) throw new Error('sections missing');
+    const idText = Buffer.from(idBytes.buffer, idBytes.byteOffset, idBytes.byteLength).toString('utf8');
+    const ids = idText === '' ? [] : idText.split('\n');
+    if (ids.length !== header['count'] || offsets.length !== ids.length + 1) throw new Error('table and ids disagree');
+    if (offsets.at(-1) !== fileSize) throw new Error(`the passages file is ${fileSize} bytes, not ${offsets.at(-1)}`);
+    return new ChunkStore(path, ids, offsets);
+  }
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  /** The id of the passage at an ordinal. */
+  idAt(ordinal: number): string | undefined {
+    return this.ids[ordinal];
+  }
+
+  ordinalOf(id: string): number | undefined {
+    return this.ordinals.get(id);
+  }
+
+  byId(id: string): Chunk | undefined {
+    const ordinal = this.ordinals.get(id);
+    return ordinal === undefined ? undefined : this.at(ordinal);
+  }
+
+  /** Reads (or takes from the cache) the passage at an ordinal. */
+  at(ordinal: number): Chunk | undefined {
+    if (ordinal < 0 || ordinal >= this.ids.length) return undefined;
+    const cached = this.cache.get(ordinal);
+    if (cached !== undefined) {
+      // Most recently used last: the first key is the one to drop.
+      this.cache.delete(ordinal);
+      this.cache.set(ordinal, cached);
+      return cached;
+    }
+    const start = this.offsets[ordinal] ?? 0;
+    const end = this.offsets[ordinal + 1] ?? 0;
+    const buffer = Buffer.allocUnsafe(end - start);
+    this.descriptor ??= openSync(this.path, 'r');
+    let read = 0;
+    while (read < buffer.length) {
+      const count = readSync(this.descriptor, buffer, read, buffer.length - read, start + read);
+      if (count === 0) throw new Error(`${this.path} ends before passage ${ordinal}`);
+      read += count;
+    }
+    const chunk = chunkSchema.parse(JSON.parse(buffer.toString('utf8'))) as Chunk;
+    if (chunk.id !== this.ids[ordinal]) throw new Error(`${this.path}: passage ${ordinal} is not ${this.ids[ordinal]}`);
+    if (this.cache.size >= CACHED_CHUNKS) this.cache.delete(this.cache.keys().next().value ?? -1);
+    this.cache.set(ordinal, chunk);
+    return chunk;
+  }
+
+  /** Every passage in order, read sequentially (for checks and tests; a server never needs them all). */
+  *all(): Generator<Chunk> {
+    for (let ordinal = 0; ordinal < this.ids.length; ordinal += 1) {
+      const chunk = this.at(ordinal);
+      if (chunk !== undefined) yield chunk;
+    }
+  }
+
+  /** Releases the open file; a later read opens it again. */
+  close(): void {
+    if (this.descriptor !== undefined) closeSync(this.descriptor);
+    this.descriptor = undefined;
+  }
+}
+
+/** The passages of a passages file in order, read as a stream (ingest embeds them after writing them). */
+export async function* readChunks(path: string): AsyncGenerator<Chunk> {
+  const file = await open(path, 'r');
+  try {
+    let rest = '';
+    for await (const piece of file.createReadStream({ encoding: 'utf8', highWaterMark: 1 << 20 })) {
+      const lines = (rest + String(piece)).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) yield JSON.parse(line) as Chunk;
+    }
+    if (rest !== '') yield JSON.parse(rest) as Chunk;
+  } finally {
+    await file.close();
+  }
+}

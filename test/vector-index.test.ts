@@ -1,0 +1,63 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { FakeEmbeddings } from '@langchain/core/utils/testing';
+import { afterAll, describe, expect, it } from 'vitest';
+import { shardCount, VectorIndex, VectorIndexBuilder } from '../core/index/vector-index.js';
+import { seededRandom } from '../scripts/lib/seeded-random.js';
+
+const temp = await mkdtemp(path.join(os.tmpdir(), 'vector-index-'));
+afterAll(() => rm(temp, { recursive: true, force: true }));
+
+function unitVectors(count: number, dimensions: number): Float32Array[] {
+  const random = seededRandom(3);
+  return Array.from({ length: count }, () => {
+    const vector = Float32Array.from({ length: dimensions }, () => random() - 0.5);
+    const norm = Math.hypot(...vector);
+    return vector.map((value) => value / norm);
+  });
+}
+
+/** Embeds every question as the vector it is told to. */
+class FixedEmbeddings extends FakeEmbeddings {
+  vector: number[] = [];
+  override embedQuery(): Promise<number[]> {
+    return Promise.resolve(this.vector);
+  }
+}
+
+describe('VectorIndex', () => {
+  it.each([1, 3])('builds %i shard(s) in worker threads and finds each passage nearest to itself', async (shards) => {
+    const vectors = unitVectors(300, 16);
+    const builder = new VectorIndexBuilder(16, vectors.length, shards);
+    for (const vector of vectors) builder.add(vector);
+    const files = Array.from({ length: shards }, (_shard, index) => path.join(temp, `${shards}-${index}.hnsw`));
+    await builder.finish(files);
+    const embeddings = new FixedEmbeddings();
+    const index = await VectorIndex.load(files, 16, embeddings);
+    expect(index.size).toBe(300);
+    expect(index.dimensions).toBe(16);
+    for (const ordinal of [0, 1, 2, 17, 150, 299]) {
+      embeddings.vector = Array.from(vectors[ordinal] ?? []);
+      const hits = await index.query('any', 5);
+      expect(hits[0]?.ordinal).toBe(ordinal);
+      expect(hits[0]?.similarity).toBeCloseTo(1, 5);
+      expect(hits).toHaveLength(5);
+      expect(hits.map((hit) => hit.similarity)).toEqual([...hits.map((hit) => hit.similarity)].sort((a, b) => b - a));
+    }
+    const everything = await index.query('any', 1000);
+    expect(new Set(everything.map((hit) => hit.ordinal)).size).toBe(300);
+  });
+
+  it('names the shard file that cannot be read', async () => {
+    await expect(VectorIndex.load([path.join(temp, 'absent.hnsw')], 16, new FixedEmbeddings())).rejects.toMatchObject({
+      file: path.join(temp, 'absent.hnsw'),
+    });
+  });
+
+  it('gives a large corpus several shards, bounded by the cores', () => {
+    expect(shardCount(1_000)).toBe(1);
+    expect(shardCount(100_000)).toBe(Math.min(3, os.availableParallelism(), 4));
+    expect(shardCount(10_000_000)).toBeLessThanOrEqual(Math.min(4, os.availableParallelism()));
+  });
+});
