@@ -116,5 +116,5 @@ describe('npm run ingest', () => {
     expect(killed).toBeGreaterThanOrEqual(3);
     expect((await runIngest([], environment)).code).toBe(0);
     expect((await loadIndex(config.indexDir, config.embedder)).chunkCount).toBe(first.chunkCount + 1);
-  }, 120_000);
+  }, 240_000);
 });

@@ -33,7 +33,7 @@ export async function writeScaleChart(
   const values = measures.flatMap(([measure, value]) => {
     const first = sorted[0];
     return sorted.flatMap((row) => [
-      { measure, chunks: row.chunks, value: value(row), series: 'measured' },
+      { measure, chunks: row.chunks, value: value(row), series: baseline === undefined ? 'measured' : 'after' },
       ...(first === undefined
         ? []
         : [
