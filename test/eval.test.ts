@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,6 +18,7 @@ import { loadSets } from '../eval/sets.js';
 import { riskCoverage, sweepSettings } from '../eval/sweep.js';
 import { checkThresholds } from '../eval/thresholds.js';
 import { loadDocuments } from '../ingest/load-documents.js';
+import { runScript } from '../scripts/lib/run-script.js';
 import { createApp } from '../server/app.js';
 import { startOpenAiWireServer } from './helpers/openai-wire-server.js';
 import { COMMUNIQUE, PROJECT_ROOT, useCorpusEngine } from './helpers/test-index.js';
@@ -367,17 +367,7 @@ describe('npm run eval', () => {
   });
   afterAll(() => new Promise((resolve) => server.close(resolve)));
 
-  function runEval(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'eval/main.ts', ...args], { cwd: PROJECT_ROOT });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (data: Buffer) => (stdout += data.toString()));
-      child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const runEval = (args: string[]) => runScript('eval/main.ts', { args });
 
   it('evaluates a running server, writes JSON and Markdown, and gates on thresholds', async () => {
     const directory = await mkdtemp(path.join(tmpdir(), 'eval-'));

@@ -1,33 +1,14 @@
-import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../core/config.js';
 import { loadIndex } from '../core/index/index-store.js';
+import { runScript, type ScriptRun } from '../scripts/lib/run-script.js';
 import { createWorkspace, PROJECT_ROOT, type Workspace } from './helpers/test-index.js';
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs the ingest command as a user would, in the project root, with the given environment. */
-function runIngest(args: string[], environment: NodeJS.ProcessEnv, killAfterMs?: number): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'ingest/main.ts', ...args], {
-      cwd: PROJECT_ROOT,
-      env: { ...process.env, ...environment },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (data: Buffer) => (stdout += data.toString()));
-    child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
-    if (killAfterMs !== undefined) setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+function runIngest(args: string[], environment: NodeJS.ProcessEnv, killAfterMs?: number): Promise<ScriptRun> {
+  return runScript('ingest/main.ts', { args, env: environment, killAfterMs });
 }
 
 const workspaces: Workspace[] = [];
