@@ -374,7 +374,26 @@ describe('npm run eval', () => {
     try {
       const json = path.join(directory, 'report.json');
       const markdown = path.join(directory, 'report.md');
-      const passing = await runEval(['--url', url, '--set', 'communique', '--json', json, '--md', markdown]);
+      // The quality thresholds of eval/thresholds.json, without its latency bound: how fast a loaded machine
+      // answers is the benchmark's business, not this test's.
+      const quality = path.join(directory, 'quality.json');
+      const thresholds = await readFile(path.join(PROJECT_ROOT, 'eval', 'thresholds.json'), 'utf8');
+      await writeFile(
+        quality,
+        JSON.stringify(JSON.parse(thresholds, (key, value) => (/^latency/.test(key) ? undefined : value))),
+      );
+      const passing = await runEval([
+        '--url',
+        url,
+        '--set',
+        'communique',
+        '--thresholds',
+        quality,
+        '--json',
+        json,
+        '--md',
+        markdown,
+      ]);
       expect(passing.stderr).toMatch(/\[ ?1\/\d+\] fr-001/);
       expect(passing.stdout).toMatch(/hit@1\s+\d\.\d\d/);
       expect(passing.stdout).toMatch(/communique \(tuning\)\s+answerable\s+67\s+\d+\s+\d+\s+\d+ \(false refusals\)/);

@@ -144,7 +144,8 @@ describe('generative answers', () => {
     expect(answer.found).toBe(true);
     expect(answer.answer).toMatch(/Wiesbaden/);
     expectCitationsAtOffsets(answer);
-    expect(elapsedMs).toBeLessThan(TIMEOUT_MS + 1000);
+    // A hanging model would hold the answer until the test's own timeout; the slack is for a loaded machine.
+    expect(elapsedMs).toBeLessThan(TIMEOUT_MS + 5000);
   });
 
   it('rewrites a follow-up with the model before retrieving', async () => {

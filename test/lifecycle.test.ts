@@ -109,8 +109,8 @@ describe('SIGTERM', () => {
     }
     expect(received).toMatch(/event: done\n/);
     expect(await server.exited).toBe(0);
-    // The answer in flight needs about a second more; the bound is 8 s.
-    expect(performance.now() - signalledAt).toBeLessThan(3000);
+    // The answer in flight needs about a second more; the bound is 8 s, which a stop waiting for it would reach.
+    expect(performance.now() - signalledAt).toBeLessThan(6000);
     expect(server.output()).toMatch(/shutting down/);
   }, 30_000);
 });
