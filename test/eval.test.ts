@@ -417,5 +417,5 @@ describe('npm run eval', () => {
     } finally {
       await rm(directory, { recursive: true, force: true });
     }
-  }, 60_000);
+  });
 });

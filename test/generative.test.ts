@@ -253,7 +253,7 @@ describe('POST /api/chat', () => {
       seen += new TextDecoder().decode(chunk.value);
     }
     controller.abort();
-    const deadline = Date.now() + 2000;
+    const deadline = Date.now() + 10_000;
     while (server.abandoned === before && Date.now() < deadline)
       await new Promise((resolve) => setTimeout(resolve, 20));
     expect(server.abandoned).toBe(before + 1);

@@ -111,5 +111,5 @@ describe('npm run ingest', () => {
     // What the killed runs left behind does not stop the next run (in process: the same code the command calls).
     await ingest(config);
     expect((await loadIndex(config.indexDir, config.embedder)).chunkCount).toBe(first.chunkCount + 1);
-  }, 60_000);
+  }, 180_000);
 });
