@@ -2,7 +2,6 @@ import path from 'node:path';
 import { readFlags } from '../core/command-line.js';
 import { loadConfig } from '../core/config.js';
 import { KnownError } from '../core/errors.js';
-import { ingest, staleReason } from './build-index.js';
 
 const USAGE = `Usage: npm run ingest -- [options]
 
@@ -32,6 +31,8 @@ async function main(): Promise<number> {
     indexDir: values.out === undefined ? base.indexDir : path.resolve(values.out),
   });
   const shown = (target: string) => path.relative(process.cwd(), target) || '.';
+  // The pipeline (LangChain, hnswlib) takes a second or two to load: not for --help or a bad flag or variable.
+  const { ingest, staleReason } = await import('./build-index.js');
 
   if (values['if-stale']) {
     const reason = await staleReason(config);

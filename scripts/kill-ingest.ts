@@ -17,24 +17,25 @@
  *       npm run proof:kill -- --runs 5 --seed 42  (reproducible delays)
  * Exit: 0 when every check held; 1 on any failure; 2 on bad flags.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, realpath, rm, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { integerFlag, readFlags } from '../core/command-line.js';
 import { citationProblems, citedSourceTexts } from '../core/answer/citation-contract.js';
-import { Interrupted, onInterrupt } from './lib/interruption.js';
-import { seededRandom } from './lib/seeded-random.js';
+import { integerFlag, readFlags } from '../core/command-line.js';
 import { type Config, parseConfig } from '../core/config.js';
 import { DEFAULTS } from '../core/defaults.js';
 import { createEngine } from '../core/engine.js';
 import { type LoadedIndex, loadIndex } from '../core/index/index-store.js';
 import { loadDocuments } from '../ingest/load-documents.js';
 import { splitIntoChunks } from '../ingest/split-into-chunks.js';
+import { onInterrupt } from './lib/interruption.js';
+import { describeMachine } from './lib/machine.js';
+import { runScript, stopScripts } from './lib/run-script.js';
+import { generatedDocument, pick } from './lib/generated-corpus.js';
+import { seededRandom } from './lib/seeded-random.js';
 
 const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
-const TSX = import.meta.resolve('tsx');
 const COMMUNIQUE = 'corpus/otan-communique-sabotage-russie.fr.txt';
 const QUESTION = "Où l'OTAN met-elle en place un nouveau commandement ?";
 const GENERATED_DOCUMENTS = 400;
@@ -49,68 +50,52 @@ Options:
   --seed N    seed of the random delays and corpus changes (default: random, printed)
   --help      show this help`;
 
-// ---------------------------------------------------------------------------------------------------------------
-// Cleanup: the temp project and any ingest still running, on success, on failure and on Ctrl-C.
+// ---- clean-up: the temp project and any ingest still running, on success, on failure and on Ctrl-C
 
-const children = new Set<ChildProcess>();
 let tempRoot: string | undefined;
 let cleanupPromise: Promise<void> | undefined;
 
 function cleanup(): Promise<void> {
   cleanupPromise ??= (async () => {
-    await Promise.all(
-      [...children].map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            child.once('exit', () => resolve());
-            child.kill('SIGKILL');
-          }),
-      ),
-    );
+    await stopScripts('SIGKILL');
     if (tempRoot !== undefined) await rm(tempRoot, { recursive: true, force: true });
   })();
   return cleanupPromise;
 }
 
 const interruption = onInterrupt('killing ingest and removing the temp project', cleanup);
-const stopIfInterrupted = () => interruption.stopIfInterrupted();
 
-// ---------------------------------------------------------------------------------------------------------------
+// ---- the steps
 
-const pick = <T>(items: readonly T[], next: () => number): T => items[Math.floor(next() * items.length)] as T;
-
-const FRENCH = {
-  subjects: ['Le jardinier', 'La boulangère', 'Le chef de gare', "L'astronome", 'La vigneronne', "L'apiculteur"],
-  verbs: ['observe', 'prépare', 'note', 'compare', 'range', 'mesure'],
-  objects: ['les semis de tomates', 'la pâte à pain', 'les horaires du soir', 'les anneaux de Saturne', 'les grappes'],
-  tails: ['avant la pluie', 'chaque matin', 'au printemps', 'près du canal', 'pour la foire du village'],
-};
-const ENGLISH = {
-  subjects: ['The gardener', 'The baker', 'The stationmaster', 'The astronomer', 'The winemaker', 'The beekeeper'],
-  verbs: ['watches', 'prepares', 'writes down', 'compares', 'stores', 'measures'],
-  objects: ['the tomato seedlings', 'the bread dough', 'the evening timetable', "Saturn's rings", 'the grapes'],
-  tails: ['before the rain', 'every morning', 'in spring', 'near the canal', 'for the village fair'],
-};
-
-/** A Markdown document about everyday topics, far from the communiqué's vocabulary. */
-function generatedDocument(number: number, sentences: number, next: () => number): string {
-  const words = number % 2 === 0 ? FRENCH : ENGLISH;
-  const title = number % 2 === 0 ? `Carnet numéro ${number}` : `Notebook number ${number}`;
-  const lines: string[] = [];
-  for (let sentence = 0; sentence < sentences; sentence += 1) {
-    lines.push(
-      `${pick(words.subjects, next)} ${pick(words.verbs, next)} ${pick(words.objects, next)} ${pick(words.tails, next)}` +
-        ` (${number}.${sentence}).`,
-    );
-  }
-  // Paragraphs of six sentences, as a person writes them.
-  const paragraphs: string[] = [];
-  for (let start = 0; start < lines.length; start += 6) paragraphs.push(lines.slice(start, start + 6).join(' '));
-  return `# ${title}\n\n${paragraphs.join('\n\n')}\n`;
+interface Project {
+  root: string;
+  corpusDir: string;
+  env: NodeJS.ProcessEnv;
+  config: Config;
 }
 
-// ---------------------------------------------------------------------------------------------------------------
+/** A temp project: the generated documents and a copy of the communiqué, offline and extractive. */
+async function makeProject(): Promise<Project> {
+  tempRoot = await mkdtemp(path.join(os.tmpdir(), 'cited-answers-kill-'));
+  const root = tempRoot;
+  const corpusDir = path.join(root, 'corpus');
+  await mkdir(path.join(corpusDir, 'extra'), { recursive: true });
+  const corpusRandom = seededRandom(20241203);
+  for (let number = 0; number < GENERATED_DOCUMENTS; number += 1) {
+    const text = generatedDocument(number, SENTENCES_PER_DOCUMENT, corpusRandom);
+    await writeFile(path.join(corpusDir, `doc-${number}.md`), text);
+  }
+  await copyFile(path.join(PROJECT_ROOT, COMMUNIQUE), path.join(root, COMMUNIQUE));
+  const env: NodeJS.ProcessEnv = {
+    CORPUS_DIR: 'corpus',
+    INDEX_DIR: path.join('data', 'index'),
+    EMBEDDER: 'lexical',
+    OPENAI_API_KEY: '',
+    OPENAI_BASE_URL: '',
+    CHAT_MODEL: '',
+  };
+  return { root, corpusDir, env, config: parseConfig(env, root) };
+}
 
 interface IngestRun {
   outcome: 'killed' | 'finished' | 'failed';
@@ -121,36 +106,13 @@ interface IngestRun {
   output: string;
 }
 
-/** Runs `ingest/main.ts` in the temp project, as a user would there; SIGKILLs it after `killAfterMs` if given. */
-function runIngest(root: string, env: NodeJS.ProcessEnv, killAfterMs?: number, limitMs = 300_000): Promise<IngestRun> {
-  return new Promise((resolve, reject) => {
-    const startedAt = performance.now();
-    const child = spawn(process.execPath, ['--import', TSX, path.join(PROJECT_ROOT, 'ingest', 'main.ts')], {
-      cwd: root,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.add(child);
-    let output = '';
-    child.stdout.on('data', (data: Buffer) => (output += data.toString()));
-    child.stderr.on('data', (data: Buffer) => (output += data.toString()));
-    const killer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-    let hung = false;
-    const watchdog = setTimeout(() => {
-      hung = true;
-      child.kill('SIGKILL');
-    }, limitMs);
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      clearTimeout(killer);
-      clearTimeout(watchdog);
-      children.delete(child);
-      if (interruption.interrupted) return reject(new Interrupted());
-      const outcome = hung ? 'failed' : signal === 'SIGKILL' ? 'killed' : code === 0 ? 'finished' : 'failed';
-      if (hung) output += `\n(still running after ${limitMs} ms: killed by the watchdog)`;
-      resolve({ outcome, code, signal, pid: child.pid ?? -1, ms: performance.now() - startedAt, output });
-    });
-  });
+/** Runs the ingest command in the temp project, as a user would there; SIGKILLs it after `killAfterMs` if given. */
+async function runIngest(project: Project, killAfterMs?: number, limitMs = 300_000): Promise<IngestRun> {
+  const run = await runScript('ingest/main.ts', { cwd: project.root, env: project.env, killAfterMs, limitMs });
+  interruption.stopIfInterrupted();
+  const outcome = run.overran ? 'failed' : run.signal === 'SIGKILL' ? 'killed' : run.code === 0 ? 'finished' : 'failed';
+  const output = `${run.stdout}${run.stderr}${run.overran ? `\n(still running after ${limitMs} ms: killed)` : ''}`;
+  return { outcome, code: run.code, signal: run.signal, pid: run.pid, ms: run.ms, output };
 }
 
 /** What an index of the corpus as it is now must hold: its chunk count and its sources' checksums. */
@@ -222,6 +184,115 @@ async function leftovers(config: Config, pid: number) {
   };
 }
 
+/** Where a killed run was when it died, from what it left on disk. */
+function whereKilled(left: Awaited<ReturnType<typeof leftovers>>): string {
+  if (left.servesOwn) return 'after swap';
+  if (left.ownGeneration) return 'before swap';
+  return left.ownStaging ? 'writing' : 'before write';
+}
+
+/**
+ * Changes the corpus so that the next index differs from the one served: adds a new document on odd runs, removes
+ * a generated one on even runs (always one the served index holds, since generated documents are only removed).
+ */
+async function changeCorpus(run: number, corpusDir: string, next: () => number): Promise<string> {
+  if (run % 2 === 1) {
+    const name = `extra/run-${run}.md`;
+    await writeFile(path.join(corpusDir, name), generatedDocument(1000 + run, 3 + ((run * 7) % 20), next));
+    return `+${name}`;
+  }
+  const generated = (await readdir(corpusDir)).filter((name) => /^doc-\d+\.md$/.test(name)).sort();
+  const name = pick(generated, next);
+  await unlink(path.join(corpusDir, name));
+  return `-${name}`;
+}
+
+interface KillRun {
+  ingest: IngestRun;
+  /** Where the kill landed, or '-' when the run was not killed. */
+  when: string;
+  /** Whether the served index is the previous one, the new one, or neither. */
+  serves: 'old' | 'new' | 'OTHER' | '?';
+  /** The index served after the run, when it loads. */
+  loaded: LoadedIndex | undefined;
+  expected: Expected;
+  answer: AnswerCheck;
+  problems: string[];
+}
+
+/** One run: change the corpus, start ingest, kill it after `delayMs`, and check the index left served. */
+async function killRun(
+  project: Project,
+  served: LoadedIndex,
+  delayMs: number,
+  change: Expected,
+  limitMs: number,
+): Promise<KillRun> {
+  const previous = { directory: served.directory, chunkCount: served.chunkCount };
+  const ingest = await runIngest(project, delayMs, limitMs);
+  const left = await leftovers(project.config, ingest.pid);
+  const problems: string[] = [];
+  if (change.chunkCount === previous.chunkCount) problems.push('old and new indexes would hold as many chunks');
+  if (ingest.outcome === 'failed') {
+    problems.push(`ingest failed (${ingest.signal ?? ingest.code}): ${ingest.output.trim().slice(-300)}`);
+  }
+  const when = ingest.outcome === 'killed' ? whereKilled(left) : '-';
+  const loadStartedAt = performance.now();
+  let loaded: LoadedIndex | undefined;
+  try {
+    loaded = await loadIndex(project.config.indexDir, project.config.embedder);
+  } catch (error) {
+    const text = `index does not load: ${(error as Error).message}`;
+    problems.push(text);
+    return { ingest, when, serves: '?', loaded, expected: change, answer: { ok: false, text }, problems };
+  }
+  const isOld = loaded.directory === previous.directory && loaded.chunkCount === previous.chunkCount;
+  const isNew = sourcesKey(loaded.manifest.sources) === change.sources && loaded.chunkCount === change.chunkCount;
+  if (!isOld && !isNew) problems.push(`serves neither index (${loaded.chunkCount} chunks, ${loaded.directory})`);
+  if (![previous.chunkCount, change.chunkCount].includes(loaded.chunkCount)) {
+    problems.push(`chunk count ${loaded.chunkCount} is neither ${previous.chunkCount} nor ${change.chunkCount}`);
+  }
+  if (ingest.outcome === 'finished' && !isNew) problems.push('ingest finished but the new index is not served');
+  const answer = await checkAnswer(loaded, project.root, performance.now() - loadStartedAt);
+  if (!answer.ok) problems.push(`answer: ${answer.text}`);
+  const serves = isOld ? 'old' : isNew ? 'new' : 'OTHER';
+  return { ingest, when, serves, loaded, expected: change, answer, problems };
+}
+
+/** A last ingest that runs to completion: its index must be the current corpus's, with nothing left behind. */
+async function finalRun(project: Project, fail: (message: string) => void): Promise<void> {
+  const final = await runIngest(project);
+  const expected = await expectedIndex(project.config);
+  const left = await leftovers(project.config, final.pid);
+  console.log(
+    `\nfinal ingest: ${final.outcome} in ${Math.round(final.ms)} ms (exit code ${final.code}); ` +
+      `${final.output.trim().split('\n').at(-1) ?? ''}`,
+  );
+  if (final.outcome !== 'finished') fail(`the final ingest did not finish: ${final.output.trim().slice(-500)}`);
+  try {
+    const loadStartedAt = performance.now();
+    const index = await loadIndex(project.config.indexDir, project.config.embedder);
+    const loadMs = performance.now() - loadStartedAt;
+    const isNew = sourcesKey(index.manifest.sources) === expected.sources && index.chunkCount === expected.chunkCount;
+    const answer = await checkAnswer(index, project.root, loadMs);
+    console.log(
+      `final index: ${index.chunkCount} chunks (expected ${expected.chunkCount}), ` +
+        `${isNew ? 'the current corpus' : 'NOT the current corpus'}; answer ${answer.text}`,
+    );
+    if (!isNew) fail('the final index is not the index of the current corpus');
+    if (!answer.ok) fail(`the final index does not answer: ${answer.text}`);
+  } catch (error) {
+    fail(`the final index does not load: ${(error as Error).message}`);
+  }
+  console.log(
+    `beside the link after the final run: ${left.generations} generation folder(s), ${left.staging} staging ` +
+      `folder(s), ${left.links} temporary link(s)`,
+  );
+  if (left.staging > 0 || left.links > 0 || left.generations > 2) {
+    fail('a complete ingest should leave no staging folder or temporary link, and at most 2 generations');
+  }
+}
+
 function parseOptions(): { runs: number; seed: number } | number {
   return readFlags(
     {
@@ -242,56 +313,26 @@ async function main(): Promise<number> {
   if (typeof options === 'number') return options;
   const { runs, seed } = options;
   const startedAt = performance.now();
-  const cpus = os.cpus();
   console.log('# Kill-ingest proof of cited-answers (scripts/kill-ingest.ts)');
-  console.log(
-    `machine: ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ` +
-      `load average ${os
-        .loadavg()
-        .map((load) => load.toFixed(2))
-        .join(' ')}; node ${process.version}`,
-  );
+  console.log(describeMachine());
   console.log(`seed ${seed} (repeat with --seed ${seed}), ${runs} runs`);
-
-  // ---- the temp project
-  tempRoot = await mkdtemp(path.join(os.tmpdir(), 'cited-answers-kill-'));
-  const root = tempRoot;
-  const corpusDir = path.join(root, 'corpus');
-  await mkdir(path.join(corpusDir, 'extra'), { recursive: true });
-  const corpusRandom = seededRandom(20241203);
-  for (let number = 0; number < GENERATED_DOCUMENTS; number += 1) {
-    await writeFile(
-      path.join(corpusDir, `doc-${number}.md`),
-      generatedDocument(number, SENTENCES_PER_DOCUMENT, corpusRandom),
-    );
-  }
-  await copyFile(path.join(PROJECT_ROOT, COMMUNIQUE), path.join(root, COMMUNIQUE));
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    CORPUS_DIR: 'corpus',
-    INDEX_DIR: path.join('data', 'index'),
-    EMBEDDER: 'lexical',
-    OPENAI_API_KEY: '',
-    OPENAI_BASE_URL: '',
-    CHAT_MODEL: '',
-  };
-  const config = parseConfig(env, root);
   let failures = 0;
   const fail = (message: string) => {
     failures += 1;
     console.log(`  FAILURE: ${message}`);
   };
 
-  // ---- the first index, whose run is the measure of a full run
-  const first = await runIngest(root, env);
+  // The first index, whose run is the measure of a full run.
+  const project = await makeProject();
+  const first = await runIngest(project);
   if (first.outcome !== 'finished') throw new Error(`the first ingest did not finish:\n${first.output}`);
   const fullRunMs = first.ms;
-  let loadStartedAt = performance.now();
-  let served = await loadIndex(config.indexDir, config.embedder);
-  const firstAnswer = await checkAnswer(served, root, performance.now() - loadStartedAt);
+  const loadStartedAt = performance.now();
+  let served = await loadIndex(project.config.indexDir, project.config.embedder);
+  const firstAnswer = await checkAnswer(served, project.root, performance.now() - loadStartedAt);
   console.log(
-    `temp project ${root}: ${GENERATED_DOCUMENTS + 1} documents; first index ${served.chunkCount} chunks, ` +
-      `full ingest run ${Math.round(fullRunMs)} ms (process start to exit); answer ${firstAnswer.text}`,
+    `temp project ${project.root}: ${GENERATED_DOCUMENTS + 1} documents; first index ${served.chunkCount} ` +
+      `chunks, full ingest run ${Math.round(fullRunMs)} ms (process start to exit); answer ${firstAnswer.text}`,
   );
   console.log(`  ${first.output.trim().split('\n').at(-1) ?? ''}`);
   if (!firstAnswer.ok) fail(`the first index does not answer: ${firstAnswer.text}`);
@@ -303,137 +344,50 @@ async function main(): Promise<number> {
   const next = seededRandom(seed);
   const counts = { killed: 0, finished: 0, killedServingOld: 0, killedServingNew: 0 };
   const phases = new Map<string, number>(['before write', 'writing', 'before swap', 'after swap'].map((p) => [p, 0]));
-  const header = ['run', 'change', 'delay ms', 'ingest', 'when', 'serves', 'chunks old→new', 'answer'];
-  console.log(header.join(' | '));
+  console.log(['run', 'change', 'delay ms', 'ingest', 'when', 'serves', 'chunks old→new', 'answer'].join(' | '));
   for (let run = 1; run <= runs; run += 1) {
-    // Change the corpus so that the next index differs from the one served: add a new document, or remove a
-    // generated one (always one the served index holds, since generated documents are only ever removed).
-    let change: string;
-    if (run % 2 === 1) {
-      const name = `extra/run-${run}.md`;
-      await writeFile(path.join(corpusDir, name), generatedDocument(1000 + run, 3 + ((run * 7) % 20), next));
-      change = `+${name}`;
-    } else {
-      const generated = (await readdir(corpusDir)).filter((name) => /^doc-\d+\.md$/.test(name)).sort();
-      const name = pick(generated, next);
-      await unlink(path.join(corpusDir, name));
-      change = `-${name}`;
-    }
-    const expected = await expectedIndex(config);
-    const previous = { directory: served.directory, chunkCount: served.chunkCount };
+    const change = await changeCorpus(run, project.corpusDir, next);
+    const expected = await expectedIndex(project.config);
     // Every third run aims at the end of the run, where the index is written and the link swapped.
     const share = run % 3 === 0 ? 0.85 + next() * 0.2 : next() * 1.1;
     const delayMs = Math.round(share * fullRunMs);
-
-    const ingest = await runIngest(root, env, delayMs, Math.max(120_000, fullRunMs * 10));
-    const left = await leftovers(config, ingest.pid);
-    let serves = '?';
-    let answer: AnswerCheck = { ok: false, text: 'not checked' };
-    let loaded: LoadedIndex | undefined;
-    loadStartedAt = performance.now();
-    try {
-      loaded = await loadIndex(config.indexDir, config.embedder);
-    } catch (error) {
-      answer = { ok: false, text: `index does not load: ${(error as Error).message}` };
-    }
-    const problems: string[] = [];
-    if (expected.chunkCount === previous.chunkCount) problems.push('old and new indexes would hold as many chunks');
-    if (ingest.outcome === 'failed') {
-      problems.push(`ingest failed (${ingest.signal ?? ingest.code}): ${ingest.output.trim().slice(-300)}`);
-    }
-    if (loaded === undefined) problems.push(answer.text);
-    else {
-      const isOld = loaded.directory === previous.directory && loaded.chunkCount === previous.chunkCount;
-      const isNew =
-        sourcesKey(loaded.manifest.sources) === expected.sources && loaded.chunkCount === expected.chunkCount;
-      serves = isOld ? 'old' : isNew ? 'new' : 'OTHER';
-      if (!isOld && !isNew) problems.push(`serves neither index (${loaded.chunkCount} chunks, ${loaded.directory})`);
-      if (![previous.chunkCount, expected.chunkCount].includes(loaded.chunkCount)) {
-        problems.push(`chunk count ${loaded.chunkCount} is neither ${previous.chunkCount} nor ${expected.chunkCount}`);
-      }
-      if (ingest.outcome === 'finished' && !isNew) problems.push('ingest finished but the new index is not served');
-      answer = await checkAnswer(loaded, root, performance.now() - loadStartedAt);
-      if (!answer.ok) problems.push(`answer: ${answer.text}`);
-      served = loaded;
-    }
-
-    stopIfInterrupted();
-    // Where the kill landed, from what the run left on disk.
-    const when =
-      ingest.outcome !== 'killed'
-        ? '-'
-        : left.servesOwn
-          ? 'after swap'
-          : left.ownGeneration
-            ? 'before swap'
-            : left.ownStaging
-              ? 'writing'
-              : 'before write';
-    if (ingest.outcome === 'killed') {
+    const previousCount = served.chunkCount;
+    const result = await killRun(project, served, delayMs, expected, Math.max(120_000, fullRunMs * 10));
+    interruption.stopIfInterrupted();
+    served = result.loaded ?? served;
+    if (result.ingest.outcome === 'killed') {
       counts.killed += 1;
-      phases.set(when, (phases.get(when) ?? 0) + 1);
-      if (serves === 'old') counts.killedServingOld += 1;
-      if (serves === 'new') counts.killedServingNew += 1;
-    } else if (ingest.outcome === 'finished') counts.finished += 1;
-
+      phases.set(result.when, (phases.get(result.when) ?? 0) + 1);
+      if (result.serves === 'old') counts.killedServingOld += 1;
+      if (result.serves === 'new') counts.killedServingNew += 1;
+    } else if (result.ingest.outcome === 'finished') counts.finished += 1;
     console.log(
       [
         `${String(run).padStart(3)}/${runs}`,
         change.padEnd(17),
         String(delayMs).padStart(8),
-        `${ingest.outcome.padEnd(8)} at ${String(Math.round(ingest.ms)).padStart(5)} ms`,
-        when.padEnd(12),
-        serves.padEnd(5),
-        `${previous.chunkCount}→${expected.chunkCount}: ${loaded?.chunkCount ?? '-'}`,
-        answer.text,
+        `${result.ingest.outcome.padEnd(8)} at ${String(Math.round(result.ingest.ms)).padStart(5)} ms`,
+        result.when.padEnd(12),
+        result.serves.padEnd(5),
+        `${previousCount}→${expected.chunkCount}: ${result.loaded?.chunkCount ?? '-'}`,
+        result.answer.text,
       ].join(' | '),
     );
-    for (const problem of problems) fail(problem);
+    for (const problem of result.problems) fail(problem);
   }
 
-  // ---- a last run to completion
-  const final = await runIngest(root, env);
-  const expected = await expectedIndex(config);
-  const left = await leftovers(config, final.pid);
-  console.log(
-    `\nfinal ingest: ${final.outcome} in ${Math.round(final.ms)} ms (exit code ${final.code}); ` +
-      `${final.output.trim().split('\n').at(-1) ?? ''}`,
-  );
-  if (final.outcome !== 'finished') fail(`the final ingest did not finish: ${final.output.trim().slice(-500)}`);
-  try {
-    loadStartedAt = performance.now();
-    const index = await loadIndex(config.indexDir, config.embedder);
-    const loadMs = performance.now() - loadStartedAt;
-    const isNew = sourcesKey(index.manifest.sources) === expected.sources && index.chunkCount === expected.chunkCount;
-    const answer = await checkAnswer(index, root, loadMs);
-    console.log(
-      `final index: ${index.chunkCount} chunks (expected ${expected.chunkCount}), ` +
-        `${isNew ? 'the current corpus' : 'NOT the current corpus'}; answer ${answer.text}`,
-    );
-    if (!isNew) fail('the final index is not the index of the current corpus');
-    if (!answer.ok) fail(`the final index does not answer: ${answer.text}`);
-  } catch (error) {
-    fail(`the final index does not load: ${(error as Error).message}`);
-  }
-  console.log(
-    `beside the link after the final run: ${left.generations} generation folder(s), ${left.staging} staging ` +
-      `folder(s), ${left.links} temporary link(s)`,
-  );
-  if (left.staging > 0 || left.links > 0 || left.generations > 2) {
-    fail('a complete ingest should leave no staging folder or temporary link, and at most 2 generations');
-  }
-
-  stopIfInterrupted();
+  await finalRun(project, fail);
+  interruption.stopIfInterrupted();
   const seconds = ((performance.now() - startedAt) / 1000).toFixed(0);
-  const summary =
-    `runs ${runs}: killed mid-way ${counts.killed} (then serving old ${counts.killedServingOld}, ` +
-    `new ${counts.killedServingNew}), finished before the kill ${counts.finished}, failures ${failures}; ` +
-    `seed ${seed}; ${seconds} s`;
   console.log(
     `\nkills by moment (from what each left on disk): ` +
       [...phases].map(([phase, count]) => `${phase} ${count}`).join(', '),
   );
-  console.log(`${failures === 0 ? 'PASS' : 'FAIL'}: ${summary}`);
+  console.log(
+    `${failures === 0 ? 'PASS' : 'FAIL'}: runs ${runs}: killed mid-way ${counts.killed} (then serving old ` +
+      `${counts.killedServingOld}, new ${counts.killedServingNew}), finished before the kill ${counts.finished}, ` +
+      `failures ${failures}; seed ${seed}; ${seconds} s`,
+  );
   return failures === 0 ? 0 : 1;
 }
 

@@ -14,19 +14,21 @@
  *       connection error or timeout (autocannon's: no response within 10 s); 2 on bad flags.
  * Latency percentiles are over the responses received: a request that timed out has no latency, only a count.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { integerFlag, readFlags } from '../core/command-line.js';
-import { citationProblems, citedSourceTexts, type CitedAnswer } from '../core/answer/citation-contract.js';
-import { onInterrupt } from './lib/interruption.js';
-import { cpuSecondsOf, memoryOf, type Memory } from './lib/process-memory.js';
 import autocannon from 'autocannon';
+import { citationProblems, citedSourceTexts, type CitedAnswer } from '../core/answer/citation-contract.js';
+import { integerFlag, readFlags } from '../core/command-line.js';
+import { renderTable } from '../eval/report.js';
+import { percentile } from '../eval/summarize.js';
+import { onInterrupt } from './lib/interruption.js';
+import { describeMachine, loadAverage } from './lib/machine.js';
+import { cpuSecondsOf, type Memory, memoryOf } from './lib/process-memory.js';
+import { acceptQueueOf } from './lib/process-stats.js';
+import { type RunningScript, runScript, startScript, stopScripts } from './lib/run-script.js';
 
 const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
-const TSX = import.meta.resolve('tsx');
 
 const USAGE = `Usage: npm run bench:load -- [options]
 
@@ -53,10 +55,8 @@ const QUESTIONS: ReadonlyArray<{ question: string; refusal: boolean }> = [
   { question: "Who is France's foreign minister?", refusal: true },
 ];
 
-// ---------------------------------------------------------------------------------------------------------------
-// Cleanup: temp folders and child processes, on success, on failure and on Ctrl-C.
+// ---- clean-up: the server and the temp folder, on success, on failure and on Ctrl-C
 
-const children = new Set<ChildProcess>();
 const tempDirs = new Set<string>();
 let activeBench: autocannon.Instance | undefined;
 let cleanupPromise: Promise<void> | undefined;
@@ -64,50 +64,15 @@ let cleanupPromise: Promise<void> | undefined;
 function cleanup(): Promise<void> {
   cleanupPromise ??= (async () => {
     activeBench?.stop();
-    await Promise.all([...children].map((child) => stopChild(child, 'SIGTERM', 12_000)));
+    await stopScripts('SIGTERM', 12_000);
     await Promise.all([...tempDirs].map((dir) => rm(dir, { recursive: true, force: true })));
   })();
   return cleanupPromise;
 }
 
 const interruption = onInterrupt('stopping the server and removing temp folders', cleanup);
-const stopIfInterrupted = () => interruption.stopIfInterrupted();
 
-/** Whether a child is still running (it has neither exited nor been killed by a signal). */
-const isRunning = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
-
-/** Sends `signal`, then SIGKILL after `graceMs`; resolves once the child has exited. */
-function stopChild(
-  child: ChildProcess,
-  signal: NodeJS.Signals,
-  graceMs: number,
-): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
-  const startedAt = performance.now();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code: child.exitCode, signal: child.signalCode, ms: performance.now() - startedAt });
-    };
-    if (!isRunning(child)) return done();
-    child.once('exit', done);
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    child.kill(signal);
-  });
-}
-
-function spawnNode(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, ['--import', TSX, ...args], {
-    cwd: PROJECT_ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
+// ---- the steps
 
 interface Options {
   duration: number;
@@ -133,9 +98,8 @@ function parseOptions(): Options | number {
 }
 
 /** Environment of the ingest and the server: offline, extractive, no key, no rate limit, quiet logs. */
-function childEnvironment(indexDir: string, workers = 1): NodeJS.ProcessEnv {
+function childEnvironment(indexDir: string, workers: number): NodeJS.ProcessEnv {
   return {
-    ...process.env,
     WORKERS: String(workers),
     INDEX_DIR: indexDir,
     CORPUS_DIR: 'corpus',
@@ -152,71 +116,29 @@ function childEnvironment(indexDir: string, workers = 1): NodeJS.ProcessEnv {
   };
 }
 
-async function buildIndex(indexDir: string, env: NodeJS.ProcessEnv): Promise<{ ms: number; summary: string }> {
-  const startedAt = performance.now();
-  const child = spawnNode(['ingest/main.ts', '--corpus', path.join(PROJECT_ROOT, 'corpus'), '--out', indexDir], env);
-  let output = '';
-  child.stdout?.on('data', (data: Buffer) => (output += data.toString()));
-  child.stderr?.on('data', (data: Buffer) => (output += data.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (exitCode) => resolve(exitCode));
-  }).finally(() => clearTimeout(timer));
-  if (code !== 0) throw new Error(`ingest exited with ${code}:\n${output}`);
-  const summary = output.split('\n').find((line) => line.startsWith('Indexed ')) ?? output.trim();
-  return { ms: performance.now() - startedAt, summary };
+/** Ingests corpus/ into `indexDir` with the ingest command; prints its summary line. */
+async function buildIndex(indexDir: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const args = ['--corpus', path.join(PROJECT_ROOT, 'corpus'), '--out', indexDir];
+  const run = await runScript('ingest/main.ts', { args, env, limitMs: 120_000 });
+  if (run.code !== 0) throw new Error(`ingest exited with ${run.signal ?? run.code}:\n${run.stdout}${run.stderr}`);
+  const summary = run.stdout.split('\n').find((line) => line.startsWith('Indexed ')) ?? run.stdout.trim();
+  console.log(`index: ${summary} (whole command ${Math.round(run.ms)} ms)`);
 }
 
 interface Server {
-  child: ChildProcess;
+  script: RunningScript;
   url: string;
-  /** Every stdout line after the "Serving" one: the server's structured logs (warn and above). */
-  logLines: string[];
-  stderr: () => string;
+  port: number;
 }
 
-async function startServer(env: NodeJS.ProcessEnv): Promise<Server> {
-  const child = spawnNode(['server/main.ts'], env);
-  const logLines: string[] = [];
-  let stderr = '';
-  child.stderr?.on('data', (data: Buffer) => (stderr += data.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let buffered = '';
-    let serving: string | undefined;
-    const timer = setTimeout(() => reject(new Error(`the server did not start within 60 s.\n${stderr}`)), 60_000);
-    child.stdout?.on('data', (data: Buffer) => {
-      buffered += data.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      for (const line of lines) {
-        const match = /^Serving .* at (http:\/\/127\.0\.0\.1:\d+)\/$/.exec(line);
-        if (serving === undefined && match?.[1] !== undefined) {
-          serving = match[1];
-          clearTimeout(timer);
-          resolve(serving);
-        } else if (line.trim() !== '') logLines.push(line);
-      }
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`the server exited (${signal ?? code}) before serving.\n${stderr}`));
-    });
-  });
-  return { child, url, logLines, stderr: () => stderr };
-}
-
-/**
- * Connections waiting in the kernel's accept queue of the server's listening socket (the rx_queue of its LISTEN
- * line in /proc/net/tcp): connections the client sees as open but the server has not yet accepted.
- */
-function acceptQueueOf(port: number): number {
-  const suffix = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
-    const fields = line.trim().split(/\s+/);
-    if (fields[1]?.endsWith(suffix) && fields[3] === '0A') return parseInt(fields[4]?.split(':')[1] ?? '0', 16);
-  }
-  return 0;
+/** Starts the server command and waits for the line that says where it serves. */
+async function startServer(env: NodeJS.ProcessEnv, workers: number): Promise<Server> {
+  const script = startScript('server/main.ts', { env });
+  const [, url = ''] = await script.waitFor(/^Serving .* at (http:\/\/127\.0\.0\.1:\d+)\/$/m, 60_000);
+  console.log(
+    `server: pid ${script.pid} at ${url} (WORKERS=${workers}, RATE_LIMIT_PER_MINUTE=0, LOG_LEVEL=warn, extractive)`,
+  );
+  return { script, url, port: Number(new URL(url).port) };
 }
 
 interface AnswerBody {
@@ -233,170 +155,23 @@ async function citationProblemsOf(body: AnswerBody): Promise<string[]> {
   return citationProblems(body, (source) => texts.get(source));
 }
 
-interface RouteResult {
-  route: string;
-  result: autocannon.Result;
-  /** Exact percentiles of every response's latency, in ms (autocannon's histogram has no p95). */
-  p50: number;
-  p95: number;
-  p99: number;
-  /** 2xx responses whose body differed from the idle answer (or was not the expected health body). */
-  wrongBodies: number;
-  statusCodes: string;
-  /** CPU seconds the server used during the run, and the shares of one core it and this process (autocannon) used. */
-  serverCpuSeconds: number;
-  serverCpu: number;
-  loaderCpu: number;
-  loadAverage: string;
-  errorTimes: number[];
-  slowTimes: number[];
-  /** Most connections seen waiting in the accept queue, and for how many seconds any were waiting. */
-  acceptQueueMax: number;
-  acceptQueueSeconds: number;
+/** GET /healthz once while idle; its body is what every health response under load must equal. */
+async function idleHealth(server: Server): Promise<string> {
+  const response = await fetch(`${server.url}/healthz`, { signal: AbortSignal.timeout(30_000) });
+  const body = await response.text();
+  console.log(`healthz: ${response.status} ${body}`);
+  if (response.status !== 200) throw new Error('GET /healthz is not 200 before the load');
+  return body;
 }
 
-function percentile(sorted: Float64Array, share: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil(share * sorted.length) - 1)] ?? NaN;
-}
-
-async function bench(
-  route: string,
-  server: { pid: number; port: number },
-  options: autocannon.Options,
-  wrongBodies: () => number,
-): Promise<RouteResult> {
-  let latencies = new Float64Array(1 << 16);
-  let count = 0;
-  const startedAt = performance.now();
-  /** When (seconds into the run) each error happened, and each response over 1 s was sent. */
-  const errorTimes: number[] = [];
-  const slowTimes: number[] = [];
-  const serverCpuBefore = cpuSecondsOf(server.pid);
-  // The accept queue, sampled every 100 ms: how many connections waited to be accepted, and for how long.
-  let acceptQueueMax = 0;
-  let acceptQueueSamples = 0;
-  const sampler = setInterval(() => {
-    const waiting = acceptQueueOf(server.port);
-    acceptQueueMax = Math.max(acceptQueueMax, waiting);
-    if (waiting > 0) acceptQueueSamples += 1;
-  }, 100);
-  const loaderCpuBefore = process.cpuUsage();
-  const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const instance = autocannon(options, (error: unknown, finished: autocannon.Result) =>
-      error ? reject(error) : resolve(finished),
-    );
-    activeBench = instance;
-    instance.on('reqError', () => errorTimes.push((performance.now() - startedAt) / 1000));
-    instance.on('response', (_client, _status, _bytes, responseTime) => {
-      if (responseTime > 1000) slowTimes.push((performance.now() - startedAt - responseTime) / 1000);
-      if (count === latencies.length) {
-        const grown = new Float64Array(latencies.length * 2);
-        grown.set(latencies);
-        latencies = grown;
-      }
-      latencies[count++] = responseTime;
-    });
-  }).finally(() => {
-    activeBench = undefined;
-    clearInterval(sampler);
-  });
-  const elapsedSeconds = (performance.now() - startedAt) / 1000;
-  const loaderCpu = process.cpuUsage(loaderCpuBefore);
-  const serverCpuSeconds = cpuSecondsOf(server.pid) - serverCpuBefore;
-  const sorted = latencies.subarray(0, count).sort();
-  const statusCodes = Object.entries(result.statusCodeStats ?? {})
-    .map(([code, stat]) => `${code}×${stat.count ?? 0}`)
-    .join(' ');
-  return {
-    route,
-    result,
-    p50: percentile(sorted, 0.5),
-    p95: percentile(sorted, 0.95),
-    p99: percentile(sorted, 0.99),
-    wrongBodies: wrongBodies(),
-    statusCodes,
-    serverCpuSeconds,
-    serverCpu: serverCpuSeconds / elapsedSeconds,
-    loaderCpu: (loaderCpu.user + loaderCpu.system) / 1e6 / elapsedSeconds,
-    loadAverage: loadAverage(),
-    errorTimes,
-    slowTimes,
-    acceptQueueMax,
-    acceptQueueSeconds: acceptQueueSamples / 10,
-  };
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
-  return rows
-    .map((row) =>
-      row
-        .map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0)))
-        .join('  '),
-    )
-    .join('\n');
-}
-
-const loadAverage = () =>
-  os
-    .loadavg()
-    .map((load) => load.toFixed(2))
-    .join(' ');
-/** How many events, and when in the run (seconds from its start), as a compact histogram by second. */
-function when(times: number[], verb: string): string {
-  if (times.length === 0) return 'none';
-  const bySecond = new Map<number, number>();
-  for (const time of times) bySecond.set(Math.floor(time), (bySecond.get(Math.floor(time)) ?? 0) + 1);
-  const seconds = [...bySecond].map(([second, count]) => `${count}@${second}s`);
-  const shown = seconds.length > 8 ? [...seconds.slice(0, 8), `…(${seconds.length - 8} more seconds)`] : seconds;
-  return `${times.length}, ${verb} ${shown.join(' ')}`;
-}
-
-const mb = (value: number) => `${value.toFixed(1)} MB`;
-const ms = (value: number) => value.toFixed(1);
-
-async function main(): Promise<number> {
-  const options = parseOptions();
-  if (typeof options === 'number') return options;
-  const { duration, connections, workers } = options;
-  const cpus = os.cpus();
-  console.log('# Load test of cited-answers (scripts/load-test.ts)');
-  console.log(
-    `machine: ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ` +
-      `load average ${loadAverage()} (1, 5, 15 min)`,
-  );
-  console.log(
-    `node ${process.version} on ${os.platform()} ${os.release()}; autocannon in this process, server in a child`,
-  );
-  console.log(
-    `plan: ${duration} s per route at ${connections} connections, server with ${workers} worker(s); ` +
-      'GET /healthz, then POST /api/answer\n',
-  );
-
-  const tempDir = await mkdtemp(path.join(os.tmpdir(), 'cited-answers-load-'));
-  tempDirs.add(tempDir);
-  const indexDir = path.join(tempDir, 'index');
-  const env = childEnvironment(indexDir, workers);
-
-  const built = await buildIndex(indexDir, env);
-  console.log(`index: ${built.summary} (whole command ${Math.round(built.ms)} ms)`);
-  const server = await startServer(env);
-  const pid = server.child.pid ?? -1;
-  const port = Number(new URL(server.url).port);
-  console.log(
-    `server: pid ${pid} at ${server.url} (WORKERS=${workers}, RATE_LIMIT_PER_MINUTE=0, LOG_LEVEL=warn, extractive)`,
-  );
-
-  const healthResponse = await fetch(`${server.url}/healthz`, { signal: AbortSignal.timeout(30_000) });
-  const healthBody = await healthResponse.text();
-  console.log(`healthz: ${healthResponse.status} ${healthBody}`);
-  if (healthResponse.status !== 200) throw new Error('GET /healthz is not 200 before the load');
-
-  // Each question once while idle: its answer is what every answer under load must equal.
+/**
+ * Asks each question once while idle and checks its citations; the answers are what every answer under load must
+ * equal. Throws when one fails: a server that answers wrongly is not worth load-testing.
+ */
+async function idleAnswers(server: Server): Promise<string[]> {
   console.log('\nidle answers (the reference for the answers under load):');
-  const idleAnswers: string[] = [];
-  let precheckFailures = 0;
+  const answers: string[] = [];
+  let failures = 0;
   for (const { question, refusal } of QUESTIONS) {
     const startedAt = performance.now();
     const response = await fetch(`${server.url}/api/answer`, {
@@ -409,52 +184,143 @@ async function main(): Promise<number> {
     const body = (await response.json()) as AnswerBody;
     const problems = response.status === 200 ? await citationProblemsOf(body) : [`status ${response.status}`];
     const surprise = body.found === refusal ? (refusal ? ' (expected a refusal)' : ' (expected an answer)') : '';
-    if (problems.length > 0) precheckFailures += 1;
-    idleAnswers.push(body.answer);
-    const citations = `${body.citations?.length ?? 0} cit.`;
+    if (problems.length > 0) failures += 1;
+    answers.push(body.answer);
     const checked = problems.length > 0 ? ` [${problems.join('; ')}]` : '';
     console.log(
-      `  ${response.status} ${body.found ? 'found  ' : 'refused'} ${citations} ${ms(elapsed).padStart(6)} ms  ` +
-        `${question}${surprise}${checked}`,
+      `  ${response.status} ${body.found ? 'found  ' : 'refused'} ${body.citations?.length ?? 0} cit. ` +
+        `${ms(elapsed).padStart(6)} ms  ${question}${surprise}${checked}`,
     );
   }
-  if (precheckFailures > 0) throw new Error(`${precheckFailures} idle answer(s) failed; not load-testing`);
+  if (failures > 0) throw new Error(`${failures} idle answer(s) failed; not load-testing`);
+  return answers;
+}
 
-  const memory: Array<[string, Memory]> = [['before the first run', memoryOf(pid)]];
+interface RouteResult {
+  route: string;
+  result: autocannon.Result;
+  /** Exact percentiles of every response's latency, in ms (autocannon's histogram has no p95). */
+  p50: number;
+  p95: number;
+  p99: number;
+  /** 2xx responses whose body differed from the idle one. */
+  wrongBodies: number;
+  /** CPU seconds the server used during the run, and the shares of one core it and this process (autocannon) used. */
+  serverCpuSeconds: number;
+  serverCpu: number;
+  loaderCpu: number;
+  loadAverage: string;
+  /** When (seconds into the run) each error happened, and each response over 1 s was sent. */
+  errorTimes: number[];
+  slowTimes: number[];
+  /** Most connections seen waiting in the accept queue, and for how many seconds any were waiting. */
+  acceptQueueMax: number;
+  acceptQueueSeconds: number;
+}
 
+/** Runs autocannon against the server, measuring latencies, CPU and the accept queue on the way. */
+async function bench(
+  route: string,
+  server: Server,
+  options: autocannon.Options,
+  wrongBodies: () => number,
+): Promise<RouteResult> {
+  const latencies: number[] = [];
+  const startedAt = performance.now();
+  const errorTimes: number[] = [];
+  const slowTimes: number[] = [];
+  const pid = server.script.pid;
+  const serverCpuBefore = cpuSecondsOf(pid);
+  const loaderCpuBefore = process.cpuUsage();
+  let acceptQueueMax = 0;
+  let acceptQueueSamples = 0;
+  const sampler = setInterval(() => {
+    const waiting = acceptQueueOf(server.port);
+    acceptQueueMax = Math.max(acceptQueueMax, waiting);
+    if (waiting > 0) acceptQueueSamples += 1;
+  }, 100);
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    activeBench = autocannon(options, (error: unknown, finished: autocannon.Result) =>
+      error ? reject(error) : resolve(finished),
+    );
+    activeBench.on('reqError', () => errorTimes.push((performance.now() - startedAt) / 1000));
+    activeBench.on('response', (_client, _status, _bytes, responseTime) => {
+      if (responseTime > 1000) slowTimes.push((performance.now() - startedAt - responseTime) / 1000);
+      latencies.push(responseTime);
+    });
+  }).finally(() => {
+    activeBench = undefined;
+    clearInterval(sampler);
+  });
+  const elapsedSeconds = (performance.now() - startedAt) / 1000;
+  const loaderCpu = process.cpuUsage(loaderCpuBefore);
+  const serverCpuSeconds = cpuSecondsOf(pid) - serverCpuBefore;
+  latencies.sort((a, b) => a - b);
+  return {
+    route,
+    result,
+    p50: percentile(latencies, 0.5) ?? NaN,
+    p95: percentile(latencies, 0.95) ?? NaN,
+    p99: percentile(latencies, 0.99) ?? NaN,
+    wrongBodies: wrongBodies(),
+    serverCpuSeconds,
+    serverCpu: serverCpuSeconds / elapsedSeconds,
+    loaderCpu: (loaderCpu.user + loaderCpu.system) / 1e6 / elapsedSeconds,
+    loadAverage: loadAverage(),
+    errorTimes,
+    slowTimes,
+    acceptQueueMax,
+    acceptQueueSeconds: acceptQueueSamples / 10,
+  };
+}
+
+/** Loads GET /healthz; every response must be the idle body. */
+async function loadHealth(server: Server, { duration, connections }: Options, idleBody: string) {
   console.log(`\nGET /healthz for ${duration} s at ${connections} connections…`);
-  let healthWrong = 0;
-  const health = await bench(
+  let wrong = 0;
+  const verifyBody = (body: unknown) => {
+    if (body === idleBody) return true;
+    wrong += 1;
+    return false;
+  };
+  return bench(
     'GET /healthz',
-    { pid, port },
-    {
-      url: `${server.url}/healthz`,
-      connections,
-      duration,
-      verifyBody: (body) => {
-        if (body === healthBody) return true;
-        healthWrong += 1;
-        return false;
-      },
-    },
-    () => healthWrong,
+    server,
+    { url: `${server.url}/healthz`, connections, duration, verifyBody },
+    () => wrong,
   );
-  stopIfInterrupted();
-  memory.push(['between the runs', memoryOf(pid)]);
+}
 
+/**
+ * Loads POST /api/answer with the questions in turn across all connections; every answer must equal the idle
+ * answer to its question. The request context remembers which question a connection asked, for its response.
+ */
+async function loadAnswers(server: Server, { duration, connections }: Options, idle: readonly string[]) {
   console.log(
     `POST /api/answer for ${duration} s at ${connections} connections, ${QUESTIONS.length} questions in turn…`,
   );
-  let answerWrong = 0;
+  let wrong = 0;
   const wrongExamples: string[] = [];
   const perQuestion = QUESTIONS.map(() => 0);
-  // One request whose body rotates through the questions across all connections; the context remembers which
-  // question a connection's request asked, for its response.
   const bodies = QUESTIONS.map(({ question }) => JSON.stringify({ question }));
   let sent = 0;
-  const answer = await bench(
+  const onResponse = (status: number, body: string, context: Record<string, unknown>) => {
+    if (status < 200 || status >= 300) return; // counted as non-2xx by autocannon
+    const index = (context['question'] as number | undefined) ?? 0;
+    perQuestion[index] = (perQuestion[index] ?? 0) + 1;
+    let text: string | undefined;
+    try {
+      text = (JSON.parse(body) as AnswerBody).answer;
+    } catch {
+      text = undefined;
+    }
+    if (text === idle[index]) return;
+    wrong += 1;
+    if (wrongExamples.length < 3) wrongExamples.push(`${QUESTIONS[index]?.question} → ${body.slice(0, 200)}`);
+  };
+  const result = await bench(
     'POST /api/answer',
-    { pid, port },
+    server,
     {
       url: server.url,
       connections,
@@ -466,109 +332,84 @@ async function main(): Promise<number> {
           headers: { 'content-type': 'application/json' },
           setupRequest: (request, context) => {
             const index = sent++ % bodies.length;
-            (context as { question?: number }).question = index;
+            (context as Record<string, unknown>)['question'] = index;
             return { ...request, body: bodies[index] };
           },
-          onResponse: (status, body, context) => {
-            if (status < 200 || status >= 300) return; // counted as non-2xx by autocannon
-            const index = (context as { question?: number }).question ?? 0;
-            perQuestion[index] = (perQuestion[index] ?? 0) + 1;
-            let text: string | undefined;
-            try {
-              text = (JSON.parse(body) as AnswerBody).answer;
-            } catch {
-              text = undefined;
-            }
-            if (text !== idleAnswers[index]) {
-              answerWrong += 1;
-              if (wrongExamples.length < 3) wrongExamples.push(`${QUESTIONS[index]?.question} → ${body.slice(0, 200)}`);
-            }
-          },
+          onResponse: (status, body, context) => onResponse(status, body, context as Record<string, unknown>),
         },
       ],
     },
-    () => answerWrong,
+    () => wrong,
   );
-  stopIfInterrupted();
-  memory.push(['after the runs', memoryOf(pid)]);
-  await new Promise((resolve) => setTimeout(resolve, 5_000));
-  stopIfInterrupted();
-  memory.push(['after 5 s idle', memoryOf(pid)]);
+  return { result, perQuestion, wrongExamples };
+}
 
-  // ---- report
-  const rows = [
-    [
-      'route',
-      'requests',
-      'req/s avg',
-      'p50 ms',
-      'p95 ms',
-      'p99 ms',
-      'max ms',
-      'non-2xx',
-      'errors',
-      'timeouts',
-      'wrong body',
-    ],
-    ...[health, answer].map(({ route, result, p50, p95, p99, wrongBodies }) => [
-      route,
-      String(result.requests.total),
-      result.requests.average.toFixed(1),
-      ms(p50),
-      ms(p95),
-      ms(p99),
-      ms(result.latency.max),
-      String(result.non2xx),
-      String(result.errors),
-      String(result.timeouts),
-      String(wrongBodies),
-    ]),
-  ];
-  console.log(`\n${table(rows)}`);
-  console.log('  (percentiles: exact, over every response received; errors include timeouts)');
-  for (const {
+/** The table of both routes, then what each run cost and when its slow responses and errors happened. */
+function printRoutes(routes: readonly RouteResult[]): void {
+  const headers = ['route', 'requests', 'req/s avg', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'non-2xx', 'errors'];
+  const rows = routes.map(({ route, result, p50, p95, p99, wrongBodies }) => [
     route,
-    statusCodes,
-    result,
-    serverCpuSeconds,
-    serverCpu,
-    loaderCpu,
-    loadAverage: load,
-    errorTimes,
-    slowTimes,
-    acceptQueueMax,
-    acceptQueueSeconds,
-  } of [health, answer]) {
-    const cpuPerRequest = (serverCpuSeconds * 1e3) / Math.max(1, result.requests.total);
+    String(result.requests.total),
+    result.requests.average.toFixed(1),
+    ms(p50),
+    ms(p95),
+    ms(p99),
+    ms(result.latency.max),
+    String(result.non2xx),
+    String(result.errors),
+    String(result.timeouts),
+    String(wrongBodies),
+  ]);
+  const table = renderTable([...headers, 'timeouts', 'wrong body'], rows, 'text');
+  console.log(`\n${table}`);
+  console.log('  (percentiles: exact, over every response received; errors include timeouts)');
+  for (const route of routes) {
+    const { result } = route;
+    const cpuPerRequest = (route.serverCpuSeconds * 1e3) / Math.max(1, result.requests.total);
+    const statusCodes = Object.entries(result.statusCodeStats ?? {})
+      .map(([code, stat]) => `${code}×${stat.count ?? 0}`)
+      .join(' ');
     console.log(
-      `  ${route}: server CPU ${(serverCpu * 100).toFixed(0)}% of a core (${cpuPerRequest.toFixed(2)} ms per request), ` +
-        `autocannon CPU ${(loaderCpu * 100).toFixed(0)}%, load average after ${load}`,
+      `  ${route.route}: server CPU ${(route.serverCpu * 100).toFixed(0)}% of a core ` +
+        `(${cpuPerRequest.toFixed(2)} ms per request), autocannon CPU ${(route.loaderCpu * 100).toFixed(0)}%, ` +
+        `load average after ${route.loadAverage}`,
     );
     console.log(
       `    status codes ${statusCodes || 'none'}; ${result.requests.sent} sent; ` +
         `${(result.throughput.average / 1024).toFixed(0)} KiB/s; autocannon histogram p50 ${result.latency.p50} / ` +
         `p97.5 ${result.latency.p97_5} / p99 ${result.latency.p99} ms; ran ${result.duration.toFixed(1)} s`,
     );
-    console.log(`    responses over 1 s: ${when(slowTimes, 'sent')}; errors: ${when(errorTimes, 'at')}`);
+    console.log(`    responses over 1 s: ${when(route.slowTimes, 'sent')}; errors: ${when(route.errorTimes, 'at')}`);
     console.log(
-      `    accept queue: up to ${acceptQueueMax} connection(s) waiting to be accepted by the server; ` +
-        `non-empty for ${acceptQueueSeconds.toFixed(1)} s`,
+      `    accept queue: up to ${route.acceptQueueMax} connection(s) waiting to be accepted by the server; ` +
+        `non-empty for ${route.acceptQueueSeconds.toFixed(1)} s`,
     );
   }
-  console.log(`  answers per question: ${perQuestion.join(' ')}`);
-  for (const example of wrongExamples) console.log(`  wrong answer: ${example}`);
+}
 
+/** How many events, and when in the run (seconds from its start), as a compact histogram by second. */
+function when(times: number[], verb: string): string {
+  if (times.length === 0) return 'none';
+  const bySecond = new Map<number, number>();
+  for (const time of times) bySecond.set(Math.floor(time), (bySecond.get(Math.floor(time)) ?? 0) + 1);
+  const seconds = [...bySecond].map(([second, count]) => `${count}@${second}s`);
+  const shown = seconds.length > 8 ? [...seconds.slice(0, 8), `…(${seconds.length - 8} more seconds)`] : seconds;
+  return `${times.length}, ${verb} ${shown.join(' ')}`;
+}
+
+function printMemory(memory: ReadonlyArray<[string, Memory]>): void {
   console.log('\nserver memory (VmRSS / peak VmHWM):');
-  for (const [moment, { rssMb, peakMb }] of memory) {
-    console.log(`  ${moment.padEnd(21)} ${mb(rssMb)} / ${mb(peakMb)}`);
-  }
+  for (const [moment, { rssMb, peakMb }] of memory) console.log(`  ${moment.padEnd(21)} ${mb(rssMb)} / ${mb(peakMb)}`);
+}
 
-  const ratio = health.result.requests.average / answer.result.requests.average;
-  console.log(`\nhealthz req/s ÷ answer req/s = ${ratio.toFixed(1)}`);
-
-  const stopped = await stopChild(server.child, 'SIGTERM', 15_000);
+/** Stops the server with SIGTERM and reports how it stopped and what it logged at warn and above. */
+async function stopServer(server: Server): Promise<void> {
+  const stoppingAt = performance.now();
+  const stopped = await server.script.stop('SIGTERM', 15_000);
+  const stopMs = performance.now() - stoppingAt;
+  const logLines = stopped.stdout.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('Serving '));
   const levels = new Map<string, number>();
-  for (const line of server.logLines) {
+  for (const line of logLines) {
     let level = 'text';
     try {
       level = String((JSON.parse(line) as { level?: unknown }).level ?? 'text');
@@ -578,14 +419,19 @@ async function main(): Promise<number> {
     levels.set(level, (levels.get(level) ?? 0) + 1);
   }
   const logSummary = [...levels].map(([level, count]) => `${count} at level ${level}`).join(', ') || 'none';
+  const stderr = stopped.stderr.trim();
   console.log(
-    `server stop on SIGTERM: ${stopped.signal ?? `exit code ${stopped.code}`} after ${Math.round(stopped.ms)} ms; ` +
-      `log lines at warn and above: ${logSummary}; stderr: ${server.stderr().trim() === '' ? 'empty' : 'see below'}`,
+    `server stop on SIGTERM: ${stopped.signal ?? `exit code ${stopped.code}`} after ${Math.round(stopMs)} ms; ` +
+      `log lines at warn and above: ${logSummary}; stderr: ${stderr === '' ? 'empty' : 'see below'}`,
   );
-  for (const line of server.logLines.slice(0, 5)) console.log(`  log: ${line.slice(0, 300)}`);
-  if (server.stderr().trim() !== '') console.log(server.stderr().trim().split('\n').slice(0, 10).join('\n'));
+  for (const line of logLines.slice(0, 5)) console.log(`  log: ${line.slice(0, 300)}`);
+  if (stderr !== '') console.log(stderr.split('\n').slice(0, 10).join('\n'));
+}
 
-  const failures = [health, answer].flatMap(({ route, result, wrongBodies }) => {
+/** PASS when every request of both routes got a 2xx with the expected body; FAIL otherwise. */
+function verdict(routes: readonly RouteResult[], memory: ReadonlyArray<[string, Memory]>, connections: number) {
+  const [health, answer] = routes as [RouteResult, RouteResult];
+  const failures = routes.flatMap(({ route, result, wrongBodies }) => {
     const problems = [
       result.non2xx > 0 ? `${result.non2xx} non-2xx` : '',
       result.errors > 0 ? `${result.errors} errors` : '',
@@ -603,11 +449,57 @@ async function main(): Promise<number> {
     console.log(`\nFAIL: ${failures.join('; ')} — ${figures}`);
     return 1;
   }
+  const total = health.result.requests.total + answer.result.requests.total;
   console.log(
-    `\nPASS: ${health.result.requests.total + answer.result.requests.total} requests at ${connections} connections, ` +
-      `all 2xx with the expected body, no error or timeout — ${figures}`,
+    `\nPASS: ${total} requests at ${connections} connections, all 2xx with the expected body, ` +
+      `no error or timeout — ${figures}`,
   );
   return 0;
+}
+
+const mb = (value: number) => `${value.toFixed(1)} MB`;
+const ms = (value: number) => value.toFixed(1);
+const pause = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
+
+async function main(): Promise<number> {
+  const options = parseOptions();
+  if (typeof options === 'number') return options;
+  const { duration, connections, workers } = options;
+  console.log('# Load test of cited-answers (scripts/load-test.ts)');
+  console.log(`${describeMachine()}; autocannon in this process, server in a child`);
+  console.log(
+    `plan: ${duration} s per route at ${connections} connections, server with ${workers} worker(s); ` +
+      'GET /healthz, then POST /api/answer\n',
+  );
+
+  const tempDir = await mkdtemp(path.join(os.tmpdir(), 'cited-answers-load-'));
+  tempDirs.add(tempDir);
+  const env = childEnvironment(path.join(tempDir, 'index'), workers);
+  await buildIndex(path.join(tempDir, 'index'), env);
+  const server = await startServer(env, workers);
+  const healthBody = await idleHealth(server);
+  const idle = await idleAnswers(server);
+
+  const memory: Array<[string, Memory]> = [['before the first run', memoryOf(server.script.pid)]];
+  const health = await loadHealth(server, options, healthBody);
+  interruption.stopIfInterrupted();
+  memory.push(['between the runs', memoryOf(server.script.pid)]);
+  const answers = await loadAnswers(server, options, idle);
+  interruption.stopIfInterrupted();
+  memory.push(['after the runs', memoryOf(server.script.pid)]);
+  await pause(5_000);
+  interruption.stopIfInterrupted();
+  memory.push(['after 5 s idle', memoryOf(server.script.pid)]);
+
+  const routes = [health, answers.result];
+  printRoutes(routes);
+  console.log(`  answers per question: ${answers.perQuestion.join(' ')}`);
+  for (const example of answers.wrongExamples) console.log(`  wrong answer: ${example}`);
+  printMemory(memory);
+  const ratio = health.result.requests.average / answers.result.result.requests.average;
+  console.log(`\nhealthz req/s ÷ answer req/s = ${ratio.toFixed(1)}`);
+  await stopServer(server);
+  return verdict(routes, memory, connections);
 }
 
 main()

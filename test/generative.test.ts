@@ -14,9 +14,13 @@ import { type ChatReply, type OpenAiWireServer, startOpenAiWireServer } from './
 import { COMMUNIQUE, PROJECT_ROOT, useCorpusEngine } from './helpers/test-index.js';
 
 const corpus = useCorpusEngine();
-const TIMEOUT_MS = 600;
+/** Time for a whole generated answer: room for a loaded machine. */
+const TIMEOUT_MS = 10_000;
+/** The time limit of the engine that proves the timeout, which its model never meets. */
+const SHORT_TIMEOUT_MS = 600;
 let server: OpenAiWireServer;
 let engine: Engine;
+let hurried: Engine;
 let source: string;
 /** What the fake model does with the next answer request; it sees the request body the client sent. */
 let answerWith: (prompt: string) => ChatReply;
@@ -37,11 +41,9 @@ beforeAll(async () => {
     timeoutMs: TIMEOUT_MS,
     temperature: 0,
   });
-  engine = await createEngine(corpus.engine.index, {
-    model,
-    prompts: await loadPrompts(path.join(PROJECT_ROOT, 'prompts')),
-    timeoutMs: TIMEOUT_MS,
-  });
+  const prompts = await loadPrompts(path.join(PROJECT_ROOT, 'prompts'));
+  engine = await createEngine(corpus.engine.index, { model, prompts, timeoutMs: TIMEOUT_MS });
+  hurried = await createEngine(corpus.engine.index, { model, prompts, timeoutMs: SHORT_TIMEOUT_MS });
 });
 afterAll(() => server.close());
 beforeEach(() => {
@@ -59,10 +61,11 @@ function passageNumber(prompt: string, text: string): number {
 async function ask(
   question: string,
   history?: Answer extends never ? never : Array<{ role: 'user' | 'assistant'; content: string }>,
+  using: Engine = engine,
 ) {
   const events: AnswerEvent[] = [];
   const startedAt = performance.now();
-  const answer = await engine.answerer.answer({ question, history }, { onEvent: (event) => events.push(event) });
+  const answer = await using.answerer.answer({ question, history }, { onEvent: (event) => events.push(event) });
   return { answer, events, elapsedMs: performance.now() - startedAt };
 }
 
@@ -133,18 +136,21 @@ describe('generative answers', () => {
 
   it.each([
     ['a 500', (): ChatReply => ({ status: 500 }), /HTTP 500/],
-    ['a timeout', (): ChatReply => ({ hang: true }), /did not answer within 600 ms/],
+    ['a timeout', (): ChatReply => ({ hang: true }), new RegExp(`did not answer within ${SHORT_TIMEOUT_MS} ms`)],
     ['a broken stream', (): ChatReply => ({ brokenAfter: ['Le nouveau '] }), /failed/],
     ['an answer citing nothing', (): ChatReply => ({ content: 'Quelque part en Allemagne.' }), /cited no passage/],
-  ])('falls back to the extractive answer on %s, within the timeout', async (_name, reply, warning) => {
+  ])('falls back to the extractive answer on %s, within the timeout', async (name, reply, warning) => {
     answerWith = reply;
-    const { answer, elapsedMs } = await ask('Où se trouve le nouveau commandement ?');
+    const timeoutMs = name === 'a timeout' ? SHORT_TIMEOUT_MS : TIMEOUT_MS;
+    const using = name === 'a timeout' ? hurried : engine;
+    const { answer, elapsedMs } = await ask('Où se trouve le nouveau commandement ?', undefined, using);
     expect(answer.mode).toBe('extractive-fallback');
     expect(answer.warning).toMatch(warning);
     expect(answer.found).toBe(true);
     expect(answer.answer).toMatch(/Wiesbaden/);
     expectCitationsAtOffsets(answer);
-    expect(elapsedMs).toBeLessThan(TIMEOUT_MS + 1000);
+    // A hanging model would hold the answer until the test's own timeout; the slack is for a loaded machine.
+    expect(elapsedMs).toBeLessThan(timeoutMs + 5000);
   });
 
   it('rewrites a follow-up with the model before retrieving', async () => {
@@ -252,7 +258,7 @@ describe('POST /api/chat', () => {
       seen += new TextDecoder().decode(chunk.value);
     }
     controller.abort();
-    const deadline = Date.now() + 2000;
+    const deadline = Date.now() + 10_000;
     while (server.abandoned === before && Date.now() < deadline)
       await new Promise((resolve) => setTimeout(resolve, 20));
     expect(server.abandoned).toBe(before + 1);

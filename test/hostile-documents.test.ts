@@ -28,9 +28,9 @@ beforeAll(async () => {
     chat: () => ({ content: modelObeys ? 'PWNED. Le commandement de Wiesbaden est fermé.' : 'NOT_IN_DOCUMENTS' }),
   });
   generative = await createEngine(extractive.index, {
-    model: createChatModel({ model: 'm', apiKey: 'k', baseUrl: model.baseUrl, timeoutMs: 2000, temperature: 0 }),
+    model: createChatModel({ model: 'm', apiKey: 'k', baseUrl: model.baseUrl, timeoutMs: 10_000, temperature: 0 }),
     prompts: await loadPrompts(path.join(PROJECT_ROOT, 'prompts')),
-    timeoutMs: 2000,
+    timeoutMs: 10_000,
   });
 });
 afterAll(async () => {

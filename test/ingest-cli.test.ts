@@ -1,33 +1,16 @@
-import { spawn } from 'node:child_process';
+import { watch } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../core/config.js';
 import { loadIndex } from '../core/index/index-store.js';
+import { ingest } from '../ingest/build-index.js';
+import { runScript, type ScriptRun, startScript } from '../scripts/lib/run-script.js';
 import { createWorkspace, PROJECT_ROOT, type Workspace } from './helpers/test-index.js';
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs the ingest command as a user would, in the project root, with the given environment. */
-function runIngest(args: string[], environment: NodeJS.ProcessEnv, killAfterMs?: number): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'ingest/main.ts', ...args], {
-      cwd: PROJECT_ROOT,
-      env: { ...process.env, ...environment },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (data: Buffer) => (stdout += data.toString()));
-    child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
-    if (killAfterMs !== undefined) setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+function runIngest(args: string[], environment: NodeJS.ProcessEnv, killAfterMs?: number): Promise<ScriptRun> {
+  return runScript('ingest/main.ts', { args, env: environment, killAfterMs });
 }
 
 const workspaces: Workspace[] = [];
@@ -84,37 +67,49 @@ describe('npm run ingest', () => {
     expect(run.stderr).toMatch(/LEXICAL_DIMENSIONS/);
   });
 
+  // The long proof, killing at random moments of large runs, is `npm run proof:kill`. Here each kill is placed by
+  // what the run does: when its staging folder appears (writing the index), when its new link appears (the index
+  // renamed into place, the link not yet swapped), and once by time, early in the run (loading and embedding).
   it('leaves the previous index loadable when killed at any moment', async () => {
     const files: Record<string, string> = {};
-    for (let document = 0; document < 400; document += 1) {
+    for (let document = 0; document < 40; document += 1) {
       files[`corpus/doc-${document}.md`] =
-        `# Document ${document}\n\n${`Une phrase sur le sujet numéro ${document}. `.repeat(60)}`;
+        `# Document ${document}\n\n${`Une phrase sur le sujet numéro ${document}. `.repeat(30)}`;
     }
     const { root } = await workspace(files);
     const environment = { CORPUS_DIR: path.join(root, 'corpus'), INDEX_DIR: path.join(root, 'index') };
     const config = parseConfig(environment, PROJECT_ROOT);
-    // The first run also compiles the sources; the moments to kill at are shares of a run as the later ones go.
-    expect((await runIngest([], environment)).code).toBe(0);
-    const startedAt = performance.now();
-    expect((await runIngest([], environment)).code).toBe(0);
-    const fullRunMs = performance.now() - startedAt;
+    const full = await runIngest([], environment);
+    expect(full.code).toBe(0);
     const first = await loadIndex(config.indexDir, config.embedder);
     await mkdir(path.join(root, 'corpus', 'more'), { recursive: true });
     await writeFile(path.join(root, 'corpus', 'more', 'extra.txt'), 'Un document de plus.');
 
-    let killed = 0;
-    for (const share of [0.55, 0.7, 0.82, 0.9, 0.95]) {
-      const run = await runIngest([], environment, Math.round(share * fullRunMs));
+    const moments: Array<{ appears?: (pid: number) => RegExp; afterMs?: number }> = [
+      { appears: (pid) => new RegExp(`^\\.index\\.staging-${pid}-`) },
+      { appears: (pid) => new RegExp(`^\\.index\\.link-${pid}-`) },
+      { afterMs: Math.round(full.ms * 0.4) },
+    ];
+    const killed: string[] = [];
+    for (const { appears, afterMs } of moments) {
+      const script = startScript('ingest/main.ts', { env: environment, killAfterMs: afterMs });
+      const watcher = watch(root, (_event, name) => {
+        if (appears !== undefined && name !== null && appears(script.pid).test(name)) script.child.kill('SIGKILL');
+      });
+      const run = await script.exited.finally(() => watcher.close());
       const index = await loadIndex(config.indexDir, config.embedder);
       if (run.signal === 'SIGKILL') {
-        killed += 1;
+        killed.push(appears?.(0).source ?? `${afterMs} ms`);
         expect([first.chunkCount, first.chunkCount + 1]).toContain(index.chunkCount);
       } else {
+        expect(run.code).toBe(0);
         expect(index.chunkCount).toBe(first.chunkCount + 1);
       }
     }
-    expect(killed).toBeGreaterThanOrEqual(3);
-    expect((await runIngest([], environment)).code).toBe(0);
+    // The kills at the staging folder and at the new link land while the run still has work to do.
+    expect(killed.length, killed.join(', ')).toBeGreaterThanOrEqual(2);
+    // What the killed runs left behind does not stop the next run (in process: the same code the command calls).
+    await ingest(config);
     expect((await loadIndex(config.indexDir, config.embedder)).chunkCount).toBe(first.chunkCount + 1);
-  }, 240_000);
+  }, 180_000);
 });

@@ -75,7 +75,7 @@ describe('OpenAI embeddings over the wire', () => {
     server = await startOpenAiWireServer({ embeddingsStatus: 500 });
     await expect(ingest(openAiConfig({ OPENAI_BASE_URL: server.baseUrl }))).rejects.toThrow();
     expect((await loadIndex(lexical.indexDir, lexical.embedder)).chunkCount).toBeGreaterThan(0);
-  }, 30_000);
+  });
 });
 
 function cosine(a: readonly number[], b: readonly number[]): number {

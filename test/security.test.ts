@@ -131,7 +131,8 @@ describe('request timeout', () => {
     const response = await ask(base);
     expect(response.status).toBe(503);
     expect(await response.json()).toMatchObject({ error: { code: 'timeout' } });
-    expect(performance.now() - startedAt).toBeLessThan(1500);
+    // The answer never comes: any bound proves the timeout; this one leaves room for a loaded machine.
+    expect(performance.now() - startedAt).toBeLessThan(5000);
     const stream = await fetch(`${base}/api/chat`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -330,7 +330,7 @@ const TRAVERSAL_PATHS = [
 /** Text of the files those paths aim at, which no reply may contain. */
 const OUTSIDE_FILE_MARKERS = ['devDependencies', 'createApp', 'root:x:0:0'];
 
-describe.skipIf(browserMissing)('chat widget in Chromium', { timeout: 30_000 }, () => {
+describe.skipIf(browserMissing)('chat widget in Chromium', () => {
   let workspace: Workspace;
   let engine: Engine;
   let server: RunningServer;
