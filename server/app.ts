@@ -9,7 +9,9 @@ import { IndexUnavailableError } from '../core/errors.js';
 import { createLogger, requestLogging } from './logging.js';
 import { errorHandler, notFound } from './middleware/errors.js';
 import { crossOrigin, limitRate, requireApiKey, securityHeaders } from './middleware/security.js';
+import { openAiErrorHandler, openAiNotFound } from './openai/openai-errors.js';
 import { answerRoutes } from './routes/answer-routes.js';
+import { openAiRoutes } from './routes/openai-routes.js';
 import { sourceRoutes } from './routes/source-routes.js';
 
 export interface AppDependencies {
@@ -32,6 +34,9 @@ export function createApp(dependencies: AppDependencies): express.Express {
     rateLimitPerMinute: 0,
     requestTimeoutMs: DEFAULTS.http.requestTimeoutMs,
     trustProxy: 0,
+    publicUrl: undefined,
+    modelName: 'cited-answers',
+    embeds: [],
     ...dependencies.http,
   };
   const app = express();
@@ -48,13 +53,30 @@ export function createApp(dependencies: AppDependencies): express.Express {
     response.json({ status: 'ok', chunks: engine.index.chunkCount });
   });
 
+  // One limit for both APIs: a client cannot double its share by using both.
+  const rateLimit = limitRate(http);
   app.use(
     '/api',
     crossOrigin(http.corsOrigins),
-    limitRate(http),
+    rateLimit,
     requireApiKey(http.apiKeys),
     answerRoutes({ engine: dependencies.engine, requestTimeoutMs: http.requestTimeoutMs }),
     sourceRoutes({ engine: dependencies.engine }),
+  );
+  // The OpenAI-compatible API: the same keys and limits; its errors, its 404 included, are OpenAI-shaped.
+  app.use(
+    '/v1',
+    crossOrigin(http.corsOrigins),
+    rateLimit,
+    requireApiKey(http.apiKeys),
+    openAiRoutes({
+      engine: dependencies.engine,
+      requestTimeoutMs: http.requestTimeoutMs,
+      modelName: http.modelName,
+      publicUrl: http.publicUrl,
+    }),
+    openAiNotFound,
+    openAiErrorHandler,
   );
 
   app.use(express.static(dependencies.publicDir ?? DEFAULT_PUBLIC_DIR, { index: 'index.html', fallthrough: true }));

@@ -99,7 +99,8 @@ function describeIssue(issue: z.ZodIssue): string {
   return issue.path.length === 0 ? 'The request body must be a JSON object such as {"question": "…"}.' : issue.message;
 }
 
-function requireJson(request: Request, _response: Response, next: (error?: unknown) => void): void {
+/** Refuses a body that is not JSON with 415. */
+export function requireJson(request: Request, _response: Response, next: (error?: unknown) => void): void {
   if (!request.is('application/json')) {
     next(new AppError(415, 'unsupported_media_type', 'Send the request body as application/json.'));
     return;
@@ -114,7 +115,7 @@ class RequestTimeout extends AppError {
 }
 
 /** Aborts when the client goes away before the response is complete, or when the request has taken too long. */
-function requestSignal(response: Response, timeoutMs: number): AbortSignal {
+export function requestSignal(response: Response, timeoutMs: number): AbortSignal {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new RequestTimeout(timeoutMs)), timeoutMs);
   response.on('close', () => {
@@ -125,7 +126,7 @@ function requestSignal(response: Response, timeoutMs: number): AbortSignal {
 }
 
 /** Settles with the work, or rejects with the signal's reason as soon as it aborts, whichever comes first. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
     if (signal.aborted) onAbort();
