@@ -11,6 +11,7 @@ import { errorHandler, notFound } from './middleware/errors.js';
 import { crossOrigin, limitRate, requireApiKey, securityHeaders } from './middleware/security.js';
 import { openAiErrorHandler, openAiNotFound } from './openai/openai-errors.js';
 import { answerRoutes } from './routes/answer-routes.js';
+import { docsRoutes } from './routes/docs-routes.js';
 import { openAiRoutes } from './routes/openai-routes.js';
 import { sourceRoutes } from './routes/source-routes.js';
 
@@ -79,7 +80,9 @@ export function createApp(dependencies: AppDependencies): express.Express {
     openAiErrorHandler,
   );
 
-  app.use(express.static(dependencies.publicDir ?? DEFAULT_PUBLIC_DIR, { index: 'index.html', fallthrough: true }));
+  const publicDir = dependencies.publicDir ?? DEFAULT_PUBLIC_DIR;
+  app.use(docsRoutes({ modelName: http.modelName, publicUrl: http.publicUrl, publicDir }));
+  app.use(express.static(publicDir, { index: 'index.html', fallthrough: true }));
   app.use(notFound);
   app.use(errorHandler);
   return app;

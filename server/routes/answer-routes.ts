@@ -6,7 +6,8 @@ import { AppError, IndexUnavailableError, InvalidRequestError } from '../../core
 import type { AnswerEvent } from '../../core/types.js';
 import { errorBody, methodNotAllowed, toAppError } from '../middleware/errors.js';
 
-const answerRequestSchema = z.object({
+/** The body of `POST /api/answer` and `POST /api/chat`. */
+export const answerRequestSchema = z.object({
   question: z
     .string({ required_error: 'question is required', invalid_type_error: 'question must be a string' })
     .trim()

@@ -1,0 +1,205 @@
+import {
+  extendZodWithOpenApi,
+  OpenAPIRegistry,
+  OpenApiGeneratorV31,
+  type ResponseConfig,
+} from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import { chatCompletionRequestSchema } from '../openai/chat-completion-request.js';
+import { answerRequestSchema } from '../routes/answer-routes.js';
+import {
+  answerEventStreamDescription,
+  answerSchema,
+  chatCompletionChunkSchema,
+  chatCompletionSchema,
+  citationSchema,
+  errorSchema,
+  healthSchema,
+  modelListSchema,
+  modelSchema,
+  openAiErrorSchema,
+  retrievedPassageSchema,
+} from './response-schemas.js';
+
+// Gives zod schemas the `.openapi()` the generator reads names and examples from; it changes no validation.
+extendZodWithOpenApi(z);
+
+export interface OpenApiOptions {
+  /** The id /v1 serves the index under. */
+  modelName: string;
+  /** Where clients reach the server; absent: the document's own origin. */
+  publicUrl: string | undefined;
+}
+
+/**
+ * The OpenAPI 3.1 document of the HTTP API, generated from the zod schemas the routes validate requests with and
+ * the schemas of their responses.
+ */
+export function openApiDocument(options: OpenApiOptions) {
+  const registry = new OpenAPIRegistry();
+  const bearer = registry.registerComponent('securitySchemes', 'apiKey', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'Needed on /api and /v1 when the server sets API_KEYS.',
+  });
+  const secured = [{ [bearer.name]: [] }];
+  const ErrorBody = registry.register('Error', errorSchema);
+  const OpenAiError = registry.register('OpenAiError', openAiErrorSchema);
+  registry.register('Citation', citationSchema);
+  registry.register('RetrievedPassage', retrievedPassageSchema);
+  const Answer = registry.register('Answer', answerSchema);
+  const AnswerRequest = registry.register('AnswerRequest', answerRequestSchema);
+  const ChatCompletionRequest = registry.register('ChatCompletionRequest', chatCompletionRequestSchema);
+  const ChatCompletion = registry.register('ChatCompletion', chatCompletionSchema);
+  registry.register('ChatCompletionChunk', chatCompletionChunkSchema);
+  const Model = registry.register('Model', modelSchema);
+
+  const json = (schema: z.ZodTypeAny, description: string): ResponseConfig => ({
+    description,
+    content: { 'application/json': { schema } },
+  });
+  const errors = (schema: z.ZodTypeAny, statuses: Record<number, string>) =>
+    Object.fromEntries(Object.entries(statuses).map(([status, description]) => [status, json(schema, description)]));
+  const apiErrors = {
+    400: 'The body is not a valid request; the message says why.',
+    401: 'An API key is needed, or the one sent is not valid.',
+    413: 'The body is too large.',
+    415: 'The body is not JSON.',
+    429: 'Too many requests; `Retry-After` says when to try again.',
+    503: 'No index is loaded yet, or the answer took too long.',
+  };
+
+  registry.registerPath({
+    method: 'get',
+    path: '/healthz',
+    tags: ['Server'],
+    summary: 'Health check',
+    responses: {
+      200: json(healthSchema, 'The server is up, with the number of indexed passages.'),
+      ...errors(ErrorBody, { 503: 'No index is loaded yet.' }),
+    },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/api/answer',
+    tags: ['Answers'],
+    summary: 'Answer a question, with citations',
+    description:
+      'Every `[n]` of the answer has one citation, whose `quote` is exactly the source text between `start` and ' +
+      '`end`. When the documents do not answer, `found` is false and the answer says so.',
+    security: secured,
+    request: { body: { required: true, content: { 'application/json': { schema: AnswerRequest } } } },
+    responses: { 200: json(Answer, 'The verified answer.'), ...errors(ErrorBody, apiErrors) },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/api/chat',
+    tags: ['Answers'],
+    summary: 'Answer a question as a stream of events',
+    security: secured,
+    request: { body: { required: true, content: { 'application/json': { schema: AnswerRequest } } } },
+    responses: {
+      200: {
+        description: answerEventStreamDescription,
+        content: { 'text/event-stream': { schema: z.string() } },
+      },
+      ...errors(ErrorBody, apiErrors),
+    },
+  });
+
+  const openAiErrors = {
+    400: 'A parameter is invalid or cannot be honoured (`n` above 1, tools, a JSON format…); `param` names it.',
+    401: 'An API key is needed, or the one sent is not valid.',
+    404: 'No such model (`model_not_found`) or route.',
+    429: 'Too many requests; `Retry-After` says when to try again.',
+    503: 'No index is loaded yet, or the answer took too long.',
+  };
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/models',
+    tags: ['OpenAI-compatible'],
+    summary: 'The served index, as the one model (OpenAI-compatible)',
+    security: secured,
+    responses: { 200: json(modelListSchema, 'One model.'), ...errors(OpenAiError, { 401: openAiErrors[401] }) },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/models/{id}',
+    tags: ['OpenAI-compatible'],
+    summary: 'The served model (OpenAI-compatible)',
+    security: secured,
+    request: { params: z.object({ id: z.string().openapi({ example: options.modelName }) }) },
+    responses: {
+      200: json(Model, 'The model.'),
+      ...errors(OpenAiError, { 401: openAiErrors[401], 404: openAiErrors[404] }),
+    },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/chat/completions',
+    tags: ['OpenAI-compatible'],
+    summary: 'Answer the last user message, with citations (OpenAI-compatible)',
+    description:
+      'The last message is the question and the earlier user and assistant turns the conversation. System and ' +
+      "developer messages are ignored: the product's prompt keeps every answer to the passages with checked " +
+      'citations. Sampling and length parameters are accepted and ignored. Citations come as ' +
+      '`message.annotations` (`url_citation`, one per marker), `message.sources` (the full citations) and ' +
+      '`citations` (their links); `cited_answers` says whether the documents answered. With `stream`, the reply ' +
+      'is a stream of `ChatCompletionChunk` lines; errors midway come as an `OpenAiError` line.',
+    security: secured,
+    request: {
+      body: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: ChatCompletionRequest,
+            example: { model: options.modelName, messages: [{ role: 'user', content: 'What does the guide say?' }] },
+          },
+        },
+      },
+    },
+    responses: {
+      200: {
+        description: 'The completion, or with `stream` its chunks as Server-Sent Events.',
+        content: {
+          'application/json': { schema: ChatCompletion },
+          'text/event-stream': { schema: z.string().describe('`data:` lines of ChatCompletionChunk, then [DONE].') },
+        },
+      },
+      ...errors(OpenAiError, openAiErrors),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/openapi.json',
+    tags: ['Server'],
+    summary: 'This document',
+    responses: {
+      200: {
+        description: 'The OpenAPI 3.1 document.',
+        content: { 'application/json': { schema: z.object({}).passthrough() } },
+      },
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/docs',
+    tags: ['Server'],
+    summary: 'The API reference page',
+    responses: {
+      200: { description: 'A page rendering this document.', content: { 'text/html': { schema: z.string() } } },
+    },
+  });
+
+  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'cited-answers',
+      version: '0.1.0',
+      description:
+        'Answers questions about a folder of documents and cites the exact passages. `/api` is the native API; ' +
+        '`/v1` speaks OpenAI’s chat completions, with the citations in fields its clients read.',
+    },
+    servers: [{ url: options.publicUrl ?? '/' }],
+  });
+}
