@@ -1,5 +1,5 @@
 /*
- * Chat widget for the cited-answers assistant.
+ * Chat page of the cited-answers assistant.
  *
  * Sends each question, with the previous turns of the conversation, to POST /api/chat and reads the reply
  * as Server-Sent Events: `citations` (the passages searched), `token` pieces of the answer as it is written,
