@@ -12,6 +12,7 @@ import { crossOrigin, limitRate, requireApiKey, securityHeaders } from './middle
 import { openAiErrorHandler, openAiNotFound } from './openai/openai-errors.js';
 import { answerRoutes } from './routes/answer-routes.js';
 import { docsRoutes } from './routes/docs-routes.js';
+import { embedRoutes } from './routes/embed-routes.js';
 import { openAiRoutes } from './routes/openai-routes.js';
 import { sourceRoutes } from './routes/source-routes.js';
 
@@ -27,7 +28,10 @@ export interface AppDependencies {
 
 const DEFAULT_PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
 
-/** Builds the HTTP app: the answer API, the health check and the chat page. Nothing here opens a socket. */
+/**
+ * Builds the HTTP app: the answer API, the OpenAI-compatible API, the widget's API, the health check, the OpenAPI
+ * document and the pages. Nothing here opens a socket.
+ */
 export function createApp(dependencies: AppDependencies): express.Express {
   const http: HttpConfig = {
     apiKeys: [],
@@ -54,6 +58,11 @@ export function createApp(dependencies: AppDependencies): express.Express {
     response.json({ status: 'ok', chunks: engine.index.chunkCount });
   });
 
+  // The widget's API: no API key (a page cannot keep one secret), but only from the origins each embed lists.
+  app.use(
+    '/api/embeds',
+    embedRoutes({ engine: dependencies.engine, embeds: http.embeds, requestTimeoutMs: http.requestTimeoutMs }),
+  );
   // One limit for both APIs: a client cannot double its share by using both.
   const rateLimit = limitRate(http);
   app.use(
@@ -81,6 +90,11 @@ export function createApp(dependencies: AppDependencies): express.Express {
   );
 
   const publicDir = dependencies.publicDir ?? DEFAULT_PUBLIC_DIR;
+  // The widget's script and styles are loaded by other sites' pages.
+  app.use(['/widget.js', '/widget.css'], (_request, response, next) => {
+    response.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
+    next();
+  });
   app.use(docsRoutes({ modelName: http.modelName, publicUrl: http.publicUrl, publicDir }));
   app.use(express.static(publicDir, { index: 'index.html', fallthrough: true }));
   app.use(notFound);

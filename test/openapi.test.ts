@@ -181,6 +181,27 @@ describe('the OpenAPI document', () => {
     expectDocumented(await refused.json(), 'post', '/v1/chat/completions', 400);
   });
 
+  it("describes the real replies of the widget's API", async () => {
+    const site = 'https://docs.example.org';
+    const base = await serve({
+      http: {
+        embeds: [{ id: 'docs', origins: [site], enabled: true, requestsPerMinute: 9, requestsPerMinutePerAddress: 9 }],
+      },
+    });
+    const allowed = await fetch(`${base}/api/embeds/docs`, { headers: { origin: site } });
+    expectDocumented(await allowed.json(), 'get', '/api/embeds/{id}', 200);
+    const refused = await fetch(`${base}/api/embeds/docs`, { headers: { origin: 'https://elsewhere.example' } });
+    expect(refused.status).toBe(403);
+    expectDocumented(await refused.json(), 'get', '/api/embeds/{id}', 403);
+    const chat = await fetch(`${base}/api/embeds/docs/chat`, {
+      method: 'POST',
+      headers: { origin: site, 'content-type': 'application/json' },
+      body: JSON.stringify({ question: "Qui est le secrétaire général de l'OTAN ?" }),
+    });
+    const done = /event: done\ndata: (.*)\n/.exec(await chat.text())?.[1];
+    expectDocumented(JSON.parse(done ?? 'null'), 'post', '/api/answer', 200);
+  });
+
   it('a schema that the responses do not match fails the check: the check can fail', () => {
     const validate = responseValidator('post', '/api/answer', 200);
     expect(validate({ answer: 'x', found: true, language: 'fr', mode: 'extractive', citations: [] })).toBe(false);

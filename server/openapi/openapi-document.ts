@@ -7,6 +7,7 @@ import {
 import { z } from 'zod';
 import { chatCompletionRequestSchema } from '../openai/chat-completion-request.js';
 import { answerRequestSchema } from '../routes/answer-routes.js';
+import { embedChatRequestSchema } from '../routes/embed-routes.js';
 import {
   answerEventStreamDescription,
   answerSchema,
@@ -167,6 +168,45 @@ export function openApiDocument(options: OpenApiOptions) {
         },
       },
       ...errors(OpenAiError, openAiErrors),
+    },
+  });
+  const embedErrors = {
+    400: 'The body is not a valid question.',
+    403: 'The page is not on one of the origins listed for the embed (`origin_not_allowed`), or the embed is off.',
+    404: 'No embed has this id.',
+    429: 'Too many questions from this address, or to this embed; `Retry-After` says when to try again.',
+    503: 'No index is loaded yet, or the answer took too long.',
+  };
+  const embedId = z.object({ id: z.string().openapi({ example: 'docs' }) });
+  registry.registerPath({
+    method: 'get',
+    path: '/api/embeds/{id}',
+    tags: ['Widget'],
+    summary: 'Whether the calling page may use an embed',
+    description:
+      'For the widget: 200 when the `Origin` of the request is listed for the embed, with CORS headers for it. ' +
+      'The embed id is public; it is not an API key.',
+    request: { params: embedId },
+    responses: {
+      200: json(z.object({ id: z.string() }).strict(), 'The page may ask questions through this embed.'),
+      ...errors(ErrorBody, { 403: embedErrors[403], 404: embedErrors[404] }),
+    },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/api/embeds/{id}/chat',
+    tags: ['Widget'],
+    summary: "Answer a widget's question as a stream of events",
+    description:
+      'The events of `/api/chat`, for pages on the origins listed for the embed; no API key. A widget sends the ' +
+      'question and the conversation only: passages, prompt, model and index are the server’s.',
+    request: {
+      params: embedId,
+      body: { required: true, content: { 'application/json': { schema: embedChatRequestSchema } } },
+    },
+    responses: {
+      200: { description: answerEventStreamDescription, content: { 'text/event-stream': { schema: z.string() } } },
+      ...errors(ErrorBody, embedErrors),
     },
   });
   registry.registerPath({

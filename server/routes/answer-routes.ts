@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { DEFAULTS } from '../../core/defaults.js';
 import type { Engine } from '../../core/engine.js';
 import { AppError, IndexUnavailableError, InvalidRequestError } from '../../core/errors.js';
-import type { AnswerEvent } from '../../core/types.js';
+import type { AnswerEvent, AnswerRequest } from '../../core/types.js';
 import { errorBody, methodNotAllowed, toAppError } from '../middleware/errors.js';
 
 /** The body of `POST /api/answer` and `POST /api/chat`. */
@@ -37,8 +37,6 @@ export const answerRequestSchema = z.object({
     .optional(),
 });
 
-type ParsedRequest = z.infer<typeof answerRequestSchema>;
-
 export interface AnswerRoutesOptions {
   engine: () => Engine | undefined;
   requestTimeoutMs: number;
@@ -71,29 +69,45 @@ export function answerRoutes(options: AnswerRoutesOptions): Router {
   router
     .route('/chat')
     .post(...jsonBody, async (request, response) => {
-      const body = parseRequest(request.body);
-      const engine = currentEngine();
-      const signal = requestSignal(response, options.requestTimeoutMs);
-      const stream = openEventStream(response);
-      try {
-        await untilAborted(engine.answerer.answer(body, { signal, onEvent: stream.send }), signal);
-      } catch (error) {
-        if (!response.destroyed) {
-          if (toAppError(error) === undefined) request.log.error({ err: error }, 'answer failed');
-          stream.fail(errorBody(error).body);
-        }
-      }
-      stream.end();
+      await streamAnswer(request, response, currentEngine(), parseRequest(request.body), options.requestTimeoutMs);
     })
     .all(methodNotAllowed('POST'));
 
   return router;
 }
 
-function parseRequest(body: unknown): ParsedRequest {
-  const parsed = answerRequestSchema.safeParse(body);
+/**
+ * Answers as Server-Sent Events on the response: `citations`, `token`s, then `done` or `error`. Also what the
+ * widget's embed route answers with.
+ */
+export async function streamAnswer(
+  request: Request,
+  response: Response,
+  engine: Engine,
+  body: AnswerRequest,
+  timeoutMs: number,
+): Promise<void> {
+  const signal = requestSignal(response, timeoutMs);
+  const stream = openEventStream(response);
+  try {
+    await untilAborted(engine.answerer.answer(body, { signal, onEvent: stream.send }), signal);
+  } catch (error) {
+    if (!response.destroyed) {
+      if (toAppError(error) === undefined) request.log.error({ err: error }, 'answer failed');
+      stream.fail(errorBody(error).body);
+    }
+  }
+  stream.end();
+}
+
+/** A body validated by a schema, or a 400 that says what is wrong with it. */
+export function parseRequest<Schema extends z.ZodTypeAny = typeof answerRequestSchema>(
+  body: unknown,
+  schema: Schema = answerRequestSchema as unknown as Schema,
+): z.infer<Schema> {
+  const parsed = schema.safeParse(body);
   if (!parsed.success) throw new InvalidRequestError(parsed.error.issues.map(describeIssue).join('; '));
-  return parsed.data;
+  return parsed.data as z.infer<Schema>;
 }
 
 function describeIssue(issue: z.ZodIssue): string {
