@@ -20,7 +20,10 @@ export const citationSchema = z
     n: z.number().int().min(1).describe('The number of the `[n]` marker in the answer.'),
     chunkId: z.string(),
     source: z.string().describe('The source document, as the index names it.'),
-    title: z.string(),
+    title: z.string().describe('"Document title › section": where the quote is, as a reader would name it.'),
+    section: z
+      .array(z.string())
+      .describe("The labels the quote is under, outermost first; empty before a document's first heading."),
     passage: z.string().describe('The passage the quote was taken from; it contains the quote.'),
     quote: z.string().describe('The cited sentence: exactly `text.slice(start, end)` of the source.'),
     start: z.number().int().nonnegative(),
@@ -35,6 +38,7 @@ export const retrievedPassageSchema = z
     chunkId: z.string(),
     source: z.string(),
     title: z.string(),
+    section: z.array(z.string()),
     start: z.number().int().nonnegative(),
     end: z.number().int().nonnegative(),
     text: z.string(),
