@@ -10,9 +10,13 @@ import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import path from 'node:path';
+import { createEngine, loadChatSetup } from '../core/engine.js';
+import { parseConfig } from '../core/config.js';
 import type { Answer } from '../core/types.js';
 import { createApp } from '../server/app.js';
-import { buildEngine, createWorkspace, type Workspace } from './helpers/test-index.js';
+import { type OpenAiWireServer, startOpenAiWireServer } from './helpers/openai-wire-server.js';
+import { buildEngine, createWorkspace, PROJECT_ROOT, type Workspace } from './helpers/test-index.js';
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const browserMissing = !existsSync(chromiumPath) && !process.env.CI;
@@ -47,12 +51,13 @@ async function serve(app: Express): Promise<Running> {
 }
 
 /** A site that carries the widget with one tag, under a CSP that trusts the widget's server and nothing else. */
-function hostSite(api: () => string): Express {
+function hostSite(defaultApi: () => string, writingApi: () => string = defaultApi): Express {
   const app = express();
   app.get('/host.css', (_request, response) => {
     response.type('text/css').send(HOSTILE_CSS);
   });
   app.get('/', (request, response) => {
+    const api = request.query['writing'] === '1' ? writingApi : defaultApi;
     const hostile = request.query['hostile'] === '1' ? '<link rel="stylesheet" href="/host.css">' : '';
     response.setHeader(
       'Content-Security-Policy',
@@ -77,6 +82,9 @@ function hostSite(api: () => string): Express {
 describe.skipIf(browserMissing)('the widget on other sites, in Chromium', { timeout: 30_000 }, () => {
   let workspace: Workspace;
   let api: Running;
+  /** The same app with a language model that writes slowly, behind the same embed. */
+  let writingApi: Running;
+  let upstream: OpenAiWireServer;
   let allowedSite: Running;
   let otherSite: Running;
   let browser: Browser;
@@ -85,7 +93,12 @@ describe.skipIf(browserMissing)('the widget on other sites, in Chromium', { time
   beforeAll(async () => {
     workspace = await createWorkspace();
     const engine = await buildEngine(workspace);
-    allowedSite = await serve(hostSite(() => api.origin));
+    allowedSite = await serve(
+      hostSite(
+        () => api.origin,
+        () => writingApi.origin,
+      ),
+    );
     otherSite = await serve(hostSite(() => api.origin));
     api = await serve(
       createApp({
@@ -99,6 +112,32 @@ describe.skipIf(browserMissing)('the widget on other sites, in Chromium', { time
               enabled: true,
               requestsPerMinute: 100,
               requestsPerMinutePerAddress: 100,
+            },
+          ],
+        },
+      }),
+    );
+    upstream = await startOpenAiWireServer({
+      chat: (body) => {
+        const prompt = JSON.stringify(body['messages']);
+        const n = /\[(\d+)\] \([^)]*\)\\n[^[]*Mark Rutte/.exec(prompt)?.[1] ?? '1';
+        const tokens = ['Le secrétaire ', 'général ', 'est ', 'Mark ', `Rutte [${n}].`];
+        return { tokens, delayMs: 250 };
+      },
+    });
+    const chat = parseConfig({ CHAT_MODEL: 'slow-model', OPENAI_BASE_URL: upstream.baseUrl }).chat;
+    const writing = await createEngine(engine.index, await loadChatSetup(chat, path.join(PROJECT_ROOT, 'prompts')));
+    writingApi = await serve(
+      createApp({
+        engine: () => writing,
+        http: {
+          embeds: [
+            {
+              id: 'docs',
+              origins: [allowedSite.origin],
+              enabled: true,
+              requestsPerMinute: 9,
+              requestsPerMinutePerAddress: 9,
             },
           ],
         },
@@ -128,7 +167,8 @@ describe.skipIf(browserMissing)('the widget on other sites, in Chromium', { time
 
   afterAll(async () => {
     await browser?.close();
-    await Promise.all([api, allowedSite, otherSite].map((running) => running?.close()));
+    await Promise.all([api, writingApi, allowedSite, otherSite].map((running) => running?.close()));
+    await upstream?.close();
     await workspace?.cleanup();
   });
 
@@ -205,6 +245,26 @@ describe.skipIf(browserMissing)('the widget on other sites, in Chromium', { time
     expect(chat[0]?.headers['origin']).toBe(allowedSite.origin);
     expect(chat[0]?.headers['cookie']).toBeUndefined();
     expect(chat[0]?.headers['authorization']).toBeUndefined();
+    expect(violations).toEqual([]);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it('shows a written answer as it streams, then the verified answer with its markers', async () => {
+    const { page, violations, errors } = await open(`${allowedSite.origin}/?writing=1`);
+    await widget(page, '.launcher').click();
+    await widget(page, '.question').fill(question);
+    await widget(page, '.question').press('Enter');
+    const draft = widget(page, '.message-streaming .text');
+    await draft.waitFor();
+    const partial = (await draft.textContent()) ?? '';
+    expect(partial.length).toBeGreaterThan(0);
+    // The draft is the model's text so far (its marker not yet renumbered, should the machine be slow to look).
+    expect('Le secrétaire général est Mark Rutte'.startsWith(partial.replace(/(?:\s*\[\d+\]\.)?\s*$/, ''))).toBe(true);
+    await widget(page, '.message-answer').waitFor();
+    expect(await widget(page, '.message-answer .text').textContent()).toBe('Le secrétaire général est Mark Rutte. 1');
+    await widget(page, '.message-answer .marker').click();
+    expect(await widget(page, '.passage-text mark').textContent()).toContain('Mark Rutte');
     expect(violations).toEqual([]);
     expect(errors).toEqual([]);
     await page.context().close();
