@@ -123,6 +123,27 @@ describe('embed access', () => {
   });
 });
 
+describe("the widget's view of a source", () => {
+  it('serves a cited source to the listed origins only, looked up among the indexed sources', async () => {
+    const base = await serve([embed()], { apiKeys: ['server-key'] });
+    const [citation] = expected.citations;
+    const source = (path: string, origin = SITE) =>
+      fetch(`${base}/api/embeds/docs/sources/${path}`, { headers: { origin } });
+    const served = await source(citation?.source ?? '');
+    expect(served.status).toBe(200);
+    expect(served.headers.get('access-control-allow-origin')).toBe(SITE);
+    const text = ((await served.json()) as { text: string }).text;
+    expect(text.slice(citation?.start, citation?.end)).toBe(citation?.quote);
+    expect((await source(encodeURIComponent(citation?.source ?? ''))).status).toBe(200);
+    expect((await source(citation?.source ?? '', 'https://elsewhere.example')).status).toBe(403);
+    for (const name of ['corpus/absent.txt', '../package.json', '%2e%2e/package.json']) {
+      const refused = await source(name);
+      expect([400, 404], name).toContain(refused.status);
+      expect(await refused.text(), name).not.toContain('devDependencies');
+    }
+  });
+});
+
 describe('what a widget can and cannot do', () => {
   it('needs no API key, and its id is no key for the rest of the API', async () => {
     const base = await serve([embed()], { apiKeys: ['server-key'] });

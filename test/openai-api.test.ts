@@ -149,6 +149,13 @@ describe('/v1/chat/completions with the official client', () => {
     const extra = completion as ChatCompletion & { citations?: string[]; cited_answers?: Record<string, unknown> };
     expectCitedReply(choice?.message as CitedMessage, extra.citations, base);
     expect(extra.cited_answers).toEqual({ found: true, mode: 'extractive', language: 'fr' });
+    // Each link opens the source's citable text, where the quote is at the linked range.
+    for (const source of (choice?.message as CitedMessage).sources ?? []) {
+      const [address, fragment] = source.url.split('#');
+      const served = (await (await fetch(address ?? '')).json()) as { text: string };
+      const [start, end] = (fragment ?? '').replace('char=', '').split(',').map(Number);
+      expect(served.text.slice(start, end)).toBe(source.quote);
+    }
 
     // The same answer as the product's own API gives.
     const own = (await (

@@ -71,13 +71,13 @@ interface Layer {
   handle: { stack?: Layer[] };
 }
 
-/** Every `method path` the app routes, read from Express's router, with `:name` written `{name}`. */
+/** Every `method path` the app routes, read from Express's router, with `:name` and `*name` written `{name}`. */
 function appRoutes(app: express.Express): string[] {
   const routes: string[] = [];
   const walk = (stack: Layer[], prefix: string) => {
     for (const layer of stack) {
       if (layer.route !== undefined) {
-        const path = `${prefix}${layer.route.path}`.replace(/:(\w+)/g, '{$1}');
+        const path = `${prefix}${layer.route.path}`.replace(/[:*](\w+)/g, '{$1}');
         for (const method of Object.keys(layer.route.methods)) if (method !== '_all') routes.push(`${method} ${path}`);
       } else if (layer.handle.stack !== undefined) {
         walk(
@@ -136,6 +136,15 @@ describe('the OpenAPI document', () => {
     expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const done = /event: done\ndata: (.*)\n/.exec(await stream.text())?.[1];
     expectDocumented(JSON.parse(done ?? 'null'), 'post', '/api/answer', 200);
+
+    const sources = await fetch(`${base}/api/sources`);
+    expectDocumented(await sources.json(), 'get', '/api/sources', 200);
+    const source = await fetch(
+      `${base}/api/sources/${encodeURIComponent(corpus.engine.index.manifest.sources[0]?.source ?? '')}`,
+    );
+    expectDocumented(await source.json(), 'get', '/api/sources/{source}', 200);
+    const noSource = await fetch(`${base}/api/sources/corpus/absent.txt`);
+    expectDocumented(await noSource.json(), 'get', '/api/sources/{source}', 404);
 
     const locked = await serve({ http: { apiKeys: ['k'] } });
     const unauthorized = await fetch(`${locked}/api/answer`, { method: 'POST' });
@@ -200,6 +209,9 @@ describe('the OpenAPI document', () => {
     });
     const done = /event: done\ndata: (.*)\n/.exec(await chat.text())?.[1];
     expectDocumented(JSON.parse(done ?? 'null'), 'post', '/api/answer', 200);
+    const cited = (JSON.parse(done ?? 'null') as { citations: Array<{ source: string }> }).citations[0];
+    const source = await fetch(`${base}/api/embeds/docs/sources/${cited?.source ?? ''}`, { headers: { origin: site } });
+    expectDocumented(await source.json(), 'get', '/api/embeds/{id}/sources/{source}', 200);
   });
 
   it('a schema that the responses do not match fails the check: the check can fail', () => {

@@ -20,6 +20,8 @@ import {
   modelSchema,
   openAiErrorSchema,
   retrievedPassageSchema,
+  sourceListSchema,
+  sourceTextSchema,
 } from './response-schemas.js';
 
 // Gives zod schemas the `.openapi()` the generator reads names and examples from; it changes no validation.
@@ -54,6 +56,13 @@ export function openApiDocument(options: OpenApiOptions) {
   const ChatCompletion = registry.register('ChatCompletion', chatCompletionSchema);
   registry.register('ChatCompletionChunk', chatCompletionChunkSchema);
   const Model = registry.register('Model', modelSchema);
+  const SourceText = registry.register('SourceText', sourceTextSchema);
+  const sourceName = z.object({
+    source: z.string().openapi({
+      description: 'The name of an indexed source, as citations give it; its slashes may be encoded or not.',
+      example: 'corpus/report.txt',
+    }),
+  });
 
   const json = (schema: z.ZodTypeAny, description: string): ResponseConfig => ({
     description,
@@ -105,6 +114,36 @@ export function openApiDocument(options: OpenApiOptions) {
         content: { 'text/event-stream': { schema: z.string() } },
       },
       ...errors(ErrorBody, apiErrors),
+    },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/api/sources',
+    tags: ['Answers'],
+    summary: 'The indexed sources',
+    security: secured,
+    responses: {
+      200: json(sourceListSchema, 'Every indexed source.'),
+      ...errors(ErrorBody, { 401: apiErrors[401], 429: apiErrors[429], 503: 'No index is loaded yet.' }),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/api/sources/{source}',
+    tags: ['Answers'],
+    summary: "A source's citable text, to check a citation",
+    description: 'The text every citation of this source has its offsets in (for HTML, the text extracted from it).',
+    security: secured,
+    request: { params: sourceName },
+    responses: {
+      200: json(SourceText, 'The source.'),
+      ...errors(ErrorBody, {
+        401: apiErrors[401],
+        404: 'No indexed source has this name.',
+        429: apiErrors[429],
+        503: 'No index is loaded yet.',
+      }),
     },
   });
 
@@ -207,6 +246,23 @@ export function openApiDocument(options: OpenApiOptions) {
     responses: {
       200: { description: answerEventStreamDescription, content: { 'text/event-stream': { schema: z.string() } } },
       ...errors(ErrorBody, embedErrors),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/api/embeds/{id}/sources/{source}',
+    tags: ['Widget'],
+    summary: "A cited source's text, for the widget",
+    description: 'What `/api/sources/{source}` serves, for pages on the origins listed for the embed; no API key.',
+    request: { params: embedId.merge(sourceName) },
+    responses: {
+      200: json(SourceText, 'The source.'),
+      ...errors(ErrorBody, {
+        403: embedErrors[403],
+        404: 'No embed has this id, or no indexed source this name.',
+        429: embedErrors[429],
+        503: 'No index is loaded yet.',
+      }),
     },
   });
   registry.registerPath({

@@ -71,6 +71,42 @@ export const answerEventStreamDescription = [
   'A comment line is sent every 15 s to keep the connection open.',
 ].join(' ');
 
+export const sourceListSchema = z
+  .object({
+    sources: z.array(
+      z
+        .object({
+          source: z.string(),
+          title: z.string(),
+          language: z.enum(['fr', 'en']),
+          chars: z.number().int().nonnegative(),
+          chunks: z.number().int().nonnegative(),
+        })
+        .strict(),
+    ),
+  })
+  .strict();
+
+export const sourceTextSchema = z
+  .object({
+    source: z.string(),
+    title: z.string(),
+    language: z.enum(['fr', 'en']),
+    text: z.string().describe("The citable text: every citation's `start` and `end` are offsets in it."),
+    sections: z
+      .array(
+        z
+          .object({
+            start: z.number().int().nonnegative(),
+            end: z.number().int().nonnegative(),
+            section: z.array(z.string()),
+          })
+          .strict(),
+      )
+      .describe('The indexed text, run by run of the same section path, in order.'),
+  })
+  .strict();
+
 export const openAiErrorSchema = z
   .object({
     error: z.object({ message: z.string(), type: z.string(), code: z.string(), param: z.string().nullable() }).strict(),

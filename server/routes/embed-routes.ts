@@ -7,6 +7,7 @@ import { AppError, IndexUnavailableError } from '../../core/errors.js';
 import { methodNotAllowed, notFound } from '../middleware/errors.js';
 import { clientAddress, limitRequests } from '../middleware/security.js';
 import { answerRequestSchema, parseRequest, requireJson, streamAnswer } from './answer-routes.js';
+import { requestedSource } from './source-routes.js';
 
 export interface EmbedRoutesOptions {
   engine: () => Engine | undefined;
@@ -26,8 +27,8 @@ interface Embed {
 }
 
 /**
- * The widget's API, mounted at `/api/embeds`: `GET /{id}` (is this site allowed?) and `POST /{id}/chat` (the
- * event stream of `/api/chat`). An embed id is public and is not a key: what it grants is bounded by the origins
+ * The widget's API, mounted at `/api/embeds`: `GET /{id}` (is this site allowed?), `POST /{id}/chat` (the event
+ * stream of `/api/chat`) and `GET /{id}/sources/{source}` (a cited source's text, as `/api/sources` serves it). An embed id is public and is not a key: what it grants is bounded by the origins
  * the server lists for it, which browsers enforce through CORS, and by its rate limits, per embed and per visitor
  * address. Requests from another origin, or with none, are refused with 403; CORS echoes only a listed origin, with
  * `Vary: Origin` and never credentials.
@@ -114,6 +115,16 @@ export function embedRoutes(options: EmbedRoutesOptions): Router {
       await streamAnswer(request, response, engine, body, options.requestTimeoutMs);
     })
     .all(methodNotAllowed('POST'));
+  // The whole text of a cited source, for the widget's passage view: what /api/sources serves, for the embed's sites.
+  router
+    .route('/:id/sources/*source')
+    .all(crossOrigin, admit)
+    .get(limit, (request, response) => {
+      const engine = options.engine();
+      if (engine === undefined) throw new IndexUnavailableError();
+      response.json(requestedSource(engine, request));
+    })
+    .all(methodNotAllowed('GET'));
   // The rest of /api/embeds is not the keyed API below it: it ends here.
   router.use(notFound);
   return router;
