@@ -234,6 +234,19 @@ describe.skipIf(browserMissing)('the widget on other sites, in Chromium', { time
     expect(await widget(page, '.passage-text mark').textContent()).toBe(citation?.quote);
     expect(await widget(page, '.passage-text').textContent()).toBe(citation?.passage);
     expect(await widget(page, '.passage-title').textContent()).toBe(citation?.title);
+
+    // The whole document around the quote, from the server, the quote at its offsets.
+    const source = (await (
+      await fetch(`${api.origin}/api/sources/${citation?.source ?? ''}`, {
+        headers: { authorization: 'Bearer a-key-the-widget-never-has' },
+      })
+    ).json()) as { text: string };
+    await widget(page, '.document').click();
+    await expect.poll(() => widget(page, '.passage-text').textContent()).toBe(source.text);
+    expect(await widget(page, '.passage-text mark').textContent()).toBe(citation?.quote);
+    expect(await widget(page, '.document').textContent()).toBe('Voir le passage seul');
+    await widget(page, '.document').click();
+    expect(await widget(page, '.passage-text').textContent()).toBe(citation?.passage);
     await page.keyboard.press('Escape');
     await expect.poll(() => widget(page, '.log').isVisible()).toBe(true);
     expect(await marker.evaluate((node) => node === (node.getRootNode() as ShadowRoot).activeElement)).toBe(true);

@@ -45,6 +45,9 @@
       open: 'Ask a question',
       close: 'Close',
       back: 'Back to the answer',
+      wholeDocument: 'Show in the whole document',
+      passageOnly: 'Show the passage only',
+      loading: 'Loading the document…',
       question: 'Your question',
       placeholder: 'Ask a question…',
       send: 'Send',
@@ -68,6 +71,9 @@
       open: 'Poser une question',
       close: 'Fermer',
       back: 'Retour à la réponse',
+      wholeDocument: 'Voir dans le document entier',
+      passageOnly: 'Voir le passage seul',
+      loading: 'Chargement du document…',
       question: 'Votre question',
       placeholder: 'Posez une question…',
       send: 'Envoyer',
@@ -159,6 +165,8 @@
       /** Whether this site's access was checked (or is being checked). */
       this.accessChecked = false;
       this.markerToRefocus = null;
+      /** The citation the passage view shows, or null. */
+      this.citation = null;
       this.build(this.attachShadow({ mode: 'open' }));
     }
 
@@ -201,9 +209,11 @@
       this.passageTitle = element('p', 'passage-title');
       this.passageSource = element('p', 'passage-source');
       this.passageText = element('blockquote', 'passage-text');
+      this.documentButton = button('document', TEXT.wholeDocument);
+      this.documentButton.setAttribute('aria-pressed', 'false');
       const passageHead = element('div', 'passage-head');
       passageHead.append(this.passageLabel, this.backButton);
-      this.passage.append(passageHead, this.passageTitle, this.passageSource, this.passageText);
+      this.passage.append(passageHead, this.passageTitle, this.passageSource, this.documentButton, this.passageText);
 
       this.form = element('form', 'ask');
       const label = element('label', 'visually-hidden', TEXT.question);
@@ -225,6 +235,7 @@
       this.launcher.addEventListener('click', () => this.toggle());
       this.closeButton.addEventListener('click', () => this.toggle(false));
       this.backButton.addEventListener('click', () => this.closePassage());
+      this.documentButton.addEventListener('click', () => this.toggleDocument());
       this.form.addEventListener('submit', (event) => this.onSubmit(event));
       this.input.addEventListener('keydown', (event) => {
         if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
@@ -416,29 +427,72 @@
     /** Shows a citation's passage with the quoted sentence highlighted, in place of the conversation. */
     openPassage(citation, marker) {
       this.markerToRefocus = marker;
+      this.citation = citation;
       this.passageLabel.textContent = `${TEXT.source} ${citation.n}`;
       this.passageTitle.textContent = citation.title || '';
       this.passageSource.textContent = citation.source || '';
       const passage = String(citation.passage || '');
       const quote = String(citation.quote || '');
       const at = quote ? passage.indexOf(quote) : -1;
-      this.passageText.replaceChildren();
-      if (at < 0) this.passageText.textContent = passage;
-      else {
-        this.passageText.append(
-          document.createTextNode(passage.slice(0, at)),
-          element('mark', '', quote),
-          document.createTextNode(passage.slice(at + quote.length)),
-        );
-      }
+      this.showText(passage, at, at < 0 ? at : at + quote.length);
+      this.documentButton.textContent = TEXT.wholeDocument;
+      this.documentButton.setAttribute('aria-pressed', 'false');
+      this.documentButton.hidden = typeof citation.source !== 'string' || !Number.isInteger(citation.start);
       this.log.hidden = true;
       this.passage.hidden = false;
       this.backButton.focus();
+    }
+
+    /** Puts a text in the passage view with `[start, end)` in a <mark>, scrolled into view. */
+    showText(text, start, end) {
+      this.passageText.replaceChildren();
+      if (start < 0 || end > text.length) this.passageText.textContent = text;
+      else {
+        this.passageText.append(
+          document.createTextNode(text.slice(0, start)),
+          element('mark', '', text.slice(start, end)),
+          document.createTextNode(text.slice(end)),
+        );
+      }
       const mark = this.passageText.querySelector('mark');
       if (mark) mark.scrollIntoView({ block: 'nearest' });
     }
 
+    /**
+     * Switches between the passage and the whole source around it: the source's citable text from the server, the
+     * quote at its offsets, so a reader sees where in the document it stands.
+     */
+    async toggleDocument() {
+      const citation = this.citation;
+      if (!citation) return;
+      if (this.documentButton.getAttribute('aria-pressed') === 'true') {
+        this.openPassage(citation, this.markerToRefocus);
+        this.documentButton.focus();
+        return;
+      }
+      this.documentButton.disabled = true;
+      this.documentButton.textContent = TEXT.loading;
+      const name = citation.source.split('/').map(encodeURIComponent).join('/');
+      const outcome = await this.request('GET', `/api/embeds/${embedId}/sources/${name}`);
+      const served = outcome.ok ? await outcome.response.json().catch(() => null) : null;
+      this.documentButton.disabled = false;
+      if (this.citation !== citation) return;
+      if (
+        !served ||
+        typeof served.text !== 'string' ||
+        served.text.slice(citation.start, citation.end) !== citation.quote
+      ) {
+        this.documentButton.textContent = TEXT.wholeDocument;
+        this.passageSource.textContent = `${citation.source} — ${outcome.error || TEXT.unreadable}`;
+        return;
+      }
+      this.documentButton.textContent = TEXT.passageOnly;
+      this.documentButton.setAttribute('aria-pressed', 'true');
+      this.showText(served.text, citation.start, citation.end);
+    }
+
     closePassage() {
+      this.citation = null;
       this.passage.hidden = true;
       this.log.hidden = false;
       if (this.markerToRefocus && this.markerToRefocus.isConnected) this.markerToRefocus.focus();
