@@ -48,6 +48,7 @@
       wholeDocument: 'Show in the whole document',
       passageOnly: 'Show the passage only',
       loading: 'Loading the document…',
+      page: (number) => `p. ${number}`,
       question: 'Your question',
       placeholder: 'Ask a question…',
       send: 'Send',
@@ -74,6 +75,7 @@
       wholeDocument: 'Voir dans le document entier',
       passageOnly: 'Voir le passage seul',
       loading: 'Chargement du document…',
+      page: (number) => `p. ${number}`,
       question: 'Votre question',
       placeholder: 'Posez une question…',
       send: 'Envoyer',
@@ -430,7 +432,8 @@
       this.citation = citation;
       this.passageLabel.textContent = `${TEXT.source} ${citation.n}`;
       this.passageTitle.textContent = citation.title || '';
-      this.passageSource.textContent = citation.source || '';
+      const page = Number.isInteger(citation.page) ? ` · ${TEXT.page(citation.page)}` : '';
+      this.passageSource.textContent = `${citation.source || ''}${page}`;
       const passage = String(citation.passage || '');
       const quote = String(citation.quote || '');
       const at = quote ? passage.indexOf(quote) : -1;
