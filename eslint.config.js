@@ -73,6 +73,7 @@ export default defineConfig(
           'URL',
           'Headers',
           'HTMLElement',
+          'customElements',
           'Event',
           'KeyboardEvent',
         ].map((name) => [name, 'readonly']),

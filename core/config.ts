@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULTS } from './defaults.js';
 import { KnownError } from './errors.js';
+import { CHAT_PROVIDERS, type ChatProvider } from './llm/chat-providers.js';
 
 const optionalText = z
   .string()
@@ -34,7 +35,42 @@ const environmentSchema = z.object({
   WORKERS: z.coerce.number().int().min(1).max(64).default(1),
   LLM_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(DEFAULTS.generation.timeoutMs),
   LLM_TEMPERATURE: z.coerce.number().min(0).max(2).default(0),
+  PUBLIC_URL: optionalText.pipe(
+    z
+      .string()
+      .url()
+      .refine((url) => /^https?:\/\//i.test(url), 'must be an http or https URL')
+      .optional(),
+  ),
+  SERVED_MODEL_NAME: optionalText.pipe(
+    z
+      .string()
+      .regex(/^[\w.:-]{1,64}$/, 'must be 1 to 64 letters, digits, dots, colons, dashes or underscores')
+      .optional(),
+  ),
+  EMBEDS: optionalText,
 });
+
+/** One site allowed to carry the widget: the public id its tag names, where it may run and how much it may ask. */
+const embedSchema = z
+  .object({
+    id: z.string().regex(/^[\w-]{1,64}$/, 'an embed id is 1 to 64 letters, digits, dashes or underscores'),
+    origins: z
+      .array(
+        z
+          .string()
+          .url()
+          .transform((url) => new URL(url).origin)
+          .refine((origin) => origin !== 'null', 'origins are http(s)://host[:port]'),
+      )
+      .min(1, 'an embed lists at least one origin'),
+    enabled: z.boolean().default(true),
+    requestsPerMinute: z.number().int().min(0).default(DEFAULTS.embeds.requestsPerMinute),
+    requestsPerMinutePerAddress: z.number().int().min(0).default(DEFAULTS.embeds.requestsPerMinutePerAddress),
+  })
+  .strict();
+
+export type EmbedConfig = z.infer<typeof embedSchema>;
 
 export type EmbedderConfig =
   | { kind: 'lexical'; dimensions: number }
@@ -42,6 +78,8 @@ export type EmbedderConfig =
 
 /** The chat model that writes answers; absent in the embedded, extractive mode. */
 export interface ChatConfig {
+  /** A LangChain provider (`CHAT_MODEL=provider:model`); absent: an OpenAI-compatible server. */
+  provider?: ChatProvider | undefined;
   model: string;
   apiKey: string | undefined;
   baseUrl: string | undefined;
@@ -60,6 +98,12 @@ export interface HttpConfig {
   requestTimeoutMs: number;
   /** Proxies in front of the server whose X-Forwarded-For is trusted, for the client address. */
   trustProxy: number;
+  /** Origin (and path prefix) under which clients reach this server, for the links of citations; absent: the request's. */
+  publicUrl: string | undefined;
+  /** The model id under which the OpenAI-compatible API serves the index. */
+  modelName: string;
+  /** Sites allowed to carry the widget. */
+  embeds: EmbedConfig[];
 }
 
 export interface Config {
@@ -118,11 +162,12 @@ export function parseConfig(environment: NodeJS.ProcessEnv, rootDir = process.cw
     : { kind: 'lexical', dimensions: values.LEXICAL_DIMENSIONS };
   const chat = chatConfig(values);
   const absoluteRoot = path.resolve(rootDir);
+  const corpusDir = path.resolve(absoluteRoot, values.CORPUS_DIR);
   return Object.freeze({
     port: values.PORT,
     host: values.HOST,
     rootDir: absoluteRoot,
-    corpusDir: path.resolve(absoluteRoot, values.CORPUS_DIR),
+    corpusDir,
     indexDir: path.resolve(absoluteRoot, values.INDEX_DIR),
     embedder: Object.freeze(embedder),
     chat: chat === undefined ? undefined : Object.freeze(chat),
@@ -133,6 +178,9 @@ export function parseConfig(environment: NodeJS.ProcessEnv, rootDir = process.cw
       rateLimitPerMinute: values.RATE_LIMIT_PER_MINUTE,
       requestTimeoutMs: values.REQUEST_TIMEOUT_MS,
       trustProxy: values.TRUST_PROXY,
+      publicUrl: values.PUBLIC_URL?.replace(/\/+$/, ''),
+      modelName: values.SERVED_MODEL_NAME ?? defaultModelName(corpusDir),
+      embeds: parseEmbeds(values.EMBEDS),
     }),
     shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS,
     logLevel: values.LOG_LEVEL,
@@ -149,26 +197,74 @@ function list(value: string | undefined): string[] {
     .filter((item) => item !== '');
 }
 
+/** `cited-answers-<corpus folder>`: what a client's model picker shows for this server by default. */
+function defaultModelName(corpusDir: string): string {
+  const folder = path
+    .basename(corpusDir)
+    .normalize('NFD')
+    .replace(/\p{M}/gu, '')
+    .toLowerCase()
+    .replace(/[^\w.-]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+  return `cited-answers${folder === '' ? '' : `-${folder}`}`.slice(0, 64);
+}
+
+/** EMBEDS: a JSON array of embeds; each id must be unique. */
+function parseEmbeds(value: string | undefined): EmbedConfig[] {
+  if (value === undefined) return [];
+  let json: unknown;
+  try {
+    json = JSON.parse(value);
+  } catch {
+    throw new ConfigError('Invalid configuration (see .env.example):\n  EMBEDS: must be a JSON array of embeds');
+  }
+  const parsed = z.array(embedSchema).safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `EMBEDS.${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration (see .env.example):\n  ${problems.join('\n  ')}`);
+  }
+  const ids = parsed.data.map((embed) => embed.id);
+  const repeated = ids.find((id, index) => ids.indexOf(id) !== index);
+  if (repeated !== undefined) throw new ConfigError(`EMBEDS: the embed id "${repeated}" is used twice.`);
+  return parsed.data;
+}
+
 /**
- * CHAT_MODEL, or an OpenAI key alone (then gpt-4o-mini), turns generative answers on; the model is reached at
- * OPENAI_BASE_URL when set (Ollama, vLLM, llama.cpp…), at OpenAI otherwise. Neither: extractive answers.
+ * CHAT_MODEL, or an OpenAI key alone (then gpt-4o-mini), turns generative answers on. A bare model name is reached
+ * at OPENAI_BASE_URL when set (Ollama, vLLM, llama.cpp…), at OpenAI otherwise; `provider:model` names a LangChain
+ * provider, whose own package and settings reach it. Neither: extractive answers.
  */
 function chatConfig(values: z.infer<typeof environmentSchema>): ChatConfig | undefined {
-  const model =
+  const named =
     values.CHAT_MODEL ?? (values.OPENAI_API_KEY === undefined ? undefined : DEFAULTS.generation.openAiModel);
-  if (model === undefined) return undefined;
-  if (values.OPENAI_API_KEY === undefined && values.OPENAI_BASE_URL === undefined) {
+  if (named === undefined) return undefined;
+  const { provider, model } = splitProvider(named);
+  if (model === '') throw new ConfigError(`CHAT_MODEL=${named} names no model after "${provider}:".`);
+  const openAiCompatible = provider === undefined || provider === 'openai';
+  if (openAiCompatible && values.OPENAI_API_KEY === undefined && values.OPENAI_BASE_URL === undefined) {
     throw new ConfigError(
       'CHAT_MODEL needs OPENAI_API_KEY, or OPENAI_BASE_URL for a compatible server that takes no key.',
     );
   }
   return {
+    provider,
     model,
     apiKey: values.OPENAI_API_KEY,
     baseUrl: values.OPENAI_BASE_URL,
     timeoutMs: values.LLM_TIMEOUT_MS,
     temperature: values.LLM_TEMPERATURE,
   };
+}
+
+/**
+ * `anthropic:claude-…` → a provider and a model; a name whose prefix is no known provider (`llama3.1:8b`, as
+ * Ollama names models) stays a bare model name.
+ */
+function splitProvider(name: string): { provider: ChatProvider | undefined; model: string } {
+  const colon = name.indexOf(':');
+  const prefix = colon === -1 ? '' : name.slice(0, colon);
+  const provider = CHAT_PROVIDERS.find((candidate) => candidate === prefix);
+  return provider === undefined ? { provider, model: name } : { provider, model: name.slice(colon + 1).trim() };
 }
 
 /** Reads `.env` (when present, without overriding the real environment) and parses the process environment. */

@@ -123,6 +123,19 @@ export const DEFAULTS = Object.freeze({
     /** Turns of history given to the question rewriter. */
     rewriteTurns: 6,
   }),
+  embeds: Object.freeze({
+    /** Questions per minute an embed takes from all the visitors of its site together, unless it says otherwise. */
+    requestsPerMinute: 120,
+    /** Questions per minute one visitor's address may ask through an embed, unless it says otherwise. */
+    requestsPerMinutePerAddress: 10,
+  }),
+  openAi: Object.freeze({
+    /**
+     * Body limit of `/v1/chat/completions`: clients send the whole conversation every time, so it is larger than
+     * the answer API's; only the last turns are read.
+     */
+    maxBodyBytes: 1024 * 1024,
+  }),
   http: Object.freeze({
     maxQuestionChars: 2000,
     /** Room for a question and a full history (20 turns of 4000 characters). */

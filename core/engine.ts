@@ -61,7 +61,7 @@ export async function loadChatSetup(chat: ChatConfig | undefined, promptsDir: st
   if (chat === undefined) return undefined;
   // Loaded only when a chat model is configured: the OpenAI client and LangChain's prompts add some 100 MB to a
   // server that does not use them.
-  const { createChatModel } = await import('./llm/create-chat-model.js');
+  const { loadChatModel } = await import('./llm/create-chat-model.js');
   const { loadPrompts } = await import('./llm/prompts.js');
-  return { model: createChatModel(chat), prompts: await loadPrompts(promptsDir), timeoutMs: chat.timeoutMs };
+  return { model: await loadChatModel(chat), prompts: await loadPrompts(promptsDir), timeoutMs: chat.timeoutMs };
 }

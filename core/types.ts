@@ -145,6 +145,12 @@ export interface AnswerOptions {
   /** Aborts the work, including the request to the model, e.g. when the client goes away. */
   signal?: AbortSignal | undefined;
   onEvent?: ((event: AnswerEvent) => void) | undefined;
+  /**
+   * `token` events carry pieces of the final answer, which they add up to, rather than the model's raw text (whose
+   * markers verification renumbers): for clients that cannot replace what they have shown. Only a model failing
+   * after some text was released breaks this; `done` then carries the extractive answer that replaces it.
+   */
+  verifiedTokens?: boolean | undefined;
 }
 
 /** A retrieved passage as the API reports it on request. */

@@ -6,7 +6,7 @@ import { type Config, ConfigError, loadConfig } from '../core/config.js';
 import { DEFAULTS } from '../core/defaults.js';
 import { type ChatSetup, loadChatSetup } from '../core/engine.js';
 import { KnownError } from '../core/errors.js';
-import { createChatModel } from '../core/llm/create-chat-model.js';
+import { loadChatModel } from '../core/llm/create-chat-model.js';
 import { CaseFileError } from './cases.js';
 import { createJudge, type Judge } from './judge.js';
 import { indexOf, inProcessSetTarget, type PreparedSet, prepareSet } from './prepare-set.js';
@@ -83,7 +83,7 @@ async function main(): Promise<number> {
   const chat = await loadChatSetup(config.chat, promptsDir);
   if (values.sweep) return sweep(config, sets, chat, k);
 
-  const judge = values.judge ? await createJudge(judgeModel(config), promptsDir) : undefined;
+  const judge = values.judge ? await createJudge(await judgeModel(config), promptsDir) : undefined;
   const thresholds = await loadThresholds(values.thresholds);
   const runs: SetRun[] = [];
   for (const set of sets) {
@@ -251,14 +251,14 @@ async function sweep(
 }
 
 /** The chat model that judges: the configured one, or the one JUDGE_MODEL names at the same server. */
-function judgeModel({ chat, judgeModel: judge }: Config): BaseChatModel {
+function judgeModel({ chat, judgeModel: judge }: Config): Promise<BaseChatModel> {
   const model = judge ?? chat?.model;
   if (chat === undefined || model === undefined) {
     throw new ConfigError(
       '--judge needs a chat model: set CHAT_MODEL (or OPENAI_API_KEY), and optionally JUDGE_MODEL.',
     );
   }
-  return createChatModel({ ...chat, model, temperature: 0 });
+  return loadChatModel({ ...chat, model, temperature: 0 });
 }
 
 main().then(

@@ -9,7 +9,11 @@ import { IndexUnavailableError } from '../core/errors.js';
 import { createLogger, requestLogging } from './logging.js';
 import { errorHandler, notFound } from './middleware/errors.js';
 import { crossOrigin, limitRate, requireApiKey, securityHeaders } from './middleware/security.js';
+import { openAiErrorHandler, openAiNotFound } from './openai/openai-errors.js';
 import { answerRoutes } from './routes/answer-routes.js';
+import { docsRoutes } from './routes/docs-routes.js';
+import { embedRoutes } from './routes/embed-routes.js';
+import { openAiRoutes } from './routes/openai-routes.js';
 import { sourceRoutes } from './routes/source-routes.js';
 
 export interface AppDependencies {
@@ -24,7 +28,10 @@ export interface AppDependencies {
 
 const DEFAULT_PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
 
-/** Builds the HTTP app: the answer API, the health check and the chat page. Nothing here opens a socket. */
+/**
+ * Builds the HTTP app: the answer API, the OpenAI-compatible API, the widget's API, the health check, the OpenAPI
+ * document and the pages. Nothing here opens a socket.
+ */
 export function createApp(dependencies: AppDependencies): express.Express {
   const http: HttpConfig = {
     apiKeys: [],
@@ -32,6 +39,9 @@ export function createApp(dependencies: AppDependencies): express.Express {
     rateLimitPerMinute: 0,
     requestTimeoutMs: DEFAULTS.http.requestTimeoutMs,
     trustProxy: 0,
+    publicUrl: undefined,
+    modelName: 'cited-answers',
+    embeds: [],
     ...dependencies.http,
   };
   const app = express();
@@ -48,16 +58,45 @@ export function createApp(dependencies: AppDependencies): express.Express {
     response.json({ status: 'ok', chunks: engine.index.chunkCount });
   });
 
+  // The widget's API: no API key (a page cannot keep one secret), but only from the origins each embed lists.
+  app.use(
+    '/api/embeds',
+    embedRoutes({ engine: dependencies.engine, embeds: http.embeds, requestTimeoutMs: http.requestTimeoutMs }),
+  );
+  // One limit for both APIs: a client cannot double its share by using both.
+  const rateLimit = limitRate(http);
   app.use(
     '/api',
     crossOrigin(http.corsOrigins),
-    limitRate(http),
+    rateLimit,
     requireApiKey(http.apiKeys),
     answerRoutes({ engine: dependencies.engine, requestTimeoutMs: http.requestTimeoutMs }),
     sourceRoutes({ engine: dependencies.engine }),
   );
+  // The OpenAI-compatible API: the same keys and limits; its errors, its 404 included, are OpenAI-shaped.
+  app.use(
+    '/v1',
+    crossOrigin(http.corsOrigins),
+    rateLimit,
+    requireApiKey(http.apiKeys),
+    openAiRoutes({
+      engine: dependencies.engine,
+      requestTimeoutMs: http.requestTimeoutMs,
+      modelName: http.modelName,
+      publicUrl: http.publicUrl,
+    }),
+    openAiNotFound,
+    openAiErrorHandler,
+  );
 
-  app.use(express.static(dependencies.publicDir ?? DEFAULT_PUBLIC_DIR, { index: 'index.html', fallthrough: true }));
+  const publicDir = dependencies.publicDir ?? DEFAULT_PUBLIC_DIR;
+  // The widget's script and styles are loaded by other sites' pages.
+  app.use(['/widget.js', '/widget.css'], (_request, response, next) => {
+    response.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
+    next();
+  });
+  app.use(docsRoutes({ modelName: http.modelName, publicUrl: http.publicUrl, publicDir }));
+  app.use(express.static(publicDir, { index: 'index.html', fallthrough: true }));
   app.use(notFound);
   app.use(errorHandler);
   return app;

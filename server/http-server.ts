@@ -4,7 +4,8 @@ import type express from 'express';
 
 /**
  * Answers requests that Node's HTTP parser rejects before they reach the app (a bad character in the path or a
- * header, headers too large) with the same JSON error shape, instead of a bare status line.
+ * header, headers too large) with the same JSON error shape as the app's (OpenAI's under /v1), instead of a bare
+ * status line.
  */
 export function answerParserErrors(server: Server): Server {
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
@@ -18,9 +19,17 @@ export function answerParserErrors(server: Server): Server {
       error.code === 'HPE_HEADER_OVERFLOW'
         ? [431, 'headers_too_large', 'The request headers are too large.']
         : [400, 'bad_request', 'The request is not valid HTTP.'];
-    // A response to HEAD carries no body; the parser keeps the bytes it failed on, so the method can be seen.
-    const head = (error as { rawPacket?: Buffer }).rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
-    const body = head ? '' : JSON.stringify({ error: { code, message } });
+    // A response to HEAD carries no body; the parser keeps the bytes it failed on, so the method can be seen, and
+    // the path when they start with the request line: a request to /v1 gets OpenAI's error shape.
+    const requestLine = /^([A-Z]+) (\S+)/.exec(
+      (error as { rawPacket?: Buffer }).rawPacket?.subarray(0, 256).toString('latin1') ?? '',
+    );
+    const head = requestLine?.[1] === 'HEAD';
+    const openAi = /^\/v1(?:[/?]|$)/.test(requestLine?.[2] ?? '');
+    const shaped = openAi
+      ? { error: { message, type: 'invalid_request_error', code, param: null } }
+      : { error: { code, message } };
+    const body = head ? '' : JSON.stringify(shaped);
     socket.end(
       `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
         `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +

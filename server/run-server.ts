@@ -53,7 +53,9 @@ export async function runServer(config: Config): Promise<void> {
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     const chunks = engine === undefined ? 'no index' : `${engine.index.chunkCount} passages`;
-    const mode = config.chat === undefined ? 'extractive answers' : `answers written by ${config.chat.model}`;
+    const model =
+      config.chat?.provider === undefined ? config.chat?.model : `${config.chat.provider}:${config.chat.model}`;
+    const mode = model === undefined ? 'extractive answers' : `answers written by ${model}`;
     // The one line a person starting the server reads; the logs carry the rest.
     if (cluster.isPrimary) console.log(`Serving ${chunks} (${mode}) at http://${host}:${port}/`);
     else logger.info({ chunks, mode }, 'worker listening');

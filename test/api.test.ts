@@ -194,8 +194,8 @@ describe('other routes', () => {
     const page = await fetch(`${base}/`);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
-    expect(await page.text()).toMatch(/widget\.js/);
-    expect((await fetch(`${base}/widget.js`)).status).toBe(200);
+    expect(await page.text()).toMatch(/chat\.js/);
+    expect((await fetch(`${base}/chat.js`)).status).toBe(200);
     for (const attempt of ['/..%2f..%2fpackage.json', '/%2e%2e/%2e%2e/package.json', '/../core/config.ts']) {
       expect((await fetch(`${base}${attempt}`)).status).toBe(404);
     }

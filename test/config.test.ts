@@ -91,3 +91,66 @@ describe('.env.example', () => {
     }
   });
 });
+
+describe('CHAT_MODEL with a LangChain provider', () => {
+  it('splits provider:model for the providers initChatModel knows, and only those', () => {
+    expect(parseConfig({ CHAT_MODEL: 'anthropic:claude-3-5-haiku-latest' }).chat).toMatchObject({
+      provider: 'anthropic',
+      model: 'claude-3-5-haiku-latest',
+    });
+    expect(parseConfig({ CHAT_MODEL: 'openai:gpt-4o-mini', OPENAI_API_KEY: 'k' }).chat).toMatchObject({
+      provider: 'openai',
+      model: 'gpt-4o-mini',
+    });
+    // Ollama names models with a colon: a prefix that is no provider keeps the bare, OpenAI-compatible behaviour.
+    expect(parseConfig({ CHAT_MODEL: 'qwen2.5:7b', OPENAI_BASE_URL: 'http://localhost:11434/v1' }).chat).toMatchObject({
+      provider: undefined,
+      model: 'qwen2.5:7b',
+    });
+    expect(parseConfig({ CHAT_MODEL: 'ollama:llama3.1:8b' }).chat).toMatchObject({
+      provider: 'ollama',
+      model: 'llama3.1:8b',
+    });
+  });
+
+  it('asks for OpenAI settings only for OpenAI, and for a model after the provider', () => {
+    expect(() => parseConfig({ CHAT_MODEL: 'openai:gpt-4o-mini' })).toThrow(/OPENAI_API_KEY/);
+    expect(() => parseConfig({ CHAT_MODEL: 'mistralai:' })).toThrow(/names no model/);
+  });
+});
+
+describe('HTTP settings of the protocols', () => {
+  it('names the served model after the corpus folder unless told, and keeps the public URL without a final slash', () => {
+    expect(parseConfig({}, '/srv/app').http).toMatchObject({ modelName: 'cited-answers-corpus', publicUrl: undefined });
+    expect(parseConfig({ CORPUS_DIR: '../Docs Équipe' }, '/srv/app').http.modelName).toBe('cited-answers-docs-equipe');
+    expect(
+      parseConfig({ SERVED_MODEL_NAME: 'handbook', PUBLIC_URL: 'https://answers.example.org/kb/' }).http,
+    ).toMatchObject({ modelName: 'handbook', publicUrl: 'https://answers.example.org/kb' });
+    expect(() => parseConfig({ SERVED_MODEL_NAME: 'two words' })).toThrow(/SERVED_MODEL_NAME/);
+    expect(() => parseConfig({ PUBLIC_URL: 'ftp://example.org' })).toThrow(/PUBLIC_URL/);
+  });
+
+  it('reads the embeds, with their defaults, and names what is wrong in them', () => {
+    const embeds = parseConfig({
+      EMBEDS: JSON.stringify([{ id: 'docs-site', origins: ['https://docs.example.org/', 'http://localhost:8080'] }]),
+    }).http.embeds;
+    expect(embeds).toEqual([
+      {
+        id: 'docs-site',
+        origins: ['https://docs.example.org', 'http://localhost:8080'],
+        enabled: true,
+        requestsPerMinute: 120,
+        requestsPerMinutePerAddress: 10,
+      },
+    ]);
+    expect(() => parseConfig({ EMBEDS: '[{' })).toThrow(/EMBEDS: must be a JSON array/);
+    expect(() => parseConfig({ EMBEDS: '[{"id": "a b", "origins": ["https://x.org"]}]' })).toThrow(/EMBEDS\.0\.id/);
+    expect(() => parseConfig({ EMBEDS: '[{"id": "a", "origins": []}]' })).toThrow(/at least one origin/);
+    expect(() => parseConfig({ EMBEDS: '[{"id": "a", "origins": ["https://x.org"], "model": "gpt-4o"}]' })).toThrow(
+      /model/,
+    );
+    expect(() =>
+      parseConfig({ EMBEDS: '[{"id": "a", "origins": ["https://x.org"]}, {"id": "a", "origins": ["https://y.org"]}]' }),
+    ).toThrow(/used twice/);
+  });
+});

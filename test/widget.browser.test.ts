@@ -308,7 +308,7 @@ const TRAVERSAL_PATHS = [
   '/../package.json',
   '/%2e%2e/package.json',
   '/..%2fpackage.json',
-  '/widget.js/../../package.json',
+  '/chat.js/../../package.json',
   '/%2e%2e%2f%2e%2e%2fetc/passwd',
   '/../app.ts',
   '/%2e%2e/app.ts',
@@ -320,17 +320,17 @@ const TRAVERSAL_PATHS = [
   '/%2e%2e/%2e%2e/package.json',
   '/..%2f..%2fpackage.json',
   '/%2e%2e%2f%2e%2e%2fpackage.json',
-  '/widget.js/../../../package.json',
+  '/chat.js/../../../package.json',
   `/${'..%2f'.repeat(12)}etc/passwd`,
   `/${'%2e%2e/'.repeat(12)}etc/passwd`,
   '//etc/passwd',
-  '/widget.js%00.html',
+  '/chat.js%00.html',
 ];
 
 /** Text of the files those paths aim at, which no reply may contain. */
 const OUTSIDE_FILE_MARKERS = ['devDependencies', 'createApp', 'root:x:0:0'];
 
-describe.skipIf(browserMissing)('chat widget in Chromium', () => {
+describe.skipIf(browserMissing)('chat page in Chromium', () => {
   let workspace: Workspace;
   let engine: Engine;
   let server: RunningServer;
@@ -1041,7 +1041,7 @@ describe.skipIf(browserMissing)('chat widget in Chromium', () => {
       }));
       expect(dom).toEqual({
         injected: 0,
-        scripts: ['/widget.js'],
+        scripts: ['/chat.js'],
         images: 0,
         javascriptLinks: 0,
         handlers: [],
@@ -1070,7 +1070,7 @@ describe.skipIf(browserMissing)('chat widget in Chromium', () => {
   });
 
   it('never serves a file outside server/public, whatever the path', async () => {
-    const control = await rawGet(server.baseUrl, '/widget.js');
+    const control = await rawGet(server.baseUrl, '/chat.js');
     expect(control.status).toBe(200);
     for (const rawPath of TRAVERSAL_PATHS) {
       const reply = await rawGet(server.baseUrl, rawPath);

@@ -8,6 +8,7 @@ import type { Answer, AnswerOptions, AnswerRequest, Language } from '../types.js
 import { candidatesOf, REFUSALS, round, toPassage } from './answer-parts.js';
 import type { ExtractiveAnswerer } from './extractive-answerer.js';
 import type { PassageFinder } from './find-passages.js';
+import { VerifiedAnswerStream } from './verified-answer-stream.js';
 import { verifyCitations } from './verify-citations.js';
 
 const LANGUAGE_NAMES: Record<Language, string> = { fr: 'French', en: 'English' };
@@ -77,8 +78,17 @@ export class GenerativeAnswerer {
     );
     options.onEvent?.({ type: 'citations', rewrittenQuestion: question, passages: candidatesOf(relevant) });
     options.signal?.throwIfAborted();
+    const verifiedTokens =
+      options.verifiedTokens === true
+        ? new VerifiedAnswerStream(relevant.length, language, this.options.notFoundSentinel)
+        : undefined;
 
     const finish = (answer: Answer): Answer => {
+      // The part of the answer no token has carried yet, unless what was released is not how the answer begins.
+      const released = verifiedTokens?.released;
+      if (released !== undefined && answer.answer.startsWith(released) && answer.answer.length > released.length) {
+        options.onEvent?.({ type: 'token', text: answer.answer.slice(released.length) });
+      }
       if (question !== request.question) answer.rewrittenQuestion = question;
       if (answer.warning === undefined && found.warning !== undefined) answer.warning = found.warning;
       if (request.includePassages === true) answer.passages = found.retrieved.map(toPassage);
@@ -104,7 +114,7 @@ export class GenerativeAnswerer {
 
     let generated: Generated;
     try {
-      generated = await this.generate(question, language, relevant, signal, options);
+      generated = await this.generate(question, language, relevant, signal, options, verifiedTokens);
     } catch (error) {
       options.signal?.throwIfAborted();
       const reason = deadline.aborted ? `did not answer within ${this.options.timeoutMs} ms` : describe(error);
@@ -142,13 +152,14 @@ export class GenerativeAnswerer {
     });
   }
 
-  /** Streams the model's answer, forwarding each piece of text as a token event. */
+  /** Streams the model's answer, forwarding each piece of text (or of its verified form) as a token event. */
   private async generate(
     question: string,
     language: Language,
     relevant: ReadonlyArray<{ chunk: { title: string; text: string } }>,
     signal: AbortSignal,
     options: AnswerOptions,
+    verifiedTokens: VerifiedAnswerStream | undefined,
   ): Promise<Generated> {
     const messages = await this.prompts.answer.formatMessages({
       language: LANGUAGE_NAMES[language],
@@ -165,7 +176,8 @@ export class GenerativeAnswerer {
       if (piece !== '') {
         firstTokenMs ??= performance.now();
         text += piece;
-        options.onEvent?.({ type: 'token', text: piece });
+        const released = verifiedTokens === undefined ? piece : verifiedTokens.push(piece);
+        if (released !== '') options.onEvent?.({ type: 'token', text: released });
       }
       if (chunk.usage_metadata !== undefined) {
         usage = {

@@ -16,6 +16,51 @@ export interface VerifiedAnswer {
 /** `[2]`, `[1, 3]`, `[1][2]`: the forms in which models write citation markers. */
 const MARKER = /\s*\[(\d+(?:\s*,\s*\d+)*)\]/g;
 
+/** A generated answer's sentences with their markers checked and renumbered, before any quote is chosen. */
+export interface RenumberedAnswer {
+  /** Each sentence as the verified answer writes it: its claim, then its markers renumbered, e.g. `… Wiesbaden. [1]`. */
+  sentences: Array<{ claim: string; written: string }>;
+  /** Passage number (as the prompt numbered it) → citation number, in order of first appearance. */
+  numbering: Map<number, number>;
+  /** The claims made with each cited passage, by passage number. */
+  claimsByPassage: Map<number, string[]>;
+  /** Sentences that cite no passage. */
+  unsupported: string[];
+}
+
+/**
+ * The text half of verification: splits a generated answer into sentences, drops the markers that name no passage,
+ * moves each sentence's markers to its end and renumbers them 1…m in order of appearance. Pure and cheap, so it can
+ * also run on the part of an answer written so far.
+ */
+export function renumberMarkers(text: string, passageCount: number, language: Language): RenumberedAnswer {
+  // A marker written after the full stop ("… Wiesbaden. [1] Il …") belongs to the sentence before it.
+  const attached = text.replace(/([.!?…])((?:\s*\[\d+(?:\s*,\s*\d+)*\])+)/g, '$2$1');
+  const spans = splitTextIntoSentences(attached, language).flat();
+  const numbering = new Map<number, number>();
+  const claimsByPassage = new Map<number, string[]>();
+  const unsupported: string[] = [];
+  const sentences = spans.map((span) => {
+    const sentence = attached.slice(span.start, span.end);
+    const cited = [...sentence.matchAll(MARKER)]
+      .flatMap((match) => (match[1] ?? '').split(',').map((number) => Number(number.trim())))
+      .filter((n) => Number.isInteger(n) && n >= 1 && n <= passageCount);
+    const claim = sentence.replace(MARKER, '').trim();
+    const distinct = [...new Set(cited)];
+    if (distinct.length === 0) {
+      if (/[\p{L}\p{N}]/u.test(claim)) unsupported.push(claim);
+      return { claim, written: claim };
+    }
+    for (const n of distinct) {
+      if (!numbering.has(n)) numbering.set(n, numbering.size + 1);
+      claimsByPassage.set(n, [...(claimsByPassage.get(n) ?? []), claim]);
+    }
+    const markers = distinct.map((n) => numbering.get(n) ?? 0).sort((a, b) => a - b);
+    return { claim, written: `${claim} ${markers.map((n) => `[${n}]`).join(' ')}` };
+  });
+  return { sentences, numbering, claimsByPassage, unsupported };
+}
+
 /**
  * Checks every `[n]` of a generated answer against the numbered passages (passage n is `passages[n - 1]`): markers
  * that name no passage are removed, each cited passage becomes one citation whose quote is the passage sentence
@@ -27,32 +72,7 @@ export function verifyCitations(
   language: Language,
   statistics: TermStatistics,
 ): VerifiedAnswer {
-  // A marker written after the full stop ("… Wiesbaden. [1] Il …") belongs to the sentence before it.
-  const attached = text.replace(/([.!?…])((?:\s*\[\d+(?:\s*,\s*\d+)*\])+)/g, '$2$1');
-  const sentences = splitTextIntoSentences(attached, language)
-    .flat()
-    .map((span) => attached.slice(span.start, span.end));
-  const numbering = new Map<number, number>();
-  const claimsByPassage = new Map<number, string[]>();
-  const unsupported: string[] = [];
-  const rewritten = sentences.map((sentence) => {
-    const cited = [...sentence.matchAll(MARKER)]
-      .flatMap((match) => (match[1] ?? '').split(',').map((number) => Number(number.trim())))
-      .filter((n) => Number.isInteger(n) && n >= 1 && n <= passages.length);
-    const claim = sentence.replace(MARKER, '').trim();
-    const distinct = [...new Set(cited)];
-    if (distinct.length === 0) {
-      if (/[\p{L}\p{N}]/u.test(claim)) unsupported.push(claim);
-      return claim;
-    }
-    for (const n of distinct) {
-      if (!numbering.has(n)) numbering.set(n, numbering.size + 1);
-      claimsByPassage.set(n, [...(claimsByPassage.get(n) ?? []), claim]);
-    }
-    const markers = distinct.map((n) => numbering.get(n) ?? 0).sort((a, b) => a - b);
-    return `${claim} ${markers.map((n) => `[${n}]`).join(' ')}`;
-  });
-
+  const { sentences, numbering, claimsByPassage, unsupported } = renumberMarkers(text, passages.length, language);
   const citations = [...numbering].map(([n, renumbered]): Citation => {
     const chunk = passages[n - 1] as Chunk;
     const claims = analyzeQuestion((claimsByPassage.get(n) ?? []).join(' '));
@@ -76,5 +96,6 @@ export function verifyCitations(
       score: Math.round(best.score * 1000) / 1000,
     };
   });
-  return { answer: rewritten.join(' '), citations: citations.sort((a, b) => a.n - b.n), unsupported };
+  const answer = sentences.map((sentence) => sentence.written).join(' ');
+  return { answer, citations: citations.sort((a, b) => a.n - b.n), unsupported };
 }

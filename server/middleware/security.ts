@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import cors from 'cors';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
 import type { HttpConfig } from '../../core/config.js';
@@ -79,24 +79,44 @@ export function requireApiKey(keys: readonly string[]): RequestHandler {
  * address; it runs before authentication, so that guessing keys is limited too. Beyond it: 429 with `Retry-After`.
  */
 export function limitRate(config: Pick<HttpConfig, 'rateLimitPerMinute' | 'apiKeys'>): RequestHandler {
-  if (config.rateLimitPerMinute === 0) return (_request, _response, next) => next();
   const valid = new Set(config.apiKeys.map((key) => digest(key).toString('hex')));
-  return rateLimit({
-    windowMs: 60_000,
-    limit: config.rateLimitPerMinute,
-    standardHeaders: 'draft-7',
-    legacyHeaders: false,
-    keyGenerator: (request) => {
+  return limitRequests({
+    perMinute: config.rateLimitPerMinute,
+    key: (request) => {
       const key = bearerKey(request.headers.authorization);
       const hashed = key === undefined ? undefined : digest(key).toString('hex');
-      // IPv6 clients are grouped by prefix, as one client usually holds a whole one.
-      return hashed !== undefined && valid.has(hashed) ? `key:${hashed}` : `ip:${ipKeyGenerator(request.ip ?? '')}`;
+      return hashed !== undefined && valid.has(hashed) ? `key:${hashed}` : `ip:${clientAddress(request)}`;
     },
+    message: `Too many requests: at most ${config.rateLimitPerMinute} a minute.`,
+  });
+}
+
+/** The address a client is counted under: IPv6 clients by prefix, as one client usually holds a whole one. */
+export function clientAddress(request: Request): string {
+  return ipKeyGenerator(request.ip ?? '');
+}
+
+/**
+ * At most `perMinute` requests a minute for each key `key` gives a request (0: no limit); beyond it, 429 with the
+ * real `Retry-After` and `message`.
+ */
+export function limitRequests(options: {
+  perMinute: number;
+  key: (request: Request) => string;
+  message: string;
+}): RequestHandler {
+  if (options.perMinute === 0) return (_request, _response, next) => next();
+  return rateLimit({
+    windowMs: 60_000,
+    limit: options.perMinute,
+    standardHeaders: 'draft-7',
+    legacyHeaders: false,
+    keyGenerator: options.key,
     handler: (request, response, next) => {
       const resetTime = (request as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
       const seconds = resetTime === undefined ? 60 : Math.max(1, Math.ceil((resetTime.getTime() - Date.now()) / 1000));
       response.setHeader('Retry-After', String(seconds));
-      next(new AppError(429, 'rate_limited', `Too many requests: at most ${config.rateLimitPerMinute} a minute.`));
+      next(new AppError(429, 'rate_limited', options.message));
     },
   });
 }

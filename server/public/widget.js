@@ -1,563 +1,510 @@
 /*
- * Chat widget for the cited-answers assistant.
+ * The cited-answers widget, for any site, with one tag:
  *
- * Sends each question, with the previous turns of the conversation, to POST /api/chat and reads the reply
- * as Server-Sent Events: `citations` (the passages searched), `token` pieces of the answer as it is written,
- * then `done` with the verified answer, or `error`. Tokens are shown as plain text in a draft bubble; the
- * verified answer then replaces the draft, and every `[n]` marker that has a matching citation becomes a
- * button that opens the cited passage in a dialog, with the quoted sentence in a <mark>.
+ *   <script async src="https://HOST/widget.js" data-embed-id="docs" data-lang="fr" data-title="Aide"
+ *           data-position="bottom-right"></script>
  *
- * When the server answers 401 (it needs an API key), a small form asks for the key; the key is kept in
- * sessionStorage (this tab only, never localStorage or the URL), the question is sent again with
- * `Authorization: Bearer <key>`, and so is every later request. A 429 shows its message and `Retry-After`.
+ * It renders a launcher and a chat panel inside a <cited-answers-widget> element with a shadow root, so the page's
+ * styles do not reach it, and talks to the server its own `src` names: POST /api/embeds/{id}/chat answers as the
+ * chat page's /api/chat does, with Server-Sent Events (`citations`, `token`…, then `done` or `error`). Every [n]
+ * of a verified answer becomes a button that shows the cited passage with the quoted sentence highlighted.
  *
- * Safety rule: text from the server (answers, tokens, passages, titles, error messages) is only ever
- * inserted with textContent / text nodes.
+ * It holds to a strict Content-Security-Policy on the host page: no inline script or style, no eval, styles from
+ * this server's widget.css, requests only to this server, and no cookies. The data-* attributes are cosmetic (the
+ * language of the interface, a title, a corner): what the assistant answers from is configured on the server.
+ *
+ * Safety rule, as on the chat page: text from the server is only ever inserted with textContent or text nodes.
+ * This is a classic script (a module has no document.currentScript), so it cannot import the chat page's modules;
+ * its event-stream reader is the chat page's.
  */
+(function () {
+  'use strict';
 
-const log = document.getElementById('log');
-const form = document.getElementById('ask');
-const questionInput = document.getElementById('question');
-const sendButton = document.getElementById('send');
-const stopButton = document.getElementById('stop');
-const newConversationButton = document.getElementById('new-conversation');
-const dialog = document.getElementById('passage');
-const dialogTitle = document.getElementById('passage-title');
-const dialogDocument = document.getElementById('passage-document');
-const dialogSource = document.getElementById('passage-source');
-const dialogText = document.getElementById('passage-text');
-const dialogClose = document.getElementById('passage-close');
-const keyForm = document.getElementById('key-form');
-const keyMessage = document.getElementById('key-message');
-const keyInput = document.getElementById('api-key');
+  const TAG = 'cited-answers-widget';
+  const script = document.currentScript || document.querySelector('script[data-embed-id][src*="/widget.js"]');
+  if (!script || !script.src || customElements.get(TAG)) return;
 
-const MARKER_PATTERN = /\[(\d+)\]/g;
-/** A marker with the space before it, as removed from an answer kept as history. */
-const MARKER_WITH_SPACE = /\s?\[\d+\]/g;
-const LANGUAGE_TAG = /^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$/;
-/** The server reads at most 20 turns of 4000 characters; the page sends the last 10. */
-const HISTORY_TURNS = 10;
-const HISTORY_TURN_CHARS = 4000;
-/** Within this many pixels of the bottom, the log follows a growing answer. */
-const FOLLOW_SCROLL_PIXELS = 48;
-/** The sessionStorage item that holds the API key for this tab. */
-const KEY_STORAGE_ITEM = 'cited-answers.api-key';
-/** What an HTTP header can carry and the server reads as one bearer key: printable ASCII, no spaces. */
-const API_KEY_PATTERN = /^[\x21-\x7e]+$/;
-
-const MESSAGES = Object.freeze({
-  unreachable: 'The server could not be reached. Check your connection and try again.',
-  unreadable: 'The server sent a reply this page cannot read. Please try again.',
-  interrupted: 'The connection closed before the answer was complete. Please try again.',
-  stopped: 'This partial reply was not checked against the documents.',
-  keyNeeded: 'This server needs an API key.',
-  keyWaiting: 'Enter the API key below to send this question.',
-  keyNotSent: 'Not sent: the server needs an API key.',
-  keyEmpty: 'Enter the API key.',
-  keyMalformed: 'An API key is a single word of letters, digits and symbols, without spaces.',
-});
-
-/** Previous turns, oldest first: `{ role: 'user' | 'assistant', content }`. */
-let history = [];
-/** The exchange being streamed, or null: `{ question, controller, message, draft, searchedFor }`. */
-let current = null;
-let markerToRefocus = null;
-/** The question waiting for an API key, or null: `{ question, message }` (its bubble). */
-let waitingForKey = null;
-/** The API key sent as a bearer token, or null; mirrored in sessionStorage so that a reload keeps it. */
-let apiKey = readStoredKey();
-
-/** The key kept for this tab, or null (also when storage is unavailable). */
-function readStoredKey() {
-  try {
-    const key = sessionStorage.getItem(KEY_STORAGE_ITEM);
-    return key && API_KEY_PATTERN.test(key) ? key : null;
-  } catch {
-    return null;
+  const apiOrigin = new URL(script.src, document.baseURI).origin;
+  const embedId = script.dataset.embedId || '';
+  if (!/^[\w-]{1,64}$/.test(embedId)) {
+    console.warn('cited-answers widget: the script tag needs a data-embed-id attribute, as the server lists it.');
+    return;
   }
-}
+  const pageLanguage = (document.documentElement.lang || '').toLowerCase();
+  const language =
+    script.dataset.lang === 'fr' || script.dataset.lang === 'en'
+      ? script.dataset.lang
+      : pageLanguage.startsWith('fr')
+        ? 'fr'
+        : 'en';
+  const position = script.dataset.position === 'bottom-left' ? 'bottom-left' : 'bottom-right';
 
-/** Sets (or, with null, forgets) the API key, in memory and in sessionStorage. */
-function setApiKey(key) {
-  apiKey = key;
-  try {
-    if (key === null) sessionStorage.removeItem(KEY_STORAGE_ITEM);
-    else sessionStorage.setItem(KEY_STORAGE_ITEM, key);
-  } catch {
-    // Storage disabled: the key lives in memory until the page is closed.
+  const TEXT = {
+    en: {
+      title: 'Ask the documentation',
+      open: 'Ask a question',
+      close: 'Close',
+      back: 'Back to the answer',
+      wholeDocument: 'Show in the whole document',
+      passageOnly: 'Show the passage only',
+      loading: 'Loading the document…',
+      page: (number) => `p. ${number}`,
+      question: 'Your question',
+      placeholder: 'Ask a question…',
+      send: 'Send',
+      hint: 'Every answer cites its passages: select a number to read one.',
+      you: 'You',
+      answer: 'Answer',
+      noAnswer: 'No answer found',
+      error: 'Error',
+      searching: 'Searching the documents…',
+      writing: 'Writing the answer…',
+      source: 'Source',
+      sources: (names) => `Sources: ${names}`,
+      refused: 'This site is not allowed to use this assistant.',
+      unreachable: 'The assistant cannot be reached. Please try again later.',
+      interrupted: 'The connection closed before the answer was complete. Please try again.',
+      unreadable: 'The assistant sent a reply this widget cannot read.',
+      retry: (seconds) => `Try again in ${seconds} s.`,
+    },
+    fr: {
+      title: 'Questions sur la documentation',
+      open: 'Poser une question',
+      close: 'Fermer',
+      back: 'Retour à la réponse',
+      wholeDocument: 'Voir dans le document entier',
+      passageOnly: 'Voir le passage seul',
+      loading: 'Chargement du document…',
+      page: (number) => `p. ${number}`,
+      question: 'Votre question',
+      placeholder: 'Posez une question…',
+      send: 'Envoyer',
+      hint: 'Chaque réponse cite ses passages : choisissez un numéro pour en lire un.',
+      you: 'Vous',
+      answer: 'Réponse',
+      noAnswer: 'Pas de réponse trouvée',
+      error: 'Erreur',
+      searching: 'Recherche dans les documents…',
+      writing: 'Rédaction de la réponse…',
+      source: 'Source',
+      sources: (names) => `Sources : ${names}`,
+      refused: "Ce site n'est pas autorisé à utiliser cet assistant.",
+      unreachable: "L'assistant ne répond pas. Réessayez plus tard.",
+      interrupted: 'La connexion a été coupée avant la fin de la réponse. Réessayez.',
+      unreadable: 'L’assistant a envoyé une réponse illisible pour ce widget.',
+      retry: (seconds) => `Réessayez dans ${seconds} s.`,
+    },
+  }[language];
+  const title = (script.dataset.title || TEXT.title).slice(0, 80);
+
+  const MARKER = /\[(\d+)\]/g;
+  const MARKER_WITH_SPACE = /\s?\[\d+\]/g;
+  const HISTORY_TURNS = 10;
+  const HISTORY_TURN_CHARS = 4000;
+
+  /** An element with a class and optional text. */
+  function element(tagName, className, text) {
+    const node = document.createElement(tagName);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
   }
-}
 
-/** Creates an element with a class name and optional text content. */
-function element(tagName, className, text) {
-  const node = document.createElement(tagName);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-/** Whether the log is scrolled to (or near) its end, so that it should follow new content. */
-function logIsAtEnd() {
-  return log.scrollHeight - log.scrollTop - log.clientHeight <= FOLLOW_SCROLL_PIXELS;
-}
-
-/** Appends a message bubble to the log and scrolls the log to it. */
-function addMessage(kind, label, ...children) {
-  const message = element('article', '');
-  setMessage(message, kind, label, ...children);
-  log.append(message);
-  log.scrollTop = log.scrollHeight;
-  return message;
-}
-
-/** Replaces a bubble's kind, label and content, keeping its place in the log. */
-function setMessage(message, kind, label, ...children) {
-  const follow = logIsAtEnd();
-  message.className = `message message-${kind}`;
-  message.replaceChildren(element('p', 'message-label', label), ...children.filter(Boolean));
-  if (follow) log.scrollTop = log.scrollHeight;
-}
-
-/** Splits the answer on its [n] markers; known markers become buttons. */
-function renderAnswerText(answer, citations) {
-  const byNumber = new Map(citations.map((citation) => [citation.n, citation]));
-  const paragraph = element('p', 'message-text');
-  let position = 0;
-  for (const match of answer.matchAll(MARKER_PATTERN)) {
-    const citation = byNumber.get(Number(match[1]));
-    if (!citation) continue;
-    paragraph.append(document.createTextNode(answer.slice(position, match.index)));
-    paragraph.append(markerButton(citation));
-    position = match.index + match[0].length;
+  function button(className, text, label) {
+    const node = element('button', className, text);
+    node.type = 'button';
+    if (label) node.setAttribute('aria-label', label);
+    return node;
   }
-  paragraph.append(document.createTextNode(answer.slice(position)));
-  return paragraph;
-}
 
-/** A focusable button that opens the passage of one citation. */
-function markerButton(citation) {
-  const button = element('button', 'marker', String(citation.n));
-  button.type = 'button';
-  button.setAttribute('aria-label', `Source ${citation.n}`);
-  button.setAttribute('aria-haspopup', 'dialog');
-  button.title = citation.title || citation.source || '';
-  button.addEventListener('click', () => openPassage(citation, button));
-  return button;
-}
-
-/** Lists the distinct documents cited by an answer. */
-function renderSources(citations) {
-  const list = element('p', 'message-sources');
-  const names = [...new Set(citations.map((citation) => citation.title || citation.source))];
-  list.textContent = `Sources: ${names.join(' · ')}`;
-  return list;
-}
-
-/** Lower-cases and collapses white space, so that only a real rewrite counts as a difference. */
-function normalizeQuestion(text) {
-  return text.trim().replace(/\s+/g, ' ').toLowerCase();
-}
-
-/** "Searched for: …" when the server searched for another question than the one typed, else null. */
-function renderSearchedFor(rewrittenQuestion, question) {
-  if (typeof rewrittenQuestion !== 'string' || rewrittenQuestion.trim() === '') return null;
-  if (normalizeQuestion(rewrittenQuestion) === normalizeQuestion(question)) return null;
-  return element('p', 'message-searched', `Searched for: ${rewrittenQuestion}`);
-}
-
-/** A small note under a reply, such as the server's warning. */
-function renderNote(text) {
-  return element('p', 'message-note', text);
-}
-
-/** Shows the verified reply in the exchange's bubble: a cited answer or a distinct "not found" one. */
-function showReply(exchange, reply) {
-  const citations = Array.isArray(reply.citations)
-    ? reply.citations.filter((citation) => citation !== null && typeof citation === 'object')
-    : [];
-  const answer = typeof reply.answer === 'string' ? reply.answer : '';
-  const found = reply.found === true;
-  const text = found ? renderAnswerText(answer, citations) : element('p', 'message-text', answer);
-  // `language` is the question's: it is the language of a refusal or a written answer, but an extractive answer
-  // quotes the documents in theirs, so it is left untagged.
-  const quoted = found && reply.mode === 'extractive';
-  if (!quoted && typeof reply.language === 'string' && LANGUAGE_TAG.test(reply.language)) {
-    text.lang = reply.language;
-  }
-  const searchedFor = renderSearchedFor(reply.rewrittenQuestion ?? exchange.searchedFor, exchange.question);
-  const sources = found && citations.length > 0 ? renderSources(citations) : null;
-  const warning = typeof reply.warning === 'string' && reply.warning ? renderNote(reply.warning) : null;
-  if (found) setMessage(exchange.message, 'answer', 'Answer', searchedFor, text, sources, warning);
-  else setMessage(exchange.message, 'refusal', 'No answer found', searchedFor, text, warning);
-}
-
-/** Shows an error as a readable sentence, never as raw JSON; a draft, being unchecked, is dropped. */
-function showError(exchange, text, retryAfterSeconds) {
-  const retry =
-    retryAfterSeconds === undefined ? null : element('p', 'message-retry', `Try again in ${retryAfterSeconds} s.`);
-  setMessage(exchange.message, 'error', 'Error', element('p', 'message-text', text), retry);
-}
-
-/** Keeps the partial text of a stopped reply, marked as stopped. */
-function showStopped(exchange) {
-  const searchedFor = renderSearchedFor(exchange.searchedFor, exchange.question);
-  const draft = exchange.draft ? element('p', 'message-text', exchange.draft.data) : null;
-  setMessage(exchange.message, 'stopped', 'Stopped', searchedFor, draft, renderNote(MESSAGES.stopped));
-}
-
-/** Notes the question the server searched for, once it has chosen the passages. */
-function onCitations(exchange, payload) {
-  if (typeof payload.rewrittenQuestion === 'string') exchange.searchedFor = payload.rewrittenQuestion;
-  const searchedFor = renderSearchedFor(exchange.searchedFor, exchange.question);
-  if (exchange.draft === null) setMessage(exchange.message, 'waiting', 'Writing the answer…', searchedFor);
-}
-
-/** Appends a piece of the answer, as plain text, to the exchange's draft bubble. */
-function onToken(exchange, payload) {
-  if (typeof payload.text !== 'string' || payload.text === '') return;
-  if (exchange.draft === null) {
-    exchange.draft = document.createTextNode('');
-    const paragraph = element('p', 'message-text');
-    paragraph.append(exchange.draft);
-    const searchedFor = renderSearchedFor(exchange.searchedFor, exchange.question);
-    setMessage(exchange.message, 'streaming', 'Answering…', searchedFor, paragraph);
-  }
-  const follow = logIsAtEnd();
-  exchange.draft.appendData(payload.text);
-  if (follow) log.scrollTop = log.scrollHeight;
-}
-
-/** The readable message of an `{ error: { message } }` body, or null. */
-function errorText(body) {
-  const message = body && body.error && body.error.message;
-  return typeof message === 'string' && message ? message : null;
-}
-
-/** The seconds a `Retry-After` header asks to wait (given in seconds or as a date), or undefined. */
-function retryAfterSeconds(response) {
-  const value = (response.headers.get('Retry-After') || '').trim();
-  if (/^\d+$/.test(value)) return Number(value);
-  const date = value === '' ? Number.NaN : Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - Date.now()) / 1000));
-}
-
-/**
- * Reads a reply that is not an event stream: an `{ error }` body, or (if any) a plain answer. A 401 becomes
- * `{ keyNeeded }`, a 429 carries `retryAfter`.
- */
-async function readJsonReply(response) {
-  const body = await response.json().catch(() => null);
-  if (response.status === 401) {
-    return { keyNeeded: { message: errorText(body) ?? MESSAGES.keyNeeded } };
-  }
-  if (!response.ok) {
-    const error = errorText(body) ?? `The server could not answer (HTTP ${response.status}). Please try again.`;
-    return response.status === 429 ? { error, retryAfter: retryAfterSeconds(response) } : { error };
-  }
-  if (body && typeof body === 'object' && typeof body.answer === 'string') return { reply: body };
-  return { error: errorText(body) ?? MESSAGES.unreadable };
-}
-
-/** Parses one event block (the lines between blank lines) into `{ name, data }`, or null if it has no data. */
-function parseEventBlock(block) {
-  let name = 'message';
-  const data = [];
-  for (const line of block.split('\n')) {
-    if (line === '' || line.startsWith(':')) continue; // comment or keep-alive
-    const colon = line.indexOf(':');
-    const field = colon === -1 ? line : line.slice(0, colon);
-    let value = colon === -1 ? '' : line.slice(colon + 1);
-    if (value.startsWith(' ')) value = value.slice(1);
-    if (field === 'event') name = value || 'message';
-    else if (field === 'data') data.push(value);
-  }
-  return data.length === 0 ? null : { name, data: data.join('\n') };
-}
-
-/**
- * Returns a function that takes the stream's decoded text as it arrives and returns the events completed so
- * far. An event split across chunks waits in the buffer for its blank line; "\r\n" and "\r" count as "\n".
- */
-function createEventStreamParser() {
-  let buffer = '';
-  return function parseChunk(text) {
-    buffer += text;
-    // A final "\r" may be the first half of a "\r\n" still to come.
-    const heldBack = buffer.endsWith('\r') ? '\r' : '';
-    let rest = buffer.slice(0, buffer.length - heldBack.length).replace(/\r\n?/g, '\n');
-    const events = [];
-    let boundary = rest.indexOf('\n\n');
-    while (boundary !== -1) {
-      const event = parseEventBlock(rest.slice(0, boundary));
-      if (event) events.push(event);
-      rest = rest.slice(boundary + 2);
-      boundary = rest.indexOf('\n\n');
+  /** Parses one event block into `{ name, data }`, or null if it has no data (the chat page's reader). */
+  function parseEventBlock(block) {
+    let name = 'message';
+    const data = [];
+    for (const line of block.split('\n')) {
+      if (line === '' || line.startsWith(':')) continue;
+      const colon = line.indexOf(':');
+      const field = colon === -1 ? line : line.slice(0, colon);
+      let value = colon === -1 ? '' : line.slice(colon + 1);
+      if (value.startsWith(' ')) value = value.slice(1);
+      if (field === 'event') name = value || 'message';
+      else if (field === 'data') data.push(value);
     }
-    buffer = rest + heldBack;
-    return events;
-  };
-}
-
-/** Applies one event to the exchange; returns `{ reply }` or `{ error }` when the event ends the reply. */
-function handleEvent(exchange, event) {
-  let payload;
-  try {
-    payload = JSON.parse(event.data);
-  } catch {
-    return event.name === 'done' || event.name === 'error' ? { error: MESSAGES.unreadable } : null;
+    return data.length === 0 ? null : { name, data: data.join('\n') };
   }
-  if (payload === null || typeof payload !== 'object') return null;
-  switch (event.name) {
-    case 'citations':
-      onCitations(exchange, payload);
-      return null;
-    case 'token':
-      onToken(exchange, payload);
-      return null;
-    case 'done':
-      return { reply: payload };
-    case 'error':
-      return { error: errorText(payload) ?? MESSAGES.unreadable };
-    default:
-      return null; // an event this page does not know yet
-  }
-}
 
-/** Reads the event stream to its `done` or `error` event; rejects if the exchange is stopped. */
-async function readEventStream(response, exchange) {
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  const parseChunk = createEventStreamParser();
-  for (;;) {
-    const { value, done } = await reader.read();
-    const text = done ? decoder.decode() : decoder.decode(value, { stream: true });
-    for (const event of parseChunk(text)) {
-      const outcome = handleEvent(exchange, event);
-      if (outcome) {
-        reader.cancel().catch(() => undefined);
-        return outcome;
+  /** Returns a function taking the stream's text as it arrives and returning the events completed so far. */
+  function createEventStreamParser() {
+    let buffer = '';
+    return function parseChunk(text) {
+      buffer += text;
+      const heldBack = buffer.endsWith('\r') ? '\r' : '';
+      let rest = buffer.slice(0, buffer.length - heldBack.length).replace(/\r\n?/g, '\n');
+      const events = [];
+      let boundary = rest.indexOf('\n\n');
+      while (boundary !== -1) {
+        const event = parseEventBlock(rest.slice(0, boundary));
+        if (event) events.push(event);
+        rest = rest.slice(boundary + 2);
+        boundary = rest.indexOf('\n\n');
+      }
+      buffer = rest + heldBack;
+      return events;
+    };
+  }
+
+  /** The `{ error: { message } }` of a body, or null. */
+  function errorText(body) {
+    const message = body && body.error && body.error.message;
+    return typeof message === 'string' && message ? message : null;
+  }
+
+  class CitedAnswersWidget extends HTMLElement {
+    constructor() {
+      super();
+      this.history = [];
+      this.busy = false;
+      /** Whether this site's access was checked (or is being checked). */
+      this.accessChecked = false;
+      this.markerToRefocus = null;
+      /** The citation the passage view shows, or null. */
+      this.citation = null;
+      this.build(this.attachShadow({ mode: 'open' }));
+    }
+
+    build(shadow) {
+      const styles = element('link');
+      styles.rel = 'stylesheet';
+      styles.href = `${apiOrigin}/widget.css`;
+      this.root = element('div', `root position-${position}`);
+      // Hidden until its styles load, so that it never shows unstyled.
+      this.root.hidden = true;
+      styles.addEventListener('load', () => (this.root.hidden = false));
+      this.root.lang = language;
+
+      this.launcher = button('launcher', '', TEXT.open);
+      this.launcher.append(element('span', 'launcher-mark', '?'));
+      this.launcher.setAttribute('aria-expanded', 'false');
+      this.launcher.setAttribute('aria-controls', 'panel');
+
+      this.panel = element('section', 'panel');
+      this.panel.id = 'panel';
+      this.panel.hidden = true;
+      this.panel.setAttribute('role', 'dialog');
+      this.panel.setAttribute('aria-labelledby', 'title');
+      const head = element('header', 'head');
+      const heading = element('h2', 'title', title);
+      heading.id = 'title';
+      this.closeButton = button('close', '×', TEXT.close);
+      head.append(heading, this.closeButton);
+
+      this.log = element('div', 'log');
+      this.log.setAttribute('role', 'log');
+      this.log.setAttribute('aria-live', 'polite');
+
+      this.passage = element('div', 'passage');
+      this.passage.hidden = true;
+      this.passage.setAttribute('role', 'region');
+      this.passageLabel = element('p', 'passage-label');
+      this.passage.setAttribute('aria-label', TEXT.source);
+      this.backButton = button('back', `← ${TEXT.back}`);
+      this.passageTitle = element('p', 'passage-title');
+      this.passageSource = element('p', 'passage-source');
+      this.passageText = element('blockquote', 'passage-text');
+      this.documentButton = button('document', TEXT.wholeDocument);
+      this.documentButton.setAttribute('aria-pressed', 'false');
+      const passageHead = element('div', 'passage-head');
+      passageHead.append(this.passageLabel, this.backButton);
+      this.passage.append(passageHead, this.passageTitle, this.passageSource, this.documentButton, this.passageText);
+
+      this.form = element('form', 'ask');
+      const label = element('label', 'visually-hidden', TEXT.question);
+      label.htmlFor = 'question';
+      this.input = element('textarea', 'question');
+      this.input.id = 'question';
+      this.input.rows = 2;
+      this.input.maxLength = 2000;
+      this.input.placeholder = TEXT.placeholder;
+      this.sendButton = element('button', 'send', TEXT.send);
+      this.sendButton.type = 'submit';
+      this.form.append(label, this.input, this.sendButton);
+      const hint = element('p', 'hint', TEXT.hint);
+
+      this.panel.append(head, this.log, this.passage, this.form, hint);
+      this.root.append(this.launcher, this.panel);
+      shadow.append(styles, this.root);
+
+      this.launcher.addEventListener('click', () => this.toggle());
+      this.closeButton.addEventListener('click', () => this.toggle(false));
+      this.backButton.addEventListener('click', () => this.closePassage());
+      this.documentButton.addEventListener('click', () => this.toggleDocument());
+      this.form.addEventListener('submit', (event) => this.onSubmit(event));
+      this.input.addEventListener('keydown', (event) => {
+        if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+          event.preventDefault();
+          this.form.requestSubmit();
+        }
+      });
+      this.panel.addEventListener('keydown', (event) => {
+        if (event.key !== 'Escape') return;
+        event.preventDefault();
+        if (!this.passage.hidden) this.closePassage();
+        else this.toggle(false);
+      });
+    }
+
+    toggle(open = this.panel.hidden) {
+      this.panel.hidden = !open;
+      this.launcher.setAttribute('aria-expanded', String(open));
+      if (open) {
+        this.input.focus();
+        if (!this.accessChecked) this.checkAccess();
+      } else {
+        this.launcher.focus();
       }
     }
-    if (done) return { error: MESSAGES.interrupted };
-  }
-}
 
-/** The previous turns to send: the last ten, each cut to the length the server accepts. */
-function historyToSend() {
-  return history.slice(-HISTORY_TURNS).map(({ role, content }) => {
-    let cut = content.slice(0, HISTORY_TURN_CHARS);
-    if (/[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1); // do not split a surrogate pair
-    return { role, content: cut };
-  });
-}
-
-/** Remembers a completed exchange; the answer's [n] markers refer to this turn's passages, so they are dropped. */
-function remember(question, reply) {
-  const answer = typeof reply.answer === 'string' ? reply.answer.replace(MARKER_WITH_SPACE, '') : '';
-  history.push({ role: 'user', content: question }, { role: 'assistant', content: answer });
-}
-
-/** Posts the question and history; resolves to `{ reply }` or `{ error }`, rejects if the exchange is stopped. */
-async function requestReply(exchange) {
-  const previousTurns = historyToSend();
-  const body =
-    previousTurns.length > 0
-      ? { question: exchange.question, history: previousTurns }
-      : { question: exchange.question };
-  const headers = { 'Content-Type': 'application/json', Accept: 'text/event-stream, application/json' };
-  if (apiKey !== null) headers.Authorization = `Bearer ${apiKey}`;
-  let response;
-  try {
-    response = await fetch('/api/chat', {
-      method: 'POST',
-      headers,
-      body: JSON.stringify(body),
-      signal: exchange.controller.signal,
-    });
-  } catch (error) {
-    if (exchange.controller.signal.aborted) throw error;
-    return { error: MESSAGES.unreachable };
-  }
-  const type = response.headers.get('Content-Type') || '';
-  if (!response.ok || !type.startsWith('text/event-stream') || !response.body) return readJsonReply(response);
-  try {
-    return await readEventStream(response, exchange);
-  } catch (error) {
-    if (exchange.controller.signal.aborted) throw error;
-    return { error: MESSAGES.interrupted };
-  }
-}
-
-/** Puts the page in, or out of, its streaming state: Stop takes the place of Send. */
-function setBusy(busy) {
-  const sendHadFocus = document.activeElement === sendButton;
-  const stopHadFocus = document.activeElement === stopButton;
-  sendButton.disabled = busy;
-  sendButton.hidden = busy;
-  stopButton.disabled = !busy;
-  stopButton.hidden = !busy;
-  log.setAttribute('aria-busy', String(busy));
-  form.classList.toggle('is-busy', busy);
-  if (busy && sendHadFocus) stopButton.focus();
-  if (!busy && stopHadFocus) questionInput.focus();
-}
-
-/**
- * Asks the question, streams the reply into a bubble and, once verified, adds the exchange to the history. A
- * question sent again once a key is given reuses its bubble.
- */
-async function ask(question, bubble) {
-  const message = bubble ?? addMessage('waiting', 'Searching the documents…');
-  if (bubble) setMessage(message, 'waiting', 'Searching the documents…');
-  if (waitingForKey !== null && waitingForKey.message !== message) {
-    setMessage(waitingForKey.message, 'error', 'Error', element('p', 'message-text', MESSAGES.keyNotSent));
-    waitingForKey = null;
-  }
-  const exchange = { question, controller: new AbortController(), message, draft: null, searchedFor: null };
-  const sentKey = apiKey;
-  current = exchange;
-  setBusy(true);
-  let keyNeeded = null;
-  try {
-    const outcome = await requestReply(exchange);
-    if (outcome.reply) {
-      showReply(exchange, outcome.reply);
-      if (current === exchange) remember(question, outcome.reply);
-    } else if (outcome.keyNeeded) {
-      keyNeeded = outcome.keyNeeded;
-      setMessage(message, 'key', 'API key needed', element('p', 'message-text', MESSAGES.keyWaiting));
-    } else {
-      showError(exchange, outcome.error, outcome.retryAfter);
+    /** Asks the server whether this page's site may use the embed, once, so that a refusal shows before a question. */
+    async checkAccess() {
+      this.accessChecked = true;
+      const outcome = await this.request('GET', `/api/embeds/${embedId}`);
+      if (outcome.ok) return;
+      this.addMessage('error', TEXT.error, element('p', 'text', outcome.error));
+      this.input.disabled = true;
+      this.sendButton.disabled = true;
     }
-  } catch {
-    if (exchange.controller.signal.aborted) showStopped(exchange);
-    else showError(exchange, MESSAGES.unreadable);
-  } finally {
-    if (current === exchange) {
-      current = null;
-      setBusy(false);
+
+    /**
+     * A request to this widget's server: `{ ok, response }`, or `{ error, retryAfter }` with a readable message. A
+     * browser that blocks the reply (CORS: this site is not on the embed's list) shows no status; whether the
+     * server answers at all then tells a refusal from an outage.
+     */
+    async request(method, path, body, signal) {
+      let response;
+      try {
+        response = await fetch(`${apiOrigin}${path}`, {
+          method,
+          credentials: 'omit',
+          headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal,
+        });
+      } catch {
+        const reachable = await fetch(`${apiOrigin}/widget.css`, {
+          mode: 'no-cors',
+          credentials: 'omit',
+          cache: 'no-store',
+        })
+          .then(() => true)
+          .catch(() => false);
+        return { error: reachable ? TEXT.refused : TEXT.unreachable };
+      }
+      if (response.ok) return { ok: true, response };
+      const reply = await response.json().catch(() => null);
+      const code = reply && reply.error && reply.error.code;
+      const retryAfter = response.status === 429 ? Number(response.headers.get('Retry-After')) || undefined : undefined;
+      const error = code === 'origin_not_allowed' ? TEXT.refused : errorText(reply) || TEXT.unreadable;
+      return { error, retryAfter };
+    }
+
+    addMessage(kind, label, ...children) {
+      const message = element('article', `message message-${kind}`);
+      message.append(element('p', 'label', label), ...children.filter(Boolean));
+      this.log.append(message);
+      this.log.scrollTop = this.log.scrollHeight;
+      return message;
+    }
+
+    setMessage(message, kind, label, ...children) {
+      message.className = `message message-${kind}`;
+      message.replaceChildren(element('p', 'label', label), ...children.filter(Boolean));
+      this.log.scrollTop = this.log.scrollHeight;
+    }
+
+    async onSubmit(event) {
+      event.preventDefault();
+      const question = this.input.value.trim();
+      if (this.busy || question === '' || this.input.disabled) return;
+      this.input.value = '';
+      this.addMessage('question', TEXT.you, element('p', 'text', question));
+      const message = this.addMessage('waiting', TEXT.searching);
+      this.setBusy(true);
+      try {
+        const outcome = await this.ask(question, message);
+        if (outcome.reply) this.showReply(message, question, outcome.reply);
+        else {
+          const retry = outcome.retryAfter ? element('p', 'note', TEXT.retry(outcome.retryAfter)) : null;
+          this.setMessage(message, 'error', TEXT.error, element('p', 'text', outcome.error), retry);
+        }
+      } finally {
+        this.setBusy(false);
+      }
+    }
+
+    setBusy(busy) {
+      this.busy = busy;
+      this.sendButton.disabled = busy;
+      this.log.setAttribute('aria-busy', String(busy));
+    }
+
+    /** Sends the question and the last turns; reads the event stream to `{ reply }` or `{ error }`. */
+    async ask(question, message) {
+      const history = this.history.slice(-HISTORY_TURNS);
+      const body = history.length > 0 ? { question, history } : { question };
+      const outcome = await this.request('POST', `/api/embeds/${embedId}/chat`, body);
+      if (!outcome.ok) return outcome;
+      const reader = outcome.response.body.getReader();
+      const decoder = new TextDecoder();
+      const parse = createEventStreamParser();
+      let draft = null;
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          for (const event of parse(done ? decoder.decode() : decoder.decode(value, { stream: true }))) {
+            let payload;
+            try {
+              payload = JSON.parse(event.data);
+            } catch {
+              payload = null;
+            }
+            if (event.name === 'done' && payload && typeof payload.answer === 'string') return { reply: payload };
+            if (event.name === 'error') return { error: errorText(payload) || TEXT.unreadable };
+            if (event.name === 'token' && payload && typeof payload.text === 'string') {
+              if (draft === null) {
+                draft = document.createTextNode('');
+                const text = element('p', 'text');
+                text.append(draft);
+                this.setMessage(message, 'streaming', TEXT.writing, text);
+              }
+              draft.appendData(payload.text);
+              this.log.scrollTop = this.log.scrollHeight;
+            }
+          }
+          if (done) return { error: TEXT.interrupted };
+        }
+      } catch {
+        return { error: TEXT.interrupted };
+      }
+    }
+
+    /** The verified reply: the answer with its markers as buttons and the documents it cites, or the refusal. */
+    showReply(message, question, reply) {
+      const citations = Array.isArray(reply.citations) ? reply.citations.filter((c) => c && typeof c === 'object') : [];
+      const found = reply.found === true;
+      const text = found ? this.answerText(reply.answer, citations) : element('p', 'text', reply.answer);
+      if (reply.mode !== 'extractive' && typeof reply.language === 'string') text.lang = reply.language;
+      const names = [...new Set(citations.map((citation) => citation.title || citation.source))];
+      const sources = found && names.length > 0 ? element('p', 'sources', TEXT.sources(names.join(' · '))) : null;
+      const warning = typeof reply.warning === 'string' && reply.warning ? element('p', 'note', reply.warning) : null;
+      this.setMessage(
+        message,
+        found ? 'answer' : 'refusal',
+        found ? TEXT.answer : TEXT.noAnswer,
+        text,
+        sources,
+        warning,
+      );
+      const answer = reply.answer.replace(MARKER_WITH_SPACE, '').slice(0, HISTORY_TURN_CHARS);
+      this.history.push({ role: 'user', content: question }, { role: 'assistant', content: answer });
+    }
+
+    answerText(answer, citations) {
+      const byNumber = new Map(citations.map((citation) => [citation.n, citation]));
+      const paragraph = element('p', 'text');
+      let position = 0;
+      for (const match of answer.matchAll(MARKER)) {
+        const citation = byNumber.get(Number(match[1]));
+        if (!citation) continue;
+        paragraph.append(document.createTextNode(answer.slice(position, match.index)));
+        const marker = button('marker', String(citation.n), `${TEXT.source} ${citation.n}`);
+        marker.title = citation.title || citation.source || '';
+        marker.addEventListener('click', () => this.openPassage(citation, marker));
+        paragraph.append(marker);
+        position = match.index + match[0].length;
+      }
+      paragraph.append(document.createTextNode(answer.slice(position)));
+      return paragraph;
+    }
+
+    /** Shows a citation's passage with the quoted sentence highlighted, in place of the conversation. */
+    openPassage(citation, marker) {
+      this.markerToRefocus = marker;
+      this.citation = citation;
+      this.passageLabel.textContent = `${TEXT.source} ${citation.n}`;
+      this.passageTitle.textContent = citation.title || '';
+      const page = Number.isInteger(citation.page) ? ` · ${TEXT.page(citation.page)}` : '';
+      this.passageSource.textContent = `${citation.source || ''}${page}`;
+      const passage = String(citation.passage || '');
+      const quote = String(citation.quote || '');
+      const at = quote ? passage.indexOf(quote) : -1;
+      this.showText(passage, at, at < 0 ? at : at + quote.length);
+      this.documentButton.textContent = TEXT.wholeDocument;
+      this.documentButton.setAttribute('aria-pressed', 'false');
+      this.documentButton.hidden = typeof citation.source !== 'string' || !Number.isInteger(citation.start);
+      this.log.hidden = true;
+      this.passage.hidden = false;
+      this.backButton.focus();
+    }
+
+    /** Puts a text in the passage view with `[start, end)` in a <mark>, scrolled into view. */
+    showText(text, start, end) {
+      this.passageText.replaceChildren();
+      if (start < 0 || end > text.length) this.passageText.textContent = text;
+      else {
+        this.passageText.append(
+          document.createTextNode(text.slice(0, start)),
+          element('mark', '', text.slice(start, end)),
+          document.createTextNode(text.slice(end)),
+        );
+      }
+      const mark = this.passageText.querySelector('mark');
+      if (mark) mark.scrollIntoView({ block: 'nearest' });
+    }
+
+    /**
+     * Switches between the passage and the whole source around it: the source's citable text from the server, the
+     * quote at its offsets, so a reader sees where in the document it stands.
+     */
+    async toggleDocument() {
+      const citation = this.citation;
+      if (!citation) return;
+      if (this.documentButton.getAttribute('aria-pressed') === 'true') {
+        this.openPassage(citation, this.markerToRefocus);
+        this.documentButton.focus();
+        return;
+      }
+      this.documentButton.disabled = true;
+      this.documentButton.textContent = TEXT.loading;
+      const name = citation.source.split('/').map(encodeURIComponent).join('/');
+      const outcome = await this.request('GET', `/api/embeds/${embedId}/sources/${name}`);
+      const served = outcome.ok ? await outcome.response.json().catch(() => null) : null;
+      this.documentButton.disabled = false;
+      if (this.citation !== citation) return;
+      if (
+        !served ||
+        typeof served.text !== 'string' ||
+        served.text.slice(citation.start, citation.end) !== citation.quote
+      ) {
+        this.documentButton.textContent = TEXT.wholeDocument;
+        this.passageSource.textContent = `${citation.source} — ${outcome.error || TEXT.unreadable}`;
+        return;
+      }
+      this.documentButton.textContent = TEXT.passageOnly;
+      this.documentButton.setAttribute('aria-pressed', 'true');
+      this.showText(served.text, citation.start, citation.end);
+    }
+
+    closePassage() {
+      this.citation = null;
+      this.passage.hidden = true;
+      this.log.hidden = false;
+      if (this.markerToRefocus && this.markerToRefocus.isConnected) this.markerToRefocus.focus();
+      this.markerToRefocus = null;
     }
   }
-  // Asked for a key: the key sent (if any) was refused, so forget it, and ask for one. A question dropped
-  // meanwhile (New conversation) is not sent again.
-  if (keyNeeded !== null && message.isConnected) {
-    if (apiKey === sentKey) setApiKey(null);
-    waitingForKey = { question, message };
-    showKeyForm(keyNeeded.message);
-  }
-}
 
-/** Shows the API key form with the server's message and puts the focus in it. */
-function showKeyForm(text) {
-  keyMessage.textContent = text;
-  keyInput.value = '';
-  keyInput.removeAttribute('aria-invalid');
-  keyForm.hidden = false;
-  keyInput.focus();
-}
-
-/** Keeps a valid-looking key, hides the form and sends the question that was waiting for it. */
-function onKeySubmit(event) {
-  event.preventDefault();
-  const key = keyInput.value.trim();
-  if (!API_KEY_PATTERN.test(key)) {
-    keyMessage.textContent = key === '' ? MESSAGES.keyEmpty : MESSAGES.keyMalformed;
-    keyInput.setAttribute('aria-invalid', 'true');
-    keyInput.focus();
-    return;
-  }
-  setApiKey(key);
-  keyInput.value = '';
-  keyForm.hidden = true;
-  questionInput.focus();
-  const waiting = waitingForKey;
-  waitingForKey = null;
-  if (waiting !== null && current === null && waiting.message.isConnected) ask(waiting.question, waiting.message);
-}
-
-/** Stops the reply being streamed; its partial text stays and it is not added to the history. */
-function stopReply() {
-  current?.controller.abort();
-}
-
-/** Clears the log and the history, stopping any reply in progress. */
-function startNewConversation() {
-  const streaming = current;
-  current = null;
-  streaming?.controller.abort();
-  history = [];
-  waitingForKey = null;
-  log.replaceChildren();
-  setBusy(false);
-  questionInput.focus();
-}
-
-/** Handles Send: ignores empty questions and submits while a reply is streaming. */
-function onSubmit(event) {
-  event.preventDefault();
-  const question = questionInput.value.trim();
-  if (current !== null || question === '') return;
-  keyForm.hidden = true;
-  addMessage('question', 'You', element('p', 'message-text', question));
-  questionInput.value = '';
-  ask(question);
-}
-
-/** Enter sends; Shift+Enter (or an IME composition) keeps typing; Escape stops a streaming reply. */
-function onQuestionKey(event) {
-  if (event.isComposing) return;
-  if (event.key === 'Escape' && current !== null) {
-    event.preventDefault();
-    stopReply();
-    return;
-  }
-  if (event.key !== 'Enter' || event.shiftKey) return;
-  event.preventDefault();
-  form.requestSubmit();
-}
-
-/** Fills the passage with text nodes, the quote wrapped in <mark>. */
-function renderPassage(passage, quote) {
-  dialogText.replaceChildren();
-  const start = quote ? passage.indexOf(quote) : -1;
-  if (start < 0) {
-    dialogText.textContent = passage;
-    return;
-  }
-  dialogText.append(
-    document.createTextNode(passage.slice(0, start)),
-    element('mark', '', quote),
-    document.createTextNode(passage.slice(start + quote.length)),
-  );
-}
-
-/** Opens the dialog for a citation and remembers which marker opened it. */
-function openPassage(citation, marker) {
-  markerToRefocus = marker;
-  dialogTitle.textContent = `Source ${citation.n}`;
-  dialogDocument.textContent = citation.title || '';
-  dialogSource.textContent = citation.source || '';
-  dialog.lang = marker.closest('[lang]')?.lang || '';
-  renderPassage(String(citation.passage ?? ''), String(citation.quote ?? ''));
-  dialog.showModal();
-  dialogClose.focus();
-  dialogText.querySelector('mark')?.scrollIntoView({ block: 'center' });
-}
-
-/** Returns focus to the marker once the dialog closes (Escape or Close). */
-function onDialogClosed() {
-  if (markerToRefocus && markerToRefocus.isConnected) markerToRefocus.focus();
-  markerToRefocus = null;
-}
-
-form.addEventListener('submit', onSubmit);
-keyForm.addEventListener('submit', onKeySubmit);
-questionInput.addEventListener('keydown', onQuestionKey);
-stopButton.addEventListener('click', stopReply);
-newConversationButton.addEventListener('click', startNewConversation);
-dialogClose.addEventListener('click', () => dialog.close());
-dialog.addEventListener('close', onDialogClosed);
-dialog.addEventListener('click', (event) => {
-  if (event.target === dialog) dialog.close(); // click on the backdrop
-});
-questionInput.focus();
+  customElements.define(TAG, CitedAnswersWidget);
+  const mount = () => document.body.append(document.createElement(TAG));
+  if (document.body) mount();
+  else document.addEventListener('DOMContentLoaded', mount, { once: true });
+})();

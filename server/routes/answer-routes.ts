@@ -3,10 +3,11 @@ import { z } from 'zod';
 import { DEFAULTS } from '../../core/defaults.js';
 import type { Engine } from '../../core/engine.js';
 import { AppError, IndexUnavailableError, InvalidRequestError } from '../../core/errors.js';
-import type { AnswerEvent } from '../../core/types.js';
+import type { AnswerEvent, AnswerRequest } from '../../core/types.js';
 import { errorBody, methodNotAllowed, toAppError } from '../middleware/errors.js';
 
-const answerRequestSchema = z.object({
+/** The body of `POST /api/answer` and `POST /api/chat`. */
+export const answerRequestSchema = z.object({
   question: z
     .string({ required_error: 'question is required', invalid_type_error: 'question must be a string' })
     .trim()
@@ -35,8 +36,6 @@ const answerRequestSchema = z.object({
     .max(DEFAULTS.conversation.maxTurns, `history must hold at most ${DEFAULTS.conversation.maxTurns} turns`)
     .optional(),
 });
-
-type ParsedRequest = z.infer<typeof answerRequestSchema>;
 
 export interface AnswerRoutesOptions {
   engine: () => Engine | undefined;
@@ -70,36 +69,53 @@ export function answerRoutes(options: AnswerRoutesOptions): Router {
   router
     .route('/chat')
     .post(...jsonBody, async (request, response) => {
-      const body = parseRequest(request.body);
-      const engine = currentEngine();
-      const signal = requestSignal(response, options.requestTimeoutMs);
-      const stream = openEventStream(response);
-      try {
-        await untilAborted(engine.answerer.answer(body, { signal, onEvent: stream.send }), signal);
-      } catch (error) {
-        if (!response.destroyed) {
-          if (toAppError(error) === undefined) request.log.error({ err: error }, 'answer failed');
-          stream.fail(errorBody(error).body);
-        }
-      }
-      stream.end();
+      await streamAnswer(request, response, currentEngine(), parseRequest(request.body), options.requestTimeoutMs);
     })
     .all(methodNotAllowed('POST'));
 
   return router;
 }
 
-function parseRequest(body: unknown): ParsedRequest {
-  const parsed = answerRequestSchema.safeParse(body);
+/**
+ * Answers as Server-Sent Events on the response: `citations`, `token`s, then `done` or `error`. Also what the
+ * widget's embed route answers with.
+ */
+export async function streamAnswer(
+  request: Request,
+  response: Response,
+  engine: Engine,
+  body: AnswerRequest,
+  timeoutMs: number,
+): Promise<void> {
+  const signal = requestSignal(response, timeoutMs);
+  const stream = openEventStream(response);
+  try {
+    await untilAborted(engine.answerer.answer(body, { signal, onEvent: stream.send }), signal);
+  } catch (error) {
+    if (!response.destroyed) {
+      if (toAppError(error) === undefined) request.log.error({ err: error }, 'answer failed');
+      stream.fail(errorBody(error).body);
+    }
+  }
+  stream.end();
+}
+
+/** A body validated by a schema, or a 400 that says what is wrong with it. */
+export function parseRequest<Schema extends z.ZodTypeAny = typeof answerRequestSchema>(
+  body: unknown,
+  schema: Schema = answerRequestSchema as unknown as Schema,
+): z.infer<Schema> {
+  const parsed = schema.safeParse(body);
   if (!parsed.success) throw new InvalidRequestError(parsed.error.issues.map(describeIssue).join('; '));
-  return parsed.data;
+  return parsed.data as z.infer<Schema>;
 }
 
 function describeIssue(issue: z.ZodIssue): string {
   return issue.path.length === 0 ? 'The request body must be a JSON object such as {"question": "…"}.' : issue.message;
 }
 
-function requireJson(request: Request, _response: Response, next: (error?: unknown) => void): void {
+/** Refuses a body that is not JSON with 415. */
+export function requireJson(request: Request, _response: Response, next: (error?: unknown) => void): void {
   if (!request.is('application/json')) {
     next(new AppError(415, 'unsupported_media_type', 'Send the request body as application/json.'));
     return;
@@ -114,7 +130,7 @@ class RequestTimeout extends AppError {
 }
 
 /** Aborts when the client goes away before the response is complete, or when the request has taken too long. */
-function requestSignal(response: Response, timeoutMs: number): AbortSignal {
+export function requestSignal(response: Response, timeoutMs: number): AbortSignal {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new RequestTimeout(timeoutMs)), timeoutMs);
   response.on('close', () => {
@@ -125,7 +141,7 @@ function requestSignal(response: Response, timeoutMs: number): AbortSignal {
 }
 
 /** Settles with the work, or rejects with the signal's reason as soon as it aborts, whichever comes first. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
     if (signal.aborted) onAbort();

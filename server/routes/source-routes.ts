@@ -1,6 +1,7 @@
-import express, { type Router } from 'express';
+import express, { type Request, type Router } from 'express';
 import type { Engine } from '../../core/engine.js';
 import { AppError, IndexUnavailableError } from '../../core/errors.js';
+import type { SourceText } from '../../core/types.js';
 import { methodNotAllowed } from '../middleware/errors.js';
 
 export interface SourceRoutesOptions {
@@ -39,15 +40,23 @@ export function sourceRoutes(options: SourceRoutesOptions): Router {
   router
     .route('/sources/*source')
     .get((request, response) => {
-      const segments = (request.params as { source?: string | string[] }).source;
-      const name = Array.isArray(segments) ? segments.join('/') : (segments ?? '');
-      const text = currentEngine().index.sourceTexts.get(name);
-      if (text === undefined) {
-        throw new AppError(404, 'source_not_found', `No indexed source is named ${JSON.stringify(name)}.`);
-      }
-      response.json(text);
+      response.json(requestedSource(currentEngine(), request));
     })
     .all(methodNotAllowed('GET'));
 
   return router;
+}
+
+/**
+ * The source a `…/sources/*source` request names, looked up among the engine's indexed sources, or a 404. Also what
+ * the widget's source route answers with.
+ */
+export function requestedSource(engine: Engine, request: Request): SourceText {
+  const segments = (request.params as { source?: string | string[] }).source;
+  const name = Array.isArray(segments) ? segments.join('/') : (segments ?? '');
+  const text = engine.index.sourceTexts.get(name);
+  if (text === undefined) {
+    throw new AppError(404, 'source_not_found', `No indexed source is named ${JSON.stringify(name)}.`);
+  }
+  return text;
 }
