@@ -426,6 +426,59 @@ describe.skipIf(browserMissing)('chat page in Chromium', () => {
     await page.context().close();
   });
 
+  it('opens the whole document a long manual page cites, with the quote marked at its offsets and in view', async () => {
+    const filler = Array.from(
+      { length: 60 },
+      (_unused, index) =>
+        `<p>Le paragraphe ${index + 1} décrit un réglage ordinaire de l’outil, sans rapport avec la question.</p>`,
+    ).join('');
+    const manual = await createWorkspace(
+      {
+        'manuel/reference.html':
+          '<html><head><title>Manuel de référence</title></head><body><h1>Manuel de référence</h1>' +
+          `<h2>Réglages</h2>${filler}<h2>Journal des actions</h2>` +
+          '<p>Le journal des actions se trouve dans le fichier /var/log/paqueteur.log par défaut.</p></body></html>',
+      },
+      { CORPUS_DIR: 'manuel' },
+    );
+    const manualServer = await serve(createApp({ engine: await buildEngine(manual).then((built) => () => built) }));
+    try {
+      const question = 'Où se trouve le journal des actions ?';
+      const expected = await fetchAnswer(manualServer.baseUrl, question);
+      const [citation] = expected.citations;
+      expect(citation?.title).toBe('Manuel de référence › Journal des actions');
+      const served = (await (await fetch(`${manualServer.baseUrl}/api/sources/${citation?.source}`)).json()) as {
+        text: string;
+      };
+
+      const page = await openPage(1024, 768, manualServer.baseUrl);
+      await ask(page, question);
+      await page.locator('.message-answer .marker').first().click();
+      expect(await page.locator('#passage-document').textContent()).toBe(citation?.title);
+      await page.locator('#passage-whole').click();
+      const text = page.locator('#passage-text');
+      await expect.poll(() => text.evaluate((node) => node.classList.contains('passage-whole'))).toBe(true);
+      expect(await text.textContent()).toBe(served.text);
+      expect(await text.locator('mark').textContent()).toBe(citation?.quote);
+      // The mark sits at the citation's offsets in the whole text, and scrolled into the visible part of the view.
+      expect(await text.evaluate((node) => node.firstChild?.textContent?.length)).toBe(citation?.start);
+      const inView = await text.evaluate((node) => {
+        const mark = node.querySelector('mark')?.getBoundingClientRect();
+        const view = node.getBoundingClientRect();
+        return mark !== undefined && node.scrollTop > 0 && mark.top >= view.top && mark.bottom <= view.bottom;
+      });
+      expect(inView).toBe(true);
+      expect(await page.locator('#passage-whole').getAttribute('aria-pressed')).toBe('true');
+
+      await page.locator('#passage-whole').click();
+      expect(await text.textContent()).toBe(citation?.passage);
+      await page.context().close();
+    } finally {
+      await manualServer.close();
+      await manual.cleanup();
+    }
+  });
+
   it('fits a 360px wide screen without horizontal scrolling', async () => {
     const page = await openPage(360, 740);
     await ask(page, answerableQuestion);

@@ -5,7 +5,9 @@
  * as Server-Sent Events: `citations` (the passages searched), `token` pieces of the answer as it is written,
  * then `done` with the verified answer, or `error`. Tokens are shown as plain text in a draft bubble; the
  * verified answer then replaces the draft, and every `[n]` marker that has a matching citation becomes a
- * button that opens the cited passage in a dialog, with the quoted sentence in a <mark>.
+ * button that opens the cited passage in a dialog, with the quoted sentence in a <mark>. From there, the whole
+ * document (GET /api/sources/{source}: the text every offset refers to) can be shown, the quote marked at its
+ * offsets and scrolled into view.
  *
  * When the server answers 401 (it needs an API key), a small form asks for the key; the key is kept in
  * sessionStorage (this tab only, never localStorage or the URL), the question is sent again with
@@ -27,6 +29,8 @@ const dialogDocument = document.getElementById('passage-document');
 const dialogSource = document.getElementById('passage-source');
 const dialogText = document.getElementById('passage-text');
 const dialogClose = document.getElementById('passage-close');
+const dialogWhole = document.getElementById('passage-whole');
+const dialogStatus = document.getElementById('passage-status');
 const keyForm = document.getElementById('key-form');
 const keyMessage = document.getElementById('key-message');
 const keyInput = document.getElementById('api-key');
@@ -50,6 +54,9 @@ const MESSAGES = Object.freeze({
   unreadable: 'The server sent a reply this page cannot read. Please try again.',
   interrupted: 'The connection closed before the answer was complete. Please try again.',
   stopped: 'This partial reply was not checked against the documents.',
+  documentLoading: 'Loading the document…',
+  documentUnavailable: 'The document could not be loaded.',
+  documentMoved: 'The document has changed since this answer: the quote is no longer at its place.',
   keyNeeded: 'This server needs an API key.',
   keyWaiting: 'Enter the API key below to send this question.',
   keyNotSent: 'Not sent: the server needs an API key.',
@@ -534,20 +541,86 @@ function renderPassage(passage, quote) {
 /** Opens the dialog for a citation and remembers which marker opened it. */
 function openPassage(citation, marker) {
   markerToRefocus = marker;
+  openCitation = citation;
   dialogTitle.textContent = `Source ${citation.n}`;
   dialogDocument.textContent = citation.title || '';
   dialogSource.textContent = citation.source || '';
   dialog.lang = marker.closest('[lang]')?.lang || '';
-  renderPassage(String(citation.passage ?? ''), String(citation.quote ?? ''));
+  showPassageOnly();
   dialog.showModal();
   dialogClose.focus();
   dialogText.querySelector('mark')?.scrollIntoView({ block: 'center' });
+}
+
+/** The citation whose passage the dialog shows. */
+let openCitation = null;
+
+function showPassageOnly() {
+  dialogText.classList.remove('passage-whole');
+  renderPassage(String(openCitation?.passage ?? ''), String(openCitation?.quote ?? ''));
+  dialogWhole.textContent = 'Show in the whole document';
+  dialogWhole.setAttribute('aria-pressed', 'false');
+  dialogStatus.textContent = '';
+}
+
+/**
+ * Shows the whole document the quote was taken from, the quote marked at its offsets and scrolled into view. The
+ * source is fetched by its indexed name; a quote no longer at its offsets (the document changed since) is said.
+ */
+async function showWholeDocument() {
+  const citation = openCitation;
+  if (!citation) return;
+  dialogStatus.textContent = MESSAGES.documentLoading;
+  const headers = { Accept: 'application/json' };
+  if (apiKey !== null) headers.Authorization = `Bearer ${apiKey}`;
+  let served;
+  try {
+    const response = await fetch(`/api/sources/${encodeURIComponent(String(citation.source))}`, { headers });
+    if (!response.ok) {
+      dialogStatus.textContent =
+        errorText(await response.json().catch(() => undefined)) || MESSAGES.documentUnavailable;
+      return;
+    }
+    served = await response.json();
+  } catch {
+    dialogStatus.textContent = MESSAGES.documentUnavailable;
+    return;
+  }
+  if (openCitation !== citation || typeof served?.text !== 'string') return;
+  const { text } = served;
+  const { start, end, quote } = citation;
+  dialogText.replaceChildren();
+  dialogText.classList.add('passage-whole');
+  if (text.slice(start, end) !== quote) {
+    dialogText.textContent = text;
+    dialogStatus.textContent = MESSAGES.documentMoved;
+  } else {
+    dialogText.append(
+      document.createTextNode(text.slice(0, start)),
+      element('mark', '', quote),
+      document.createTextNode(text.slice(end)),
+    );
+    dialogStatus.textContent = '';
+  }
+  dialogWhole.textContent = 'Show the passage only';
+  dialogWhole.setAttribute('aria-pressed', 'true');
+  dialogText.querySelector('mark')?.scrollIntoView({ block: 'center' });
+}
+
+function toggleWholeDocument() {
+  if (dialogText.classList.contains('passage-whole')) {
+    showPassageOnly();
+    dialogText.querySelector('mark')?.scrollIntoView({ block: 'center' });
+  } else {
+    void showWholeDocument();
+  }
 }
 
 /** Returns focus to the marker once the dialog closes (Escape or Close). */
 function onDialogClosed() {
   if (markerToRefocus && markerToRefocus.isConnected) markerToRefocus.focus();
   markerToRefocus = null;
+  openCitation = null;
 }
 
 form.addEventListener('submit', onSubmit);
@@ -556,6 +629,7 @@ questionInput.addEventListener('keydown', onQuestionKey);
 stopButton.addEventListener('click', stopReply);
 newConversationButton.addEventListener('click', startNewConversation);
 dialogClose.addEventListener('click', () => dialog.close());
+dialogWhole.addEventListener('click', toggleWholeDocument);
 dialog.addEventListener('close', onDialogClosed);
 dialog.addEventListener('click', (event) => {
   if (event.target === dialog) dialog.close(); // click on the backdrop
