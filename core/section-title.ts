@@ -21,3 +21,8 @@ export function sectionTitle(title: string, section: readonly string[]): string 
 export function contextText(chunk: Pick<Chunk, 'title' | 'section'>): string {
   return [chunk.title, ...chunk.section].join('\n');
 }
+
+/** Whether two section paths name the same section. */
+export function sameSection(left: readonly string[], right: readonly string[]): boolean {
+  return left === right || (left.length === right.length && left.every((label, index) => label === right[index]));
+}

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { sameSection } from '../core/section-title.js';
 import { dominantLanguage } from '../core/text/analyze.js';
 import { splitSentences, trimSpan } from '../core/text/split-sentences.js';
 import type { Block, Chunk, Sentence, SourceDocument, Span } from '../core/types.js';
@@ -63,10 +64,6 @@ function sectionRuns(blocks: readonly Block[]): Array<{ section: string[]; block
     current.blocks.push(block);
   }
   return runs;
-}
-
-function sameSection(left: readonly string[], right: readonly string[]): boolean {
-  return left === right || (left.length === right.length && left.every((label, index) => label === right[index]));
 }
 
 /** The sentences of a block: prose is cut by `Intl.Segmenter`; a table row is one; code is cut at lines. */

@@ -26,6 +26,7 @@ import autocannon from 'autocannon';
 import { FlagError, integerFlag, readFlags } from '../core/command-line.js';
 import { onInterrupt } from './lib/interruption.js';
 import { memoryOf } from './lib/process-memory.js';
+import { offlineEnvironment } from './lib/offline-environment.js';
 import { writeScaleChart } from './lib/scale-chart.js';
 import { fetchPackages, folderPool, packagePool, writeCorpus } from './lib/scale-corpus.js';
 import { seededRandom } from './lib/seeded-random.js';
@@ -144,24 +145,11 @@ function stopChild(child: ChildProcess, graceMs = 15_000): Promise<void> {
   });
 }
 
-/** Offline, extractive, no key, no rate limit, no index polling, warnings only in the logs. */
+/** Offline and extractive (see `offlineEnvironment`), one process, no index polling, peak memory reported. */
 function childEnvironment(indexDir: string, peakFile: string): NodeJS.ProcessEnv {
   return {
     ...process.env,
-    WORKERS: '1',
-    INDEX_DIR: indexDir,
-    HOST: '127.0.0.1',
-    PORT: '0',
-    RATE_LIMIT_PER_MINUTE: '0',
-    INDEX_POLL_MS: '0',
-    LOG_LEVEL: 'warn',
-    EMBEDDER: 'lexical',
-    OPENAI_API_KEY: '',
-    OPENAI_BASE_URL: '',
-    CHAT_MODEL: '',
-    API_KEYS: '',
-    CORS_ORIGINS: '',
-    PEAK_MEMORY_FILE: peakFile,
+    ...offlineEnvironment({ WORKERS: '1', INDEX_DIR: indexDir, INDEX_POLL_MS: '0', PEAK_MEMORY_FILE: peakFile }),
   };
 }
 

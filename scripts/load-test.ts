@@ -24,6 +24,7 @@ import { renderTable } from '../eval/report.js';
 import { percentile } from '../eval/summarize.js';
 import { onInterrupt } from './lib/interruption.js';
 import { describeMachine, loadAverage } from './lib/machine.js';
+import { offlineEnvironment } from './lib/offline-environment.js';
 import { cpuSecondsOf, type Memory, memoryOf } from './lib/process-memory.js';
 import { acceptQueueOf } from './lib/process-stats.js';
 import { type RunningScript, runScript, startScript, stopScripts } from './lib/run-script.js';
@@ -97,23 +98,9 @@ function parseOptions(): Options | number {
   );
 }
 
-/** Environment of the ingest and the server: offline, extractive, no key, no rate limit, quiet logs. */
+/** Environment of the ingest and the server: offline and extractive (see `offlineEnvironment`), over corpus/. */
 function childEnvironment(indexDir: string, workers: number): NodeJS.ProcessEnv {
-  return {
-    WORKERS: String(workers),
-    INDEX_DIR: indexDir,
-    CORPUS_DIR: 'corpus',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    RATE_LIMIT_PER_MINUTE: '0',
-    LOG_LEVEL: 'warn',
-    EMBEDDER: 'lexical',
-    OPENAI_API_KEY: '',
-    OPENAI_BASE_URL: '',
-    CHAT_MODEL: '',
-    API_KEYS: '',
-    CORS_ORIGINS: '',
-  };
+  return offlineEnvironment({ WORKERS: String(workers), INDEX_DIR: indexDir, CORPUS_DIR: 'corpus' });
 }
 
 /** Ingests corpus/ into `indexDir` with the ingest command; prints its summary line. */

@@ -1,5 +1,6 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
+import { sameSection } from '../section-title.js';
 import type { SectionSpan, SourceDocument, SourceText } from '../types.js';
 
 /** Where a source's line lies in the file of source texts, in bytes. */
@@ -13,7 +14,7 @@ export function sourceTextOf(document: SourceDocument): SourceText {
   const sections: SectionSpan[] = [];
   for (const block of document.blocks) {
     const last = sections.at(-1);
-    if (last !== undefined && sameLabels(last.section, block.section)) last.end = block.end;
+    if (last !== undefined && sameSection(last.section, block.section)) last.end = block.end;
     else sections.push({ start: block.start, end: block.end, section: block.section });
   }
   return {
@@ -102,8 +103,4 @@ export class SourceTexts implements SourceTextLookup {
     if (this.descriptor !== undefined) closeSync(this.descriptor);
     this.descriptor = undefined;
   }
-}
-
-function sameLabels(left: readonly string[], right: readonly string[]): boolean {
-  return left === right || (left.length === right.length && left.every((label, index) => label === right[index]));
 }

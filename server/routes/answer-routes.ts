@@ -5,6 +5,7 @@ import type { Engine } from '../../core/engine.js';
 import { AppError, IndexUnavailableError, InvalidRequestError } from '../../core/errors.js';
 import type { AnswerEvent, AnswerRequest } from '../../core/types.js';
 import { errorBody, methodNotAllowed, toAppError } from '../middleware/errors.js';
+import { openEventStream } from './event-stream.js';
 
 /** The body of `POST /api/answer` and `POST /api/chat`. */
 export const answerRequestSchema = z.object({
@@ -88,7 +89,7 @@ export async function streamAnswer(
   timeoutMs: number,
 ): Promise<void> {
   const signal = requestSignal(response, timeoutMs);
-  const stream = openEventStream(response);
+  const stream = openAnswerStream(response);
   try {
     await untilAborted(engine.answerer.answer(body, { signal, onEvent: stream.send }), signal);
   } catch (error) {
@@ -150,29 +151,17 @@ export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<
   });
 }
 
-/** An event stream on a response, with a keep-alive comment now and then so that proxies do not close it. */
-function openEventStream(response: Response) {
-  response.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-transform',
-    'x-accel-buffering': 'no',
-  });
-  response.flushHeaders();
-  const heartbeat = setInterval(() => response.write(': keep-alive\n\n'), DEFAULTS.http.heartbeatMs);
-  const write = (event: string, data: unknown) => {
-    if (!response.writableEnded) response.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-  };
+/** The answer's events on an event stream: `citations`, `token`s, then `done` (or `error`). */
+function openAnswerStream(response: Response) {
+  const stream = openEventStream(response);
   return {
     send: (event: AnswerEvent) => {
       if (event.type === 'citations') {
-        write('citations', { rewrittenQuestion: event.rewrittenQuestion, passages: event.passages });
-      } else if (event.type === 'token') write('token', { text: event.text });
-      else write('done', event.answer);
+        stream.send({ rewrittenQuestion: event.rewrittenQuestion, passages: event.passages }, 'citations');
+      } else if (event.type === 'token') stream.send({ text: event.text }, 'token');
+      else stream.send(event.answer, 'done');
     },
-    fail: (body: unknown) => write('error', body),
-    end: () => {
-      clearInterval(heartbeat);
-      response.end();
-    },
+    fail: (body: unknown) => stream.send(body, 'error'),
+    end: () => stream.end(),
   };
 }

@@ -17,6 +17,7 @@ import {
 } from '../openai/chat-completion-response.js';
 import { OpenAiRequestError, openAiErrorBody } from '../openai/openai-errors.js';
 import { requestSignal, requireJson, untilAborted } from './answer-routes.js';
+import { openEventStream } from './event-stream.js';
 
 export interface OpenAiRoutesOptions {
   engine: () => Engine | undefined;
@@ -125,16 +126,8 @@ function requireServedModel(requested: string, served: string, param: string): v
  * OpenAI-shaped error chunk if the answer fails midway, and `data: [DONE]` at the end.
  */
 function openCompletionStream(response: Response, meta: CompletionMeta) {
-  response.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-transform',
-    'x-accel-buffering': 'no',
-  });
-  response.flushHeaders();
-  const heartbeat = setInterval(() => response.write(': keep-alive\n\n'), DEFAULTS.http.heartbeatMs);
-  const write = (data: unknown) => {
-    if (!response.writableEnded) response.write(`data: ${JSON.stringify(data)}\n\n`);
-  };
+  const stream = openEventStream(response);
+  const write = (data: unknown) => stream.send(data);
   return {
     delta: (delta: Record<string, unknown>) => write(completionChunk(meta, delta)),
     /**
@@ -158,12 +151,9 @@ function openCompletionStream(response: Response, meta: CompletionMeta) {
       );
       write(completionChunk(meta, {}, 'stop'));
       if (includeUsage) write(usageChunk(meta, answer));
-      if (!response.writableEnded) response.write('data: [DONE]\n\n');
+      stream.writeRaw('data: [DONE]\n\n');
     },
     fail: (error: unknown) => write(openAiErrorBody(error).body),
-    end: () => {
-      clearInterval(heartbeat);
-      response.end();
-    },
+    end: () => stream.end(),
   };
 }
