@@ -5,7 +5,8 @@ import { KnownError } from '../core/errors.js';
 
 const USAGE = `Usage: npm run ingest -- [options]
 
-Builds the search index of a folder of documents (.txt, .md, .html).
+Builds the search index of a folder of documents (.txt, .md, .html, .pdf, .docx). A file that cannot be read is
+skipped and listed; the command fails only when no document could be read.
 
 Options:
   --corpus DIR   folder of documents (default: $CORPUS_DIR or corpus)
@@ -45,7 +46,14 @@ async function main(): Promise<number> {
   const summary = await ingest(config);
   console.log(`Found ${summary.documents.length} document(s) in ${shown(config.corpusDir)}:`);
   for (const document of summary.documents) {
-    console.log(`  ${document.source}  ${document.chars} chars, ${document.language}, ${document.chunks} chunk(s)`);
+    const pages = document.pages === undefined ? '' : `${document.pages} page(s), `;
+    console.log(
+      `  ${document.source}  ${pages}${document.chars} chars, ${document.language}, ${document.chunks} chunk(s)`,
+    );
+  }
+  if (summary.skipped.length > 0) {
+    console.log(`Skipped ${summary.skipped.length} file(s) that could not be read:`);
+    for (const file of summary.skipped) console.log(`  ${file.source}: ${file.reason}`);
   }
   const { timings } = summary;
   console.log(

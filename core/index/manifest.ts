@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** Version of the index layout on disk; bumped whenever a reader of the old layout would misread the new one. */
-export const INDEX_FORMAT_VERSION = 4;
+export const INDEX_FORMAT_VERSION = 5;
 
 export const manifestSchema = z.object({
   formatVersion: z.number().int(),
@@ -37,6 +37,8 @@ const spanSchema = z.object({ start: z.number().int().nonnegative(), end: z.numb
 
 const languageSchema = z.enum(['fr', 'en']);
 
+const pageSchema = z.number().int().positive();
+
 /** A stored passage, as the chunk store reads it back. */
 export const chunkSchema = spanSchema.extend({
   id: z.string().min(1),
@@ -49,6 +51,8 @@ export const chunkSchema = spanSchema.extend({
     spanSchema.extend({
       kind: z.enum(['paragraph', 'list-item', 'table-row', 'code']),
       language: languageSchema,
+      page: pageSchema.optional(),
     }),
   ),
+  page: pageSchema.optional(),
 });
