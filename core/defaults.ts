@@ -11,6 +11,10 @@ export const DEFAULTS = Object.freeze({
     /** Sentences repeated at the start of the next chunk of the same paragraph. */
     overlapSentences: 1,
   }),
+  ingest: Object.freeze({
+    /** How often progress is printed as a plain line when the output is not a terminal (CI, logs). */
+    progressLineMs: 5_000,
+  }),
   boilerplate: Object.freeze({
     /** A block with at least this share of its text in links is navigation (a table of contents, a menu). */
     maxLinkShare: 0.8,

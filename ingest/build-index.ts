@@ -62,10 +62,18 @@ export interface IngestSummary {
   };
 }
 
+/** Where an ingest is: reading files (with the pages of paged documents), embedding passages, or writing. */
+export type IngestProgress =
+  | { stage: 'read'; files: number; totalFiles: number; pages: number }
+  | { stage: 'embed'; chunks: number; totalChunks: number }
+  | { stage: 'write' };
+
 export interface IngestOptions {
   chunker?: ChunkerSettings;
   /** Replaces the configured embedder (tests use it to simulate a failure mid-ingest). */
   embeddings?: EmbeddingsInterface;
+  /** Told of the progress of a long ingest, as it goes. */
+  onProgress?: (progress: IngestProgress) => void;
 }
 
 /** The spool of files read, in the staging folder while the index is built; removed before the manifest is written. */
@@ -88,6 +96,7 @@ const EMBEDDING_BATCH = 64;
  */
 export async function ingest(config: Config, options: IngestOptions = {}): Promise<IngestSummary> {
   const chunker = options.chunker ?? DEFAULTS.chunking;
+  const report = options.onProgress ?? (() => undefined);
   const clock = stopwatch();
   const files = await listCorpusFiles(config.corpusDir);
   if (files.length === 0) {
@@ -111,13 +120,16 @@ export async function ingest(config: Config, options: IngestOptions = {}): Promi
     const spool = await ReadingSpool.create(path.join(staging, SPOOL_FILE));
     try {
       const census = new BoilerplateCensus();
+      let pages = 0;
       for await (const file of readAhead(files)) {
         if ('reason' in file) {
           skipped.push(file);
-          continue;
+        } else {
+          census.count(file.reading);
+          await spool.add(file);
+          pages += file.reading.pages?.length ?? 0;
         }
-        census.count(file.reading);
-        await spool.add(file);
+        report({ stage: 'read', files: spool.size + skipped.length, totalFiles: files.length, pages });
       }
       if (spool.size === 0) {
         throw new CorpusError(
@@ -171,21 +183,28 @@ export async function ingest(config: Config, options: IngestOptions = {}): Promi
       vectors ??= new VectorIndexBuilder(vector.length, chunkCount);
       vectors.add(vector);
     };
+    let embedded = 0;
+    const embedProgress = () => report({ stage: 'embed', chunks: embedded, totalChunks: chunkCount });
     try {
+      embedProgress();
       if (embeddings instanceof LexicalEmbeddings) {
         const scratch = new Float32Array(embeddings.dimensions);
-        let count = 0;
         for await (const chunk of readChunks(chunksFile)) {
           add(embeddings.vector(embeddedText(chunk), scratch));
-          count += 1;
-          if (count % DEFAULTS.vectors.batch === 0) await vectors?.drained();
+          embedded += 1;
+          if (embedded % DEFAULTS.vectors.batch === 0) {
+            await vectors?.drained();
+            embedProgress();
+          }
         }
       } else {
         let texts: string[] = [];
         const flush = async () => {
           for (const vector of await embeddings.embedDocuments(texts)) add(vector);
+          embedded += texts.length;
           texts = [];
           await vectors?.drained();
+          embedProgress();
         };
         for await (const chunk of readChunks(chunksFile)) {
           texts.push(embeddedText(chunk));
@@ -195,6 +214,8 @@ export async function ingest(config: Config, options: IngestOptions = {}): Promi
       }
       if (vectors === undefined) throw new CorpusError(`The corpus folder ${config.corpusDir} yields no passage.`);
       const built = vectors;
+      embedProgress();
+      report({ stage: 'write' });
       // The keyword index is laid out while the worker inserts the last vectors.
       await writeFile(path.join(staging, INDEX_FILES.keywords), keywords.build().toBuffer());
       await built.finish(
