@@ -232,6 +232,7 @@ export async function ingest(config: Config, options: IngestOptions = {}): Promi
         readerVersion: READER_VERSION,
         chunker: { ...chunker },
         sources,
+        skipped,
         chunkCount,
       };
     } catch (error) {
@@ -267,7 +268,7 @@ export async function staleReason(
   if (manifest.readerVersion !== READER_VERSION) return 'the document readers changed';
   if (JSON.stringify(manifest.chunker) !== JSON.stringify({ ...chunker })) return 'the chunker settings changed';
   const files = await listCorpusFiles(config.corpusDir);
-  const indexed = new Map(manifest.sources.map((source) => [source.source, source.checksum]));
+  const indexed = new Map([...manifest.sources, ...manifest.skipped].map((source) => [source.source, source.checksum]));
   if (files.length !== indexed.size) return 'documents were added to or removed from the corpus';
   for (const file of files) {
     const checksum = indexed.get(file.source);
@@ -285,9 +286,9 @@ async function* readAhead(files: readonly CorpusFile[]): AsyncGenerator<ReadFile
   let next: Promise<ReadFile | SkippedFile> | undefined;
   const start = (file: CorpusFile | undefined) => {
     if (file === undefined) return undefined;
-    const reading = readCorpusFile(file).catch((error: unknown): SkippedFile => {
-      if (error instanceof UnreadableDocumentError) return { source: file.source, reason: error.message };
-      throw error;
+    const reading = readCorpusFile(file).catch(async (error: unknown): Promise<SkippedFile> => {
+      if (!(error instanceof UnreadableDocumentError)) throw error;
+      return { source: file.source, checksum: await fileChecksum(file), reason: error.message };
     });
     // Awaited on the next turn; a failure meanwhile must not go unhandled.
     reading.catch(() => undefined);

@@ -109,6 +109,8 @@ function sha256(bytes: Buffer): string {
 /** A corpus file left out of the index, and why, in one line. */
 export interface SkippedFile {
   source: string;
+  /** SHA-256 of the file's bytes, so that an unchanged unreadable file does not make the index stale. */
+  checksum: string;
   reason: string;
 }
 
@@ -136,7 +138,7 @@ export async function loadCorpus(corpusDir: string): Promise<LoadedCorpus> {
       read.push(await readCorpusFile(file));
     } catch (error) {
       if (!(error instanceof UnreadableDocumentError)) throw error;
-      skipped.push({ source: file.source, reason: error.message });
+      skipped.push({ source: file.source, checksum: await fileChecksum(file), reason: error.message });
     }
   }
   if (read.length === 0) {

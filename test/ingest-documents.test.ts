@@ -1,11 +1,11 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../core/engine.js';
 import { loadIndex } from '../core/index/index-store.js';
-import { type IngestSummary, ingest } from '../ingest/build-index.js';
+import { type IngestSummary, ingest, staleReason } from '../ingest/build-index.js';
 import type { SourceText } from '../core/types.js';
 import { createApp } from '../server/app.js';
 import { damagedFiles, type DamagedFile } from './helpers/damaged-files.js';
@@ -62,6 +62,16 @@ describe('ingesting PDF, Word, HTML and text files together', () => {
       );
       expect(file.reason).not.toMatch(/\n/);
     }
+  });
+
+  it('keeps the skipped files in the manifest, so that unchanged they leave the index up to date', async () => {
+    expect(engine.index.manifest.skipped.map((file) => file.source)).toEqual(
+      summary.skipped.map((file) => file.source),
+    );
+    expect(await staleReason(workspace.config)).toBeUndefined();
+    await writeFile(path.join(workspace.config.corpusDir, 'bad', 'empty.pdf'), 'changed');
+    expect(await staleReason(workspace.config)).toBe('corpus/bad/empty.pdf changed');
+    await writeFile(path.join(workspace.config.corpusDir, 'bad', 'empty.pdf'), '');
   });
 
   it('gives every passage and sentence of a PDF its page, and none to other documents', () => {

@@ -26,6 +26,10 @@ export const manifestSchema = z.object({
       text: z.object({ offset: z.number().int().nonnegative(), length: z.number().int().positive() }),
     }),
   ),
+  /** Corpus files that could not be read, with their checksum and why: unchanged, they do not make the index stale. */
+  skipped: z.array(
+    z.object({ source: z.string().min(1), checksum: z.string().regex(/^[0-9a-f]{64}$/), reason: z.string() }),
+  ),
   chunkCount: z.number().int().nonnegative(),
   /** SHA-256 of every other file of the index, by path relative to the index folder. */
   files: z.record(z.string().regex(/^[0-9a-f]{64}$/)),
