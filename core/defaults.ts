@@ -11,6 +11,10 @@ export const DEFAULTS = Object.freeze({
     /** Sentences repeated at the start of the next chunk of the same paragraph. */
     overlapSentences: 1,
   }),
+  ingest: Object.freeze({
+    /** How often progress is printed as a plain line when the output is not a terminal (CI, logs). */
+    progressLineMs: 5_000,
+  }),
   boilerplate: Object.freeze({
     /** A block with at least this share of its text in links is navigation (a table of contents, a menu). */
     maxLinkShare: 0.8,
@@ -18,6 +22,35 @@ export const DEFAULTS = Object.freeze({
     repeatedMinDocuments: 3,
     /** …and on at least this share of them is page furniture, not content. */
     repeatedMinShare: 0.2,
+  }),
+  pdf: Object.freeze({
+    /** Lines within this share of their font size of each other vertically are one line (superscripts included). */
+    sameLineShare: 0.6,
+    /** A vertical gap above this many times the body's line spacing ends a paragraph. */
+    paragraphGap: 1.3,
+    /** A line set at least this many times larger than the body text is a candidate heading. */
+    headingSizeRatio: 1.15,
+    /** Longest heading line, in characters: a longer line in a large font is a display paragraph. */
+    maxHeadingChars: 200,
+    /** Headings by font size are trusted only while the larger text holds less than this share of the characters. */
+    maxHeadingShare: 0.25,
+    /** The outline (bookmarks) names the headings when at least this share of its entries is found on its pages. */
+    minOutlineMatchShare: 0.5,
+    /** Lines counted at each edge of a page (top and bottom) when looking for running headers and footers. */
+    edgeLines: 2,
+    /** An edge line whose text (numbers aside) is on at least this share of the pages is a running header… */
+    repeatedLineShare: 0.5,
+    /** …and on at least this many pages. */
+    repeatedLineMinPages: 3,
+    /**
+     * The first (last) line of a page sits in a band shared by at least this share of the pages, set off from the
+     * text by more than `furnitureGap` line spacings on at least `isolatedShare` of them: a running header (footer).
+     */
+    furnitureBandShare: 0.5,
+    furnitureGap: 1.5,
+    isolatedShare: 0.8,
+    /** A PDF with fewer letters than this in all its pages has no text layer worth indexing (a scan). */
+    minLetters: 20,
   }),
   lexicalEmbeddings: Object.freeze({
     /**

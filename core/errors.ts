@@ -66,3 +66,13 @@ export class IndexMismatchError extends KnownError {
     super('index_mismatch', message);
   }
 }
+
+/**
+ * A corpus file that cannot be read: encrypted, damaged, empty, without text, or not what its extension says. Ingest
+ * skips the file and lists it with this message, a one-line reason.
+ */
+export class UnreadableDocumentError extends KnownError {
+  constructor(reason: string) {
+    super('unreadable_document', reason);
+  }
+}

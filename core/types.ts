@@ -21,6 +21,8 @@ export interface Block extends Span {
   section: string[];
   /** The block's own language, which may differ from its document's (an untranslated paragraph). */
   language: Language;
+  /** For a paged document (PDF): the page the block starts on, from 1. */
+  page?: number;
 }
 
 /** A source document as the pipeline reads it. */
@@ -36,6 +38,8 @@ export interface SourceDocument {
   blocks: Block[];
   /** SHA-256 of the file's bytes. */
   checksum: string;
+  /** For a paged document (PDF): page `n` is the span `pages[n - 1]` of `text` (empty for a page without text). */
+  pages?: Span[];
 }
 
 /** A run of a document's text under the same labels. */
@@ -51,12 +55,16 @@ export interface SourceText {
   text: string;
   /** The indexed text, run by run of the same section path, in order. */
   sections: SectionSpan[];
+  /** For a paged document (PDF): page `n` is the span `pages[n - 1]` of `text` (empty for a page without text). */
+  pages?: Span[];
 }
 
 /** A sentence of a chunk, in document offsets; a table row or a piece of code counts as one. */
 export interface Sentence extends Span {
   kind: Exclude<BlockKind, 'heading' | 'question'>;
   language: Language;
+  /** For a paged document: the page the sentence starts on, from 1. */
+  page?: number;
 }
 
 /** A passage of a document, the unit of retrieval and citation. */
@@ -73,6 +81,11 @@ export interface Chunk extends Span {
   text: string;
   /** The sentences of the chunk, in document offsets, trimmed of surrounding white space. */
   sentences: Sentence[];
+  /**
+   * For a paged document: the page the chunk starts on, from 1. A chunk may run on over a page break, as a paragraph
+   * does; each sentence names its own page.
+   */
+  page?: number;
 }
 
 export interface RetrievedChunk {
@@ -98,6 +111,8 @@ export interface Citation {
   /** Offsets of `quote` in the source document's text. */
   start: number;
   end: number;
+  /** For a paged document (PDF): the page the quote starts on, from 1. */
+  page?: number;
   /** Share of the question's weighted terms that the quoted sentence covers, from 0 to 1. */
   score: number;
 }
@@ -133,6 +148,8 @@ export interface CandidatePassage extends Span {
   title: string;
   section: string[];
   passage: string;
+  /** For a paged document (PDF): the page the passage starts on, from 1. */
+  page?: number;
 }
 
 /** What an answerer reports while it works, in this order: candidates, tokens, then the verified answer. */
@@ -162,6 +179,8 @@ export interface RetrievedPassage extends Span {
   title: string;
   section: string[];
   text: string;
+  /** For a paged document (PDF): the page the passage starts on, from 1. */
+  page?: number;
   /** Reciprocal-rank fusion score. */
   score: number;
 }

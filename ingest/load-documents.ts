@@ -1,22 +1,47 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { CorpusError } from '../core/errors.js';
+import { CorpusError, UnreadableDocumentError } from '../core/errors.js';
 import { detectLanguage, dominantLanguage } from '../core/text/analyze.js';
 import type { Block, Language, SourceDocument } from '../core/types.js';
+import { checkFileKind } from './readers/check-file-kind.js';
 import { readHtml } from './readers/read-html.js';
 import { readMarkdown } from './readers/read-markdown.js';
 import { readPlainText } from './readers/read-plain-text.js';
 import type { Reading } from './readers/reading.js';
 import { removeBoilerplate } from './remove-boilerplate.js';
 
-const READERS: Readonly<Record<string, (text: string) => Reading>> = {
-  '.txt': readPlainText,
-  '.md': readMarkdown,
-  '.markdown': readMarkdown,
-  '.html': readHtml,
-  '.htm': readHtml,
+type Reader = (bytes: Uint8Array) => Reading | Promise<Reading>;
+
+/** A reader of text: the file must be text, read as UTF-8. */
+function textReader(read: (text: string) => Reading): Reader {
+  return (bytes) => {
+    checkFileKind(bytes, 'text');
+    return read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  };
+}
+
+const READERS: Readonly<Record<string, Reader>> = {
+  '.txt': textReader(readPlainText),
+  '.md': textReader(readMarkdown),
+  '.markdown': textReader(readMarkdown),
+  '.html': textReader(readHtml),
+  '.htm': textReader(readHtml),
+  // pdf.js and mammoth take a while to load: they are loaded when a corpus has a file for them.
+  '.pdf': async (bytes) => {
+    checkFileKind(bytes, 'pdf');
+    const { readPdf } = await import('./readers/read-pdf.js');
+    return readPdf(bytes);
+  },
+  '.docx': async (bytes) => {
+    checkFileKind(bytes, 'docx');
+    const { readDocx } = await import('./readers/read-docx.js');
+    return readDocx(bytes);
+  },
 };
+
+/** The extensions read, as messages name them. */
+export const READ_EXTENSIONS = '.txt, .md, .html, .pdf or .docx';
 const MAX_TITLE_CHARS = 200;
 
 /**
@@ -61,11 +86,15 @@ export async function listCorpusFiles(corpusDir: string): Promise<CorpusFile[]> 
   return files.sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
 }
 
-/** Reads one corpus file into its citable text and blocks, with the checksum of its bytes. */
+/**
+ * Reads one corpus file into its citable text and blocks, with the checksum of its bytes. Throws
+ * UnreadableDocumentError, with a one-line reason, for a file that cannot be read (empty, damaged, encrypted, without
+ * text, or not what its extension says).
+ */
 export async function readCorpusFile(file: CorpusFile): Promise<ReadFile> {
   const bytes = await readFile(file.absolutePath);
-  const read = READERS[path.extname(file.source).toLowerCase()] ?? readPlainText;
-  return { source: file.source, checksum: sha256(bytes), reading: read(bytes.toString('utf8')) };
+  const read = READERS[path.extname(file.source).toLowerCase()] ?? textReader(readPlainText);
+  return { source: file.source, checksum: sha256(bytes), reading: await read(bytes) };
 }
 
 /** The SHA-256 of a corpus file's bytes, as the manifest records it. */
@@ -77,16 +106,53 @@ function sha256(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/** A corpus file left out of the index, and why, in one line. */
+export interface SkippedFile {
+  source: string;
+  /** SHA-256 of the file's bytes, so that an unchanged unreadable file does not make the index stale. */
+  checksum: string;
+  reason: string;
+}
+
+/** The documents of a corpus, and the files that could not be read. */
+export interface LoadedCorpus {
+  documents: SourceDocument[];
+  skipped: SkippedFile[];
+}
+
 /**
  * Loads every document of a corpus folder: reads each file, leaves out the blocks that are page furniture across
- * the corpus, and decides the language of each block. Fails with a clear message when there is no document.
+ * the corpus, and decides the language of each block. A file that cannot be read is skipped with its reason, so that
+ * one bad file never stops an ingest. Files are read one at a time, so that memory holds one file being parsed.
+ * Fails with a clear message when there is no document, or when no file could be read (listing why).
  */
-export async function loadDocuments(corpusDir: string): Promise<SourceDocument[]> {
+export async function loadCorpus(corpusDir: string): Promise<LoadedCorpus> {
   const files = await listCorpusFiles(corpusDir);
   if (files.length === 0) {
-    throw new CorpusError(`The corpus folder ${corpusDir} holds no .txt, .md or .html document.`);
+    throw new CorpusError(`The corpus folder ${corpusDir} holds no ${READ_EXTENSIONS} document.`);
   }
-  return toDocuments(await Promise.all(files.map(readCorpusFile)));
+  const read: ReadFile[] = [];
+  const skipped: SkippedFile[] = [];
+  for (const file of files) {
+    try {
+      read.push(await readCorpusFile(file));
+    } catch (error) {
+      if (!(error instanceof UnreadableDocumentError)) throw error;
+      skipped.push({ source: file.source, checksum: await fileChecksum(file), reason: error.message });
+    }
+  }
+  if (read.length === 0) {
+    throw new CorpusError(
+      `No document of the corpus folder ${corpusDir} could be read:\n` +
+        skipped.map((file) => `  ${file.source}: ${file.reason}`).join('\n'),
+    );
+  }
+  return { documents: toDocuments(read), skipped };
+}
+
+/** The documents of a corpus folder (see `loadCorpus`), without the list of files skipped. */
+export async function loadDocuments(corpusDir: string): Promise<SourceDocument[]> {
+  return (await loadCorpus(corpusDir)).documents;
 }
 
 /** Turns the files of one corpus into documents; boilerplate is judged over all of them together. */
@@ -105,14 +171,12 @@ export function toDocument(file: ReadFile, readBlocks: Reading['blocks']): Sourc
       .slice(0, 20_000),
     'en',
   );
-  const blocks: Block[] = readBlocks.map(({ start, end, kind, section }) => ({
-    start,
-    end,
-    kind,
-    section,
-    language: blockLanguage(text.slice(start, end), overall),
-  }));
-  return {
+  const blocks: Block[] = readBlocks.map(({ start, end, kind, section, page }) => {
+    const block: Block = { start, end, kind, section, language: blockLanguage(text.slice(start, end), overall) };
+    if (page !== undefined) block.page = page;
+    return block;
+  });
+  const document: SourceDocument = {
     source: file.source,
     title: shorten(file.reading.title ?? firstLine(text)),
     text,
@@ -120,6 +184,8 @@ export function toDocument(file: ReadFile, readBlocks: Reading['blocks']): Sourc
     blocks,
     checksum: file.checksum,
   };
+  if (file.reading.pages !== undefined) document.pages = file.reading.pages;
+  return document;
 }
 
 /** Below this many function words, a block is too short to tell its language from its document's. */

@@ -2,10 +2,13 @@ import path from 'node:path';
 import { readFlags } from '../core/command-line.js';
 import { loadConfig } from '../core/config.js';
 import { KnownError } from '../core/errors.js';
+import { showProgress } from './show-progress.js';
 
 const USAGE = `Usage: npm run ingest -- [options]
 
-Builds the search index of a folder of documents (.txt, .md, .html).
+Builds the search index of a folder of documents (.txt, .md, .html, .pdf, .docx). A file that cannot be read is
+skipped and listed; the command fails only when no document could be read. Progress goes to stderr: a bar on a
+terminal, a line every few seconds otherwise.
 
 Options:
   --corpus DIR   folder of documents (default: $CORPUS_DIR or corpus)
@@ -42,10 +45,18 @@ async function main(): Promise<number> {
     }
     console.log(`Building the index: ${reason}.`);
   }
-  const summary = await ingest(config);
+  const progress = showProgress(process.stderr);
+  const summary = await ingest(config, { onProgress: progress.update }).finally(() => progress.stop());
   console.log(`Found ${summary.documents.length} document(s) in ${shown(config.corpusDir)}:`);
   for (const document of summary.documents) {
-    console.log(`  ${document.source}  ${document.chars} chars, ${document.language}, ${document.chunks} chunk(s)`);
+    const pages = document.pages === undefined ? '' : `${document.pages} page(s), `;
+    console.log(
+      `  ${document.source}  ${pages}${document.chars} chars, ${document.language}, ${document.chunks} chunk(s)`,
+    );
+  }
+  if (summary.skipped.length > 0) {
+    console.log(`Skipped ${summary.skipped.length} file(s) that could not be read:`);
+    for (const file of summary.skipped) console.log(`  ${file.source}: ${file.reason}`);
   }
   const { timings } = summary;
   console.log(

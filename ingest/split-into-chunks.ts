@@ -27,6 +27,9 @@ export function splitIntoChunks(document: SourceDocument, settings: ChunkerSetti
     };
     for (const block of run.blocks) {
       const sentences = sentencesOf(document.text, block, settings);
+      if (document.pages !== undefined) {
+        for (const sentence of sentences) sentence.page = pageAt(document.pages, sentence.start);
+      }
       const first = sentences[0];
       if (first === undefined) continue;
       const length = block.end - block.start;
@@ -64,6 +67,22 @@ function sectionRuns(blocks: readonly Block[]): Array<{ section: string[]; block
     current.blocks.push(block);
   }
   return runs;
+}
+
+/**
+ * The page (from 1) an offset of a paged document's text is on: the last page starting at or before it that has
+ * text (offsets between two pages, where their separator is, count for the page before).
+ */
+export function pageAt(pages: readonly Span[], offset: number): number {
+  let low = 0;
+  let high = pages.length - 1;
+  while (low < high) {
+    const middle = Math.ceil((low + high) / 2);
+    if ((pages[middle]?.start ?? 0) <= offset) low = middle;
+    else high = middle - 1;
+  }
+  while (low > 0 && pages[low]?.start === pages[low]?.end) low -= 1;
+  return low + 1;
 }
 
 /** The sentences of a block: prose is cut by `Intl.Segmenter`; a table row is one; code is cut at lines. */
@@ -136,7 +155,7 @@ function withStableIds(
     const digest = createHash('sha256').update(`${document.source}\u0000${text}`).digest('hex').slice(0, 16);
     const occurrence = (seen.get(digest) ?? 0) + 1;
     seen.set(digest, occurrence);
-    return {
+    const chunk: Chunk = {
       id: occurrence === 1 ? digest : `${digest}-${occurrence}`,
       source: document.source,
       title: document.title,
@@ -147,5 +166,8 @@ function withStableIds(
       text,
       sentences: sentences.map((sentence) => ({ ...sentence })),
     };
+    const page = sentences[0]?.page;
+    if (page !== undefined) chunk.page = page;
+    return chunk;
   });
 }

@@ -6,6 +6,7 @@ import { parseConfig } from '../core/config.js';
 import { loadIndex } from '../core/index/index-store.js';
 import { ingest } from '../ingest/build-index.js';
 import { runScript, type ScriptRun, startScript } from '../scripts/lib/run-script.js';
+import { damagedFiles } from './helpers/damaged-files.js';
 import { createWorkspace, PROJECT_ROOT, type Workspace } from './helpers/test-index.js';
 
 /** Runs the ingest command as a user would, in the project root, with the given environment. */
@@ -18,7 +19,7 @@ afterEach(async () => {
   await Promise.all(workspaces.splice(0).map((workspace) => workspace.cleanup()));
 });
 
-async function workspace(files?: Record<string, string>): Promise<Workspace> {
+async function workspace(files?: Record<string, string | Uint8Array>): Promise<Workspace> {
   const created = await createWorkspace(files);
   workspaces.push(created);
   return created;
@@ -43,13 +44,47 @@ describe('npm run ingest', () => {
   });
 
   it('exits non-zero with a clear message on a missing or empty corpus', async () => {
-    const { root } = await workspace({ 'empty/notes.pdf': 'not a text document' });
+    const { root } = await workspace({ 'empty/image.png': 'not a document' });
     const missing = await runIngest(['--corpus', path.join(root, 'nowhere')], {});
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^ingest: The corpus folder .*nowhere does not exist\.\n$/);
     const empty = await runIngest(['--corpus', path.join(root, 'empty')], {});
     expect(empty.code).toBe(1);
-    expect(empty.stderr).toMatch(/holds no \.txt, \.md or \.html document/);
+    expect(empty.stderr).toMatch(/holds no \.txt, \.md, \.html, \.pdf or \.docx document/);
+  });
+
+  it('skips the files it cannot read, lists them with their reasons and exits 0', async () => {
+    const damaged = await damagedFiles();
+    const { root } = await workspace({
+      'corpus/ok.md': '# Note\n\nUn document lisible.',
+      ...Object.fromEntries(Object.entries(damaged).map(([name, file]) => [`corpus/${name}`, file.content])),
+    });
+    const run = await runIngest(['--corpus', path.join(root, 'corpus'), '--out', path.join(root, 'index')], {});
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/Found 1 document\(s\)/);
+    expect(run.stdout).toContain(`Skipped ${Object.keys(damaged).length} file(s) that could not be read:\n`);
+    expect(run.stdout).toContain('  corpus/locked.pdf: the PDF is encrypted with a password\n');
+    expect(run.stdout).toContain('  corpus/report.txt: the file is not text but a PDF; its extension is wrong\n');
+    expect(run.stdout).toContain('  corpus/empty.pdf: the file is empty\n');
+  });
+
+  it('exits non-zero with the list when no file can be read, and the previous index keeps serving', async () => {
+    const damaged = await damagedFiles();
+    const { root } = await workspace({
+      'good/ok.md': '# Note\n\nUn document lisible.',
+      ...Object.fromEntries(Object.entries(damaged).map(([name, file]) => [`bad/${name}`, file.content])),
+    });
+    const environment = { CORPUS_DIR: path.join(root, 'good'), INDEX_DIR: path.join(root, 'index') };
+    expect((await runIngest([], environment)).code).toBe(0);
+    const config = parseConfig(environment, PROJECT_ROOT);
+    const before = await loadIndex(config.indexDir, config.embedder);
+    const run = await runIngest(['--corpus', path.join(root, 'bad')], environment);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^ingest: No document of the corpus folder .*bad could be read:\n/);
+    for (const name of Object.keys(damaged)) expect(run.stderr).toContain(`  bad/${name}: `);
+    const after = await loadIndex(config.indexDir, config.embedder);
+    expect(after.directory).toBe(before.directory);
+    expect([...after.allChunks()]).toEqual([...before.allChunks()]);
   });
 
   it('explains its options with --help and rejects unknown ones', async () => {

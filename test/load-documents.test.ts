@@ -19,7 +19,7 @@ describe('loadDocuments', () => {
         '</body></html>',
       'corpus/c.txt': 'Première ligne\nLe texte continue ici.',
       'corpus/.hidden.txt': 'not read',
-      'corpus/notes.pdf': 'not read',
+      'corpus/image.png': 'not read',
     });
     const documents = await loadDocuments(workspace.config.corpusDir);
     expect(documents.map((document) => document.source)).toEqual([
@@ -45,7 +45,9 @@ describe('loadDocuments', () => {
 
   it('says which folder is missing or empty', async () => {
     workspace = await createWorkspace({ 'corpus/image.png': 'binary' });
-    await expect(loadDocuments(workspace.config.corpusDir)).rejects.toThrow(/holds no \.txt, \.md or \.html document/);
+    await expect(loadDocuments(workspace.config.corpusDir)).rejects.toThrow(
+      /holds no \.txt, \.md, \.html, \.pdf or \.docx document/,
+    );
     await expect(loadDocuments(`${workspace.root}/absent`)).rejects.toBeInstanceOf(CorpusError);
   });
 });

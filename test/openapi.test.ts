@@ -9,7 +9,8 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import type express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AppDependencies, createApp } from '../server/app.js';
-import { useCorpusEngine } from './helpers/test-index.js';
+import { annualReport } from './helpers/make-pdf.js';
+import { buildEngine, createWorkspace, useCorpusEngine } from './helpers/test-index.js';
 
 const MODEL = 'cited-answers-test';
 const corpus = useCorpusEngine();
@@ -153,6 +154,27 @@ describe('the OpenAPI document', () => {
     const unloaded = await serve({ engine: () => undefined });
     const unavailable = await fetch(`${unloaded}/healthz`);
     expectDocumented(await unavailable.json(), 'get', '/healthz', 503);
+  });
+
+  it('describes a citation of a PDF with its page, and the page spans of its text', async () => {
+    const workspace = await createWorkspace({ 'corpus/rapport.pdf': await annualReport() });
+    try {
+      const engine = await buildEngine(workspace);
+      const base = await serve({ engine: () => engine });
+      const response = await fetch(`${base}/api/answer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ question: 'De combien a progressé le chiffre d’affaires ?', includePassages: true }),
+      });
+      const answer = await response.json();
+      expect(answer.citations[0]?.page).toBe(2);
+      expectDocumented(answer, 'post', '/api/answer', 200);
+      const source = await (await fetch(`${base}/api/sources/corpus/rapport.pdf`)).json();
+      expect(source.pages).toHaveLength(3);
+      expectDocumented(source, 'get', '/api/sources/{source}', 200);
+    } finally {
+      await workspace.cleanup();
+    }
   });
 
   it('describes the real replies of /v1, streamed chunks included', async () => {

@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../core/engine.js';
 import type { Answer, ChatTurn, Citation } from '../core/types.js';
 import { createApp } from '../server/app.js';
+import { annualReport } from './helpers/make-pdf.js';
 import { buildEngine, createWorkspace, PROJECT_ROOT, type Workspace } from './helpers/test-index.js';
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -409,6 +410,32 @@ describe.skipIf(browserMissing)('chat page in Chromium', () => {
     expect(await marker.evaluate((node) => node === document.activeElement)).toBe(true);
 
     await page.context().close();
+  });
+
+  it('shows the page of a citation from a PDF in the sources, on the marker and with the passage', async () => {
+    const workspace = await createWorkspace({ 'corpus/rapport.pdf': await annualReport() });
+    const pdfServer = await serve(createApp({ engine: await buildEngine(workspace).then((built) => () => built) }));
+    try {
+      const question = 'De combien a progressé le chiffre d’affaires de la société Exemple ?';
+      const expected = await fetchAnswer(pdfServer.baseUrl, question);
+      const citation = expected.citations[0];
+      expect(citation).toMatchObject({ source: 'corpus/rapport.pdf', page: 2 });
+      const page = await openPage(1024, 768, pdfServer.baseUrl);
+
+      await ask(page, question);
+      expect(await page.locator('.message-answer .message-sources').textContent()).toBe(
+        `Sources: ${citation?.title}, p. 2`,
+      );
+      const marker = page.locator('.message-answer .marker').first();
+      expect(await marker.getAttribute('title')).toBe(`${citation?.title}, p. 2`);
+      await marker.click();
+      expect(await page.locator('#passage-source').textContent()).toBe('corpus/rapport.pdf, p. 2');
+      expect(await page.locator('#passage-text mark').textContent()).toBe(citation?.quote);
+      await page.context().close();
+    } finally {
+      await pdfServer.close();
+      await workspace.cleanup();
+    }
   });
 
   it('closes the passage with its Close button and returns focus to the marker', async () => {

@@ -18,6 +18,7 @@ export function candidatesOf(passages: readonly RetrievedChunk[]): CandidatePass
     passage: chunk.text,
     start: chunk.start,
     end: chunk.end,
+    ...pageOf(chunk),
   }));
 }
 
@@ -32,8 +33,14 @@ export function toPassage({ chunk, fusedScore }: RetrievedChunk, index: number):
     start: chunk.start,
     end: chunk.end,
     text: chunk.text,
+    ...pageOf(chunk),
     score: round(fusedScore),
   };
+}
+
+/** `{ page }` for a passage or sentence of a paged document, nothing otherwise, so that other answers keep no field. */
+export function pageOf(span: { page?: number | undefined }): { page?: number } {
+  return span.page === undefined ? {} : { page: span.page };
 }
 
 /** Rounds a score or a duration to three decimals for reporting. */

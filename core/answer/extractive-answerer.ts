@@ -4,7 +4,7 @@ import { DEFAULTS } from '../defaults.js';
 import { sectionTitle } from '../section-title.js';
 import { detectLanguage, foldText, type QueryTerm } from '../text/analyze.js';
 import type { Answer, AnswerOptions, AnswerRequest, Chunk, Citation, Language, Sentence, Span } from '../types.js';
-import { candidatesOf, REFUSALS, round, toPassage } from './answer-parts.js';
+import { candidatesOf, pageOf, REFUSALS, round, toPassage } from './answer-parts.js';
 import { type AnswerType, answerType, canAnswer } from './answer-type.js';
 import type { FindingOptions, FoundPassages, PassageFinder, ScoredPassage } from './find-passages.js';
 import { coverage, holdsFocus, type QuestionFocus, termMatch, type TextTerms, textTerms } from './relevance.js';
@@ -20,7 +20,7 @@ export interface ExtractiveOptions extends FindingOptions {
 
 interface Candidate {
   chunk: Chunk;
-  sentence: Span;
+  sentence: Sentence;
   terms: TextTerms;
   /** Coverage of the question by the sentence alone. */
   own: number;
@@ -92,6 +92,7 @@ export class ExtractiveAnswerer {
       quote: quoteOf(candidate.chunk, candidate.sentence),
       start: candidate.sentence.start,
       end: candidate.sentence.end,
+      ...pageOf(candidate.sentence),
       score: round(candidate.score),
     }));
     const answer: Answer = {

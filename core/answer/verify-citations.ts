@@ -1,7 +1,8 @@
 import { sectionTitle } from '../section-title.js';
 import { analyzeQuestion } from '../text/analyze.js';
 import { splitTextIntoSentences } from '../text/split-sentences.js';
-import type { Chunk, Citation, Language } from '../types.js';
+import type { Chunk, Citation, Language, Sentence } from '../types.js';
+import { pageOf } from './answer-parts.js';
 import { coverage, type TermStatistics, textTerms } from './relevance.js';
 
 /** A generated answer after its markers were checked against the passages it was given. */
@@ -76,7 +77,12 @@ export function verifyCitations(
   const citations = [...numbering].map(([n, renumbered]): Citation => {
     const chunk = passages[n - 1] as Chunk;
     const claims = analyzeQuestion((claimsByPassage.get(n) ?? []).join(' '));
-    let best = { start: chunk.start, end: chunk.end, score: 0 };
+    let best: Pick<Sentence, 'start' | 'end' | 'page'> & { score: number } = {
+      start: chunk.start,
+      end: chunk.end,
+      ...pageOf(chunk),
+      score: 0,
+    };
     for (const sentence of chunk.sentences) {
       const quote = chunk.text.slice(sentence.start - chunk.start, sentence.end - chunk.start);
       const score = coverage(claims, textTerms(quote, chunk.language), statistics);
@@ -93,6 +99,7 @@ export function verifyCitations(
       quote: chunk.text.slice(best.start - chunk.start, best.end - chunk.start),
       start: best.start,
       end: best.end,
+      ...pageOf(best),
       score: Math.round(best.score * 1000) / 1000,
     };
   });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** Version of the index layout on disk; bumped whenever a reader of the old layout would misread the new one. */
-export const INDEX_FORMAT_VERSION = 4;
+export const INDEX_FORMAT_VERSION = 5;
 
 export const manifestSchema = z.object({
   formatVersion: z.number().int(),
@@ -26,6 +26,10 @@ export const manifestSchema = z.object({
       text: z.object({ offset: z.number().int().nonnegative(), length: z.number().int().positive() }),
     }),
   ),
+  /** Corpus files that could not be read, with their checksum and why: unchanged, they do not make the index stale. */
+  skipped: z.array(
+    z.object({ source: z.string().min(1), checksum: z.string().regex(/^[0-9a-f]{64}$/), reason: z.string() }),
+  ),
   chunkCount: z.number().int().nonnegative(),
   /** SHA-256 of every other file of the index, by path relative to the index folder. */
   files: z.record(z.string().regex(/^[0-9a-f]{64}$/)),
@@ -36,6 +40,8 @@ export type Manifest = z.infer<typeof manifestSchema>;
 const spanSchema = z.object({ start: z.number().int().nonnegative(), end: z.number().int().nonnegative() });
 
 const languageSchema = z.enum(['fr', 'en']);
+
+const pageSchema = z.number().int().positive();
 
 /** A stored passage, as the chunk store reads it back. */
 export const chunkSchema = spanSchema.extend({
@@ -49,6 +55,8 @@ export const chunkSchema = spanSchema.extend({
     spanSchema.extend({
       kind: z.enum(['paragraph', 'list-item', 'table-row', 'code']),
       language: languageSchema,
+      page: pageSchema.optional(),
     }),
   ),
+  page: pageSchema.optional(),
 });

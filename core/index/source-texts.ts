@@ -9,7 +9,10 @@ export interface TextRange {
   length: number;
 }
 
-/** The citable text of a document with its section spans: runs of indexed blocks under the same labels. */
+/**
+ * The citable text of a document with its section spans (runs of indexed blocks under the same labels) and, for a
+ * PDF, its page spans.
+ */
 export function sourceTextOf(document: SourceDocument): SourceText {
   const sections: SectionSpan[] = [];
   for (const block of document.blocks) {
@@ -17,13 +20,15 @@ export function sourceTextOf(document: SourceDocument): SourceText {
     if (last !== undefined && sameSection(last.section, block.section)) last.end = block.end;
     else sections.push({ start: block.start, end: block.end, section: block.section });
   }
-  return {
+  const served: SourceText = {
     source: document.source,
     title: document.title,
     language: document.language,
     text: document.text,
     sections,
   };
+  if (document.pages !== undefined) served.pages = document.pages;
+  return served;
 }
 
 /** Writes the source texts as JSON lines, one document at a time, and says where each line lies. */

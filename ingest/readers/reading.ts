@@ -16,11 +16,18 @@ export interface ReadBlock extends Span {
   linkShare: number;
   /** The cells of a table row. */
   cells?: ReadCell[];
+  /** For a paged document (PDF): the page the block starts on, from 1. */
+  page?: number;
 }
 
-/** What a reader makes of a file: the citable text, its title when the file names one, and its blocks. */
+/**
+ * What a reader makes of a file: the citable text, its title when the file names one, and its blocks; for a paged
+ * document (PDF), where each page is in the text.
+ */
 export interface Reading {
   text: string;
   title: string | undefined;
   blocks: ReadBlock[];
+  /** Page `n` is `text.slice(pages[n - 1].start, pages[n - 1].end)`; an empty span for a page without text. */
+  pages?: Span[];
 }

@@ -26,7 +26,12 @@ export const citationSchema = z
       .describe("The labels the quote is under, outermost first; empty before a document's first heading."),
     passage: z.string().describe('The passage the quote was taken from; it contains the quote.'),
     quote: z.string().describe('The cited sentence: exactly `text.slice(start, end)` of the source.'),
-    page: z.number().int().min(1).optional().describe('The page the quote is on, from 1, for paged sources.'),
+    page: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe('For a PDF: the page the quote starts on, from 1, as a PDF viewer counts them.'),
     start: z.number().int().nonnegative(),
     end: z.number().int().nonnegative(),
     score: z.number().min(0).max(1).describe("The quoted sentence's coverage of the question."),
@@ -40,7 +45,7 @@ export const retrievedPassageSchema = z
     source: z.string(),
     title: z.string(),
     section: z.array(z.string()),
-    page: z.number().int().min(1).optional(),
+    page: z.number().int().min(1).optional().describe('For a PDF: the page the passage starts on, from 1.'),
     start: z.number().int().nonnegative(),
     end: z.number().int().nonnegative(),
     text: z.string(),
@@ -106,6 +111,12 @@ export const sourceTextSchema = z
           .strict(),
       )
       .describe('The indexed text, run by run of the same section path, in order.'),
+    pages: z
+      .array(z.object({ start: z.number().int().nonnegative(), end: z.number().int().nonnegative() }).strict())
+      .optional()
+      .describe(
+        'For a PDF: page `n` is `text.slice(pages[n - 1].start, pages[n - 1].end)` (empty for a page without text).',
+      ),
   })
   .strict();
 

@@ -147,15 +147,26 @@ function markerButton(citation) {
   button.type = 'button';
   button.setAttribute('aria-label', `Source ${citation.n}`);
   button.setAttribute('aria-haspopup', 'dialog');
-  button.title = citation.title || citation.source || '';
+  button.title = withPage(citation.title || citation.source || '', citation);
   button.addEventListener('click', () => openPassage(citation, button));
   return button;
 }
 
-/** Lists the distinct documents cited by an answer. */
+/** « p. 12 » for a citation of a paged document (PDF), or '' when it names no page. */
+function pageLabel(citation) {
+  return Number.isInteger(citation.page) && citation.page > 0 ? `p. ${citation.page}` : '';
+}
+
+/** A citation's name followed by its page, when it has one: « Manuel › Priorités, p. 21 ». */
+function withPage(name, citation) {
+  const page = pageLabel(citation);
+  return page === '' ? name : `${name}, ${page}`;
+}
+
+/** Lists the distinct places cited by an answer: documents, with the page for a PDF. */
 function renderSources(citations) {
   const list = element('p', 'message-sources');
-  const names = [...new Set(citations.map((citation) => citation.title || citation.source))];
+  const names = [...new Set(citations.map((citation) => withPage(citation.title || citation.source, citation)))];
   list.textContent = `Sources: ${names.join(' · ')}`;
   return list;
 }
@@ -544,7 +555,7 @@ function openPassage(citation, marker) {
   openCitation = citation;
   dialogTitle.textContent = `Source ${citation.n}`;
   dialogDocument.textContent = citation.title || '';
-  dialogSource.textContent = citation.source || '';
+  dialogSource.textContent = withPage(citation.source || '', citation);
   dialog.lang = marker.closest('[lang]')?.lang || '';
   showPassageOnly();
   dialog.showModal();

@@ -18,7 +18,7 @@ export interface Workspace {
 }
 
 export async function createWorkspace(
-  files?: Record<string, string>,
+  files?: Record<string, string | Uint8Array>,
   environment: NodeJS.ProcessEnv = {},
 ): Promise<Workspace> {
   const root = await mkdtemp(path.join(tmpdir(), 'cited-answers-'));
