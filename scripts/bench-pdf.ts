@@ -12,7 +12,7 @@
  * Run:  npm run bench:pdf           (needs the Debian packages debian-policy and poppler-utils)
  * Exit: 0 when every ingest succeeded; 1 otherwise; 2 on bad flags.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -21,11 +21,10 @@ import { gunzipSync } from 'node:zlib';
 import { Document, HeadingLevel, Packer, Paragraph } from 'docx';
 import { readFlags } from '../core/command-line.js';
 import { renderTable } from '../eval/report.js';
+import { runScript, type ScriptRun } from './lib/run-script.js';
 
 const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
-const TSX = import.meta.resolve('tsx');
 const PEAK_MEMORY = path.join(import.meta.dirname, 'lib', 'report-peak-memory.ts');
-const READ_ONCE = path.join(import.meta.dirname, 'lib', 'read-pdf-once.ts');
 const POLICY = '/usr/share/doc/debian-policy/policy.pdf.gz';
 const FHS = '/usr/share/doc/debian-policy/fhs/fhs-3.0.pdf.gz';
 
@@ -70,8 +69,8 @@ async function main(): Promise<number> {
       ['Policy, 193 pages', policy],
       ['Policy ×3, 579 pages', tripled],
     ] as const) {
-      const output = execFileSync(process.execPath, ['--import', TSX, READ_ONCE, file], { cwd: PROJECT_ROOT });
-      const figures = JSON.parse(output.toString()) as {
+      const run = succeeded(`reading ${name}`, await runScript('scripts/lib/read-pdf-once.ts', { args: [file] }));
+      const figures = JSON.parse(run.stdout) as {
         pages: number;
         chars: number;
         seconds: number;
@@ -139,22 +138,23 @@ async function main(): Promise<number> {
   }
 }
 
+/** The run, when it exited 0; otherwise an error with what it printed. */
+function succeeded(what: string, run: ScriptRun): ScriptRun {
+  if (run.code !== 0) throw new Error(`${what} exited with ${run.signal ?? run.code}:\n${run.stderr}`);
+  return run;
+}
+
 /** Ingests a folder in a child process, as `npm run ingest` would, and reads its summary and peak memory. */
 async function measure(name: string, folder: string, indexDir: string): Promise<Row> {
   await rm(indexDir, { recursive: true, force: true });
   const peakFile = path.join(path.dirname(indexDir), 'peak');
   const started = performance.now();
-  const output = await new Promise<string>((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', TSX, '--import', PEAK_MEMORY, 'ingest/main.ts', '--corpus', folder, '--out', indexDir],
-      { cwd: PROJECT_ROOT, env: { ...process.env, PEAK_MEMORY_FILE: peakFile }, stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let stdout = '';
-    child.stdout.on('data', (data: Buffer) => (stdout += data.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`ingest of ${name} exited ${code}`))));
+  const run = await runScript('ingest/main.ts', {
+    args: ['--corpus', folder, '--out', indexDir],
+    imports: [PEAK_MEMORY],
+    env: { PEAK_MEMORY_FILE: peakFile },
   });
+  const output = succeeded(`ingest of ${name}`, run).stdout;
   const seconds = (performance.now() - started) / 1000;
   const pages = [...output.matchAll(/(\d+) page\(s\)/g)].reduce((sum, match) => sum + Number(match[1]), 0);
   return {

@@ -17,7 +17,6 @@
  *       npm run bench:scale -- --source DIR         (documents of a local folder instead of Debian packages)
  * Exit: 0 when every step succeeded; 1 on a failed step; 2 on bad flags.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -27,12 +26,12 @@ import { FlagError, integerFlag, readFlags } from '../core/command-line.js';
 import { onInterrupt } from './lib/interruption.js';
 import { memoryOf } from './lib/process-memory.js';
 import { offlineEnvironment } from './lib/offline-environment.js';
+import { runScript, type ScriptOptions, startScript, stopScripts } from './lib/run-script.js';
 import { writeScaleChart } from './lib/scale-chart.js';
 import { fetchPackages, folderPool, packagePool, writeCorpus } from './lib/scale-corpus.js';
 import { seededRandom } from './lib/seeded-random.js';
 
 const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
-const TSX = import.meta.resolve('tsx');
 const PEAK_MEMORY = path.join(import.meta.dirname, 'lib', 'report-peak-memory.ts');
 
 const USAGE = `Usage: npm run bench:scale -- [options]
@@ -110,46 +109,23 @@ function parseOptions(): Options | number {
 // ---------------------------------------------------------------------------------------------------------------
 // Child processes and temp folders, removed on success, failure and Ctrl-C.
 
-const children = new Set<ChildProcess>();
 const tempDirs = new Set<string>();
 let activeLoad: autocannon.Instance | undefined;
 
 async function cleanup(): Promise<void> {
   activeLoad?.stop();
-  await Promise.all([...children].map((child) => stopChild(child)));
+  await stopScripts('SIGTERM', 15_000);
   await Promise.all([...tempDirs].map((dir) => rm(dir, { recursive: true, force: true })));
 }
 
 const interruption = onInterrupt('stopping the server and removing temp folders', cleanup);
 
-function spawnNode(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, ['--import', TSX, '--import', PEAK_MEMORY, ...args], {
-    cwd: PROJECT_ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-
-function stopChild(child: ChildProcess, graceMs = 15_000): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
 /** Offline and extractive (see `offlineEnvironment`), one process, no index polling, peak memory reported. */
-function childEnvironment(indexDir: string, peakFile: string): NodeJS.ProcessEnv {
+function measured(indexDir: string, peakFile: string, args: string[] = []): ScriptOptions {
   return {
-    ...process.env,
-    ...offlineEnvironment({ WORKERS: '1', INDEX_DIR: indexDir, INDEX_POLL_MS: '0', PEAK_MEMORY_FILE: peakFile }),
+    args,
+    imports: [PEAK_MEMORY],
+    env: offlineEnvironment({ WORKERS: '1', INDEX_DIR: indexDir, INDEX_POLL_MS: '0', PEAK_MEMORY_FILE: peakFile }),
   };
 }
 
@@ -200,9 +176,12 @@ async function measureCorpus(
     const ingestPeak = path.join(work, 'ingest-peak');
     log(`${label}: ingesting ${corpusDir}`);
     const ingestStarted = performance.now();
-    const ingestOutput = await runToEnd(
-      spawnNode(['ingest/main.ts', '--corpus', corpusDir, '--out', indexDir], childEnvironment(indexDir, ingestPeak)),
+    const ingestRun = await runScript(
+      'ingest/main.ts',
+      measured(indexDir, ingestPeak, ['--corpus', corpusDir, '--out', indexDir]),
     );
+    const ingestOutput = ingestRun.stdout + ingestRun.stderr;
+    if (ingestRun.code !== 0) throw new Error(`${label}: the ingest exited with ${ingestRun.code}:\n${ingestOutput}`);
     const ingestSeconds = (performance.now() - ingestStarted) / 1000;
     const indexed = /^Indexed (\d+) chunk\(s\).* in \d+ ms \((.*)\)\.$/m.exec(ingestOutput);
     if (indexed === null) throw new Error(`${label}: the ingest printed no summary:\n${ingestOutput}`);
@@ -212,14 +191,17 @@ async function measureCorpus(
 
     const serverPeak = path.join(work, 'server-peak');
     const started = performance.now();
-    const server = spawnNode(['server/main.ts'], childEnvironment(indexDir, serverPeak));
+    const server = startScript('server/main.ts', measured(indexDir, serverPeak));
     try {
-      const url = await serverUrl(server);
+      const url = await server.waitFor(
+        (output) => /^Serving .* at (http:\/\/127\.0\.0\.1:\d+)\/$/m.exec(output)?.[1],
+        600_000,
+      );
       await waitFor(`${url}/healthz`);
       const coldStartSeconds = (performance.now() - started) / 1000;
       await ask(url, questions[0] ?? 'help');
       const firstAnswerSeconds = (performance.now() - started) / 1000;
-      const pid = server.pid ?? 0;
+      const pid = server.pid;
       const afterStart = memoryOf(pid);
       log(`${label}: up in ${coldStartSeconds.toFixed(2)} s; asking ${options.questions} questions`);
 
@@ -276,39 +258,12 @@ async function measureCorpus(
         ratio: answerPerSecond / healthzPerSecond,
       };
     } finally {
-      await stopChild(server);
+      await server.stop('SIGTERM', 15_000);
     }
   } finally {
     await rm(work, { recursive: true, force: true });
     tempDirs.delete(work);
   }
-}
-
-function runToEnd(child: ChildProcess): Promise<string> {
-  let output = '';
-  child.stdout?.on('data', (data: Buffer) => (output += data.toString()));
-  child.stderr?.on('data', (data: Buffer) => (output += data.toString()));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) =>
-      code === 0 ? resolve(output) : reject(new Error(`exited with ${code}:\n${output}`)),
-    );
-  });
-}
-
-function serverUrl(child: ChildProcess): Promise<string> {
-  let stderr = '';
-  child.stderr?.on('data', (data: Buffer) => (stderr += data.toString()));
-  return new Promise((resolve, reject) => {
-    let buffered = '';
-    child.stdout?.on('data', (data: Buffer) => {
-      buffered += data.toString();
-      const match = /^Serving .* at (http:\/\/127\.0\.0\.1:\d+)\/$/m.exec(buffered);
-      if (match?.[1] !== undefined) resolve(match[1]);
-      if (buffered.length > 100_000) buffered = buffered.slice(-1000);
-    });
-    child.once('exit', (code, signal) => reject(new Error(`the server exited (${signal ?? code}):\n${stderr}`)));
-  });
 }
 
 async function waitFor(url: string): Promise<void> {

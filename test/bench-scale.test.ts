@@ -1,29 +1,13 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runScript } from '../scripts/lib/run-script.js';
 import { roffToText } from '../scripts/lib/scale-corpus.js';
 import { PROJECT_ROOT } from './helpers/test-index.js';
 
 const temp = await mkdtemp(path.join(os.tmpdir(), 'bench-scale-test-'));
 afterAll(() => rm(temp, { recursive: true, force: true }));
-
-/** Runs the scale benchmark as a person would, on a small corpus of the repository's documents (no download). */
-function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench-scale.ts', ...args], {
-      cwd: PROJECT_ROOT,
-      env: { ...process.env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (data: Buffer) => (stdout += data.toString()));
-    child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('npm run bench:scale (smoke run)', () => {
   it(
@@ -32,11 +16,13 @@ describe('npm run bench:scale (smoke run)', () => {
     async () => {
       const json = path.join(temp, 'results.json');
       const chart = path.join(temp, 'chart.svg');
-      const run = await runBench([
-        ...['--source', path.join(PROJECT_ROOT, 'eval', 'corpora'), '--sizes', '150,400', '--questions', '30'],
-        ...['--seconds', '1', '--connections', '4', '--no-communique'],
-        ...['--cache', path.join(temp, 'cache'), '--json', json, '--chart', chart],
-      ]);
+      const run = await runScript('scripts/bench-scale.ts', {
+        args: [
+          ...['--source', path.join(PROJECT_ROOT, 'eval', 'corpora'), '--sizes', '150,400', '--questions', '30'],
+          ...['--seconds', '1', '--connections', '4', '--no-communique'],
+          ...['--cache', path.join(temp, 'cache'), '--json', json, '--chart', chart],
+        ],
+      });
       expect(run.code, run.stderr).toBe(0);
       expect(run.stdout).toMatch(/^\| corpus \| chunks \| ingest s \|/m);
       expect(run.stdout).toMatch(/^\| 150 chunks \| \d+ \|/m);
@@ -64,7 +50,9 @@ describe('npm run bench:scale (smoke run)', () => {
   );
 
   it('rejects a bad size with the usage and exit code 2', async () => {
-    const run = await runBench(['--sizes', 'many']);
+    const run = await runScript('scripts/bench-scale.ts', {
+      args: ['--sizes', 'many'],
+    });
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/--sizes must be an integer/);
   });

@@ -35,6 +35,8 @@ export interface ScriptOptions {
   killAfterMs?: number;
   /** SIGKILL the process if it still runs after this long, and say so in `overran`. */
   limitMs?: number;
+  /** Modules the process loads before the command, after tsx (`--import`): a memory probe, for instance. */
+  imports?: readonly string[];
 }
 
 /** A command started and still under watch. */
@@ -64,7 +66,8 @@ const running = new Set<RunningScript>();
 /** Starts a command of the project, `entry` being its path from the project root (e.g. `server/main.ts`). */
 export function startScript(entry: string, options: ScriptOptions = {}): RunningScript {
   const startedAt = performance.now();
-  const child = spawn(process.execPath, ['--import', TSX, path.join(PROJECT_ROOT, entry), ...(options.args ?? [])], {
+  const imports = [TSX, ...(options.imports ?? [])].flatMap((module) => ['--import', module]);
+  const child = spawn(process.execPath, [...imports, path.join(PROJECT_ROOT, entry), ...(options.args ?? [])], {
     cwd: options.cwd ?? PROJECT_ROOT,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
