@@ -90,9 +90,11 @@ export function createApp(dependencies: AppDependencies): express.Express {
   );
 
   const publicDir = dependencies.publicDir ?? DEFAULT_PUBLIC_DIR;
-  // The widget's script and styles are loaded by other sites' pages.
-  app.use(['/widget.js', '/widget.css'], (_request, response, next) => {
+  // The widget's script, styles and event-stream reader are loaded by other sites' pages; the reader is a module,
+  // which a browser fetches with CORS. They are public files: no credentials, any origin.
+  app.use(['/widget.js', '/widget.css', '/event-stream.js'], (_request, response, next) => {
     response.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
+    response.setHeader('Access-Control-Allow-Origin', '*');
     next();
   });
   app.use(docsRoutes({ modelName: http.modelName, publicUrl: http.publicUrl, publicDir }));

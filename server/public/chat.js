@@ -16,6 +16,7 @@
  * Safety rule: text from the server (answers, tokens, passages, titles, error messages) is only ever
  * inserted with textContent / text nodes.
  */
+import { createEventStreamParser } from './event-stream.js';
 
 const log = document.getElementById('log');
 const form = document.getElementById('ask');
@@ -274,46 +275,6 @@ async function readJsonReply(response) {
   }
   if (body && typeof body === 'object' && typeof body.answer === 'string') return { reply: body };
   return { error: errorText(body) ?? MESSAGES.unreadable };
-}
-
-/** Parses one event block (the lines between blank lines) into `{ name, data }`, or null if it has no data. */
-function parseEventBlock(block) {
-  let name = 'message';
-  const data = [];
-  for (const line of block.split('\n')) {
-    if (line === '' || line.startsWith(':')) continue; // comment or keep-alive
-    const colon = line.indexOf(':');
-    const field = colon === -1 ? line : line.slice(0, colon);
-    let value = colon === -1 ? '' : line.slice(colon + 1);
-    if (value.startsWith(' ')) value = value.slice(1);
-    if (field === 'event') name = value || 'message';
-    else if (field === 'data') data.push(value);
-  }
-  return data.length === 0 ? null : { name, data: data.join('\n') };
-}
-
-/**
- * Returns a function that takes the stream's decoded text as it arrives and returns the events completed so
- * far. An event split across chunks waits in the buffer for its blank line; "\r\n" and "\r" count as "\n".
- */
-function createEventStreamParser() {
-  let buffer = '';
-  return function parseChunk(text) {
-    buffer += text;
-    // A final "\r" may be the first half of a "\r\n" still to come.
-    const heldBack = buffer.endsWith('\r') ? '\r' : '';
-    let rest = buffer.slice(0, buffer.length - heldBack.length).replace(/\r\n?/g, '\n');
-    const events = [];
-    let boundary = rest.indexOf('\n\n');
-    while (boundary !== -1) {
-      const event = parseEventBlock(rest.slice(0, boundary));
-      if (event) events.push(event);
-      rest = rest.slice(boundary + 2);
-      boundary = rest.indexOf('\n\n');
-    }
-    buffer = rest + heldBack;
-    return events;
-  };
 }
 
 /** Applies one event to the exchange; returns `{ reply }` or `{ error }` when the event ends the reply. */

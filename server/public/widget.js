@@ -14,8 +14,8 @@
  * language of the interface, a title, a corner): what the assistant answers from is configured on the server.
  *
  * Safety rule, as on the chat page: text from the server is only ever inserted with textContent or text nodes.
- * This is a classic script (a module has no document.currentScript), so it cannot import the chat page's modules;
- * its event-stream reader is the chat page's.
+ * This is a classic script (a module has no document.currentScript); it loads the chat page's event-stream reader
+ * (event-stream.js) from its server with a dynamic import.
  */
 (function () {
   'use strict';
@@ -117,40 +117,15 @@
     return node;
   }
 
-  /** Parses one event block into `{ name, data }`, or null if it has no data (the chat page's reader). */
-  function parseEventBlock(block) {
-    let name = 'message';
-    const data = [];
-    for (const line of block.split('\n')) {
-      if (line === '' || line.startsWith(':')) continue;
-      const colon = line.indexOf(':');
-      const field = colon === -1 ? line : line.slice(0, colon);
-      let value = colon === -1 ? '' : line.slice(colon + 1);
-      if (value.startsWith(' ')) value = value.slice(1);
-      if (field === 'event') name = value || 'message';
-      else if (field === 'data') data.push(value);
-    }
-    return data.length === 0 ? null : { name, data: data.join('\n') };
-  }
-
-  /** Returns a function taking the stream's text as it arrives and returning the events completed so far. */
-  function createEventStreamParser() {
-    let buffer = '';
-    return function parseChunk(text) {
-      buffer += text;
-      const heldBack = buffer.endsWith('\r') ? '\r' : '';
-      let rest = buffer.slice(0, buffer.length - heldBack.length).replace(/\r\n?/g, '\n');
-      const events = [];
-      let boundary = rest.indexOf('\n\n');
-      while (boundary !== -1) {
-        const event = parseEventBlock(rest.slice(0, boundary));
-        if (event) events.push(event);
-        rest = rest.slice(boundary + 2);
-        boundary = rest.indexOf('\n\n');
-      }
-      buffer = rest + heldBack;
-      return events;
-    };
+  /**
+   * The chat page's event-stream reader (event-stream.js), loaded once from this widget's server with a dynamic
+   * import: a classic script cannot have a static one.
+   */
+  let eventStream;
+  function loadEventStream() {
+    eventStream = eventStream || import(`${apiOrigin}/event-stream.js`);
+    eventStream.catch(() => (eventStream = undefined)); // tried again with the next question
+    return eventStream;
   }
 
   /** The `{ error: { message } }` of a body, or null. */
@@ -355,9 +330,10 @@
       if (!outcome.ok) return outcome;
       const reader = outcome.response.body.getReader();
       const decoder = new TextDecoder();
-      const parse = createEventStreamParser();
       let draft = null;
       try {
+        const { createEventStreamParser } = await loadEventStream();
+        const parse = createEventStreamParser();
         for (;;) {
           const { value, done } = await reader.read();
           for (const event of parse(done ? decoder.decode() : decoder.decode(value, { stream: true }))) {
