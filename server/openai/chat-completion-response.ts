@@ -97,6 +97,11 @@ export function usageOf(answer: Answer): { prompt_tokens: number; completion_tok
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
 
+/** The fields every completion and chunk of one reply share. */
+function envelope<T extends 'chat.completion' | 'chat.completion.chunk'>(meta: CompletionMeta, object: T) {
+  return { id: meta.id, object, created: meta.created, model: meta.model, system_fingerprint: null };
+}
+
 /**
  * A whole answer as a `chat.completion`: the fields the official client's types expect, the citations as
  * `message.annotations` (read by clients that know OpenAI's web search), `message.sources` (ours, complete) and a
@@ -105,11 +110,7 @@ export function usageOf(answer: Answer): { prompt_tokens: number; completion_tok
 export function chatCompletion(answer: Answer, meta: CompletionMeta, baseUrl: string) {
   const sources = sourcesOf(answer, baseUrl);
   return {
-    id: meta.id,
-    object: 'chat.completion' as const,
-    created: meta.created,
-    model: meta.model,
-    system_fingerprint: null,
+    ...envelope(meta, 'chat.completion' as const),
     choices: [
       {
         index: 0,
@@ -138,11 +139,7 @@ export function completionChunk(
   extra: Record<string, unknown> = {},
 ) {
   return {
-    id: meta.id,
-    object: 'chat.completion.chunk' as const,
-    created: meta.created,
-    model: meta.model,
-    system_fingerprint: null,
+    ...envelope(meta, 'chat.completion.chunk' as const),
     choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
     ...extra,
   };
@@ -151,11 +148,7 @@ export function completionChunk(
 /** The last chunk when the client asked for usage: no choice, the usage. */
 export function usageChunk(meta: CompletionMeta, answer: Answer) {
   return {
-    id: meta.id,
-    object: 'chat.completion.chunk' as const,
-    created: meta.created,
-    model: meta.model,
-    system_fingerprint: null,
+    ...envelope(meta, 'chat.completion.chunk' as const),
     choices: [],
     usage: usageOf(answer),
   };

@@ -171,13 +171,20 @@ const detailsSchema = z
   .strict()
   .describe("What the answer adds to OpenAI's fields, under a name OpenAI does not use.");
 
-export const chatCompletionSchema = z
-  .object({
+/** The fields every completion and chunk of one reply share, `object` naming which it is. */
+function envelopeOf<T extends 'chat.completion' | 'chat.completion.chunk'>(object: T) {
+  return {
     id: z.string(),
-    object: z.literal('chat.completion'),
+    object: z.literal(object),
     created: z.number().int(),
     model: z.string(),
     system_fingerprint: z.null(),
+  };
+}
+
+export const chatCompletionSchema = z
+  .object({
+    ...envelopeOf('chat.completion'),
     choices: z.array(
       z
         .object({
@@ -204,11 +211,7 @@ export const chatCompletionSchema = z
 
 export const chatCompletionChunkSchema = z
   .object({
-    id: z.string(),
-    object: z.literal('chat.completion.chunk'),
-    created: z.number().int(),
-    model: z.string(),
-    system_fingerprint: z.null(),
+    ...envelopeOf('chat.completion.chunk'),
     choices: z.array(
       z
         .object({
