@@ -4,22 +4,19 @@
  * style-src and connect-src. The server is the real app over an index of corpus/, with one embed that lists the
  * first host page's origin only.
  */
-import { existsSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { createEngine, loadChatSetup } from '../core/engine.js';
 import { parseConfig } from '../core/config.js';
 import type { Answer } from '../core/types.js';
 import { createApp } from '../server/app.js';
+import { browserMissing, launchChromium } from './helpers/browser.js';
 import { type OpenAiWireServer, startOpenAiWireServer } from './helpers/openai-wire-server.js';
+import { type RunningServer, serve } from './helpers/serve-app.js';
 import { buildEngine, createWorkspace, PROJECT_ROOT, type Workspace } from './helpers/test-index.js';
 
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const browserMissing = !existsSync(chromiumPath) && !process.env.CI;
 const question = "Qui est le secrétaire général de l'OTAN ?";
 
 /** Styles that would wreck a widget whose own styles the page could reach or whose sizes followed the page's. */
@@ -30,25 +27,6 @@ body, body * { color: #ff0000 !important; font-family: serif !important; letter-
 cited-answers-widget { transform: scale(0.2); filter: blur(4px); }
 button, textarea, mark, p, section, article { display: none !important; }
 `;
-
-interface Running {
-  origin: string;
-  close: () => Promise<void>;
-}
-
-async function serve(app: Express): Promise<Running> {
-  const server: Server = await new Promise((resolve) => {
-    const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
-  });
-  return {
-    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 /** A site that carries the widget with one tag, under a CSP that trusts the widget's server and nothing else. */
 function hostSite(defaultApi: () => string, writingApi: () => string = defaultApi): Express {
@@ -81,12 +59,12 @@ function hostSite(defaultApi: () => string, writingApi: () => string = defaultAp
 
 describe.skipIf(browserMissing)('the widget on other sites, in Chromium', { timeout: 30_000 }, () => {
   let workspace: Workspace;
-  let api: Running;
+  let api: RunningServer;
   /** The same app with a language model that writes slowly, behind the same embed. */
-  let writingApi: Running;
+  let writingApi: RunningServer;
   let upstream: OpenAiWireServer;
-  let allowedSite: Running;
-  let otherSite: Running;
+  let allowedSite: RunningServer;
+  let otherSite: RunningServer;
   let browser: Browser;
   let expected: Answer;
 
@@ -150,19 +128,7 @@ describe.skipIf(browserMissing)('the widget on other sites, in Chromium', { time
     });
     expected = (await response.json()) as Answer;
     expect(expected.found).toBe(true);
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   }, 120_000);
 
   afterAll(async () => {

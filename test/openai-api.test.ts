@@ -3,8 +3,6 @@
  * the real app and an index of corpus/. Generated answers come from a local server speaking OpenAI's wire format.
  */
 import { readFile } from 'node:fs/promises';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import OpenAI, { APIError } from 'openai';
 import type { ChatCompletion, ChatCompletionChunk } from 'openai/resources/chat/completions';
@@ -14,6 +12,7 @@ import { createChatModel } from '../core/llm/create-chat-model.js';
 import { loadPrompts } from '../core/llm/prompts.js';
 import type { Citation } from '../core/types.js';
 import { type AppDependencies, createApp } from '../server/app.js';
+import { type RunningServer, serve as serveApp } from './helpers/serve-app.js';
 import { type ChatReply, type OpenAiWireServer, startOpenAiWireServer } from './helpers/openai-wire-server.js';
 import { COMMUNIQUE, PROJECT_ROOT, useCorpusEngine } from './helpers/test-index.js';
 
@@ -22,7 +21,7 @@ const answerable = "Qui est le secrétaire général de l'OTAN ?";
 const command = 'Où se trouve le nouveau commandement ?';
 
 const corpus = useCorpusEngine();
-const servers: Server[] = [];
+const servers: RunningServer[] = [];
 let communique: string;
 let upstream: OpenAiWireServer;
 let generative: Engine;
@@ -44,7 +43,7 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  await Promise.all(servers.map((server) => server.close()));
   await upstream.close();
 });
 
@@ -58,11 +57,9 @@ async function serve(
     ...dependencies,
     http: { modelName: MODEL, ...dependencies.http },
   });
-  const server = await new Promise<Server>((resolve) => {
-    const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
-  });
+  const server = await serveApp(app);
   servers.push(server);
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const base = server.origin;
   return { base, client: new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0, ...clientOptions }) };
 }
 

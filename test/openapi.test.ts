@@ -2,23 +2,22 @@
  * The OpenAPI document: valid OpenAPI 3.1, complete (every route of the app is in it, and nothing else), and
  * true (real responses of the running app validate against its schemas).
  */
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import type express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AppDependencies, createApp } from '../server/app.js';
+import { type RunningServer, serve as serveApp } from './helpers/serve-app.js';
 import { annualReport } from './helpers/make-pdf.js';
 import { buildEngine, createWorkspace, useCorpusEngine } from './helpers/test-index.js';
 
 const MODEL = 'cited-answers-test';
 const corpus = useCorpusEngine();
-const servers: Server[] = [];
+const servers: RunningServer[] = [];
 let document: { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
 let ajv: Ajv2020;
 
-afterAll(() => Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve)))));
+afterAll(() => Promise.all(servers.map((server) => server.close())));
 
 async function serve(dependencies: Partial<AppDependencies> = {}): Promise<string> {
   const app = createApp({
@@ -26,11 +25,9 @@ async function serve(dependencies: Partial<AppDependencies> = {}): Promise<strin
     ...dependencies,
     http: { modelName: MODEL, ...dependencies.http },
   });
-  const server = await new Promise<Server>((resolve) => {
-    const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
-  });
+  const server = await serveApp(app);
   servers.push(server);
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return server.origin;
 }
 
 beforeAll(async () => {

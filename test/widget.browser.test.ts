@@ -8,21 +8,18 @@
  * come from a small scripted server that serves the same page. Apps with API keys or a rate limit, and one over
  * a corpus of hostile documents, are started by the tests that need them.
  */
-import { existsSync } from 'node:fs';
-import { request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import path from 'node:path';
-import express, { type Express } from 'express';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import express from 'express';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../core/engine.js';
 import type { Answer, ChatTurn, Citation } from '../core/types.js';
 import { createApp } from '../server/app.js';
+import { browserMissing, launchChromium } from './helpers/browser.js';
 import { annualReport } from './helpers/make-pdf.js';
+import { type RunningServer, serve } from './helpers/serve-app.js';
 import { buildEngine, createWorkspace, PROJECT_ROOT, type Workspace } from './helpers/test-index.js';
-
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const browserMissing = !existsSync(chromiumPath) && !process.env.CI;
 
 const answerableQuestion = "Qui est le secrétaire général de l'OTAN ?";
 const unanswerableQuestion = 'Quelle est la recette de la tarte tatin ?';
@@ -46,11 +43,6 @@ interface StreamEvent {
   data: unknown;
 }
 
-interface RunningServer {
-  baseUrl: string;
-  close: () => Promise<void>;
-}
-
 /** Answers a POST /api/chat of the scripted server; `body` is the parsed JSON request. */
 type ChatHandler = (request: IncomingMessage, response: ServerResponse, body: ChatRequestBody) => void | Promise<void>;
 
@@ -60,21 +52,6 @@ interface ScriptedServer extends RunningServer {
 }
 
 /** Serves an app on a random loopback port; closing it also drops open connections. */
-async function serve(app: Express): Promise<RunningServer> {
-  const server: Server = await new Promise((resolve) => {
-    const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    baseUrl: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
 /** Serves the chat page with a /api/chat whose replies each test scripts, written as slowly as it likes. */
 async function serveScripted(): Promise<ScriptedServer> {
   let handler: ChatHandler = (_request, response) => {
@@ -126,12 +103,12 @@ function parseEventStream(body: string): StreamEvent[] {
 
 /** Posts to /api/chat directly and returns the response with its events (or its JSON error body). */
 async function fetchChat(
-  baseUrl: string,
+  origin: string,
   question: string,
   history?: ChatTurn[],
   headers: Record<string, string> = {},
 ): Promise<{ status: number; type: string; headers: Headers; events: StreamEvent[]; body: unknown }> {
-  const response = await fetch(`${baseUrl}/api/chat`, {
+  const response = await fetch(`${origin}/api/chat`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', ...headers },
     body: JSON.stringify(history === undefined ? { question } : { question, history }),
@@ -149,8 +126,8 @@ async function fetchChat(
 }
 
 /** A GET with the path sent exactly as written (fetch would normalise `..` and decode nothing). */
-function rawGet(baseUrl: string, rawPath: string): Promise<{ status: number; type: string; body: string }> {
-  const { hostname, port } = new URL(baseUrl);
+function rawGet(origin: string, rawPath: string): Promise<{ status: number; type: string; body: string }> {
+  const { hostname, port } = new URL(origin);
   return new Promise((resolve, reject) => {
     const request = httpRequest({ host: hostname, port, path: rawPath, method: 'GET' }, (response) => {
       let body = '';
@@ -168,8 +145,8 @@ function rawGet(baseUrl: string, rawPath: string): Promise<{ status: number; typ
 }
 
 /** Asks the real /api/chat directly, to know what the page should show: the `done` event's answer. */
-async function fetchAnswer(baseUrl: string, question: string, history?: ChatTurn[]): Promise<Answer> {
-  const { status, events } = await fetchChat(baseUrl, question, history);
+async function fetchAnswer(origin: string, question: string, history?: ChatTurn[]): Promise<Answer> {
+  const { status, events } = await fetchChat(origin, question, history);
   expect(status).toBe(200);
   const done = events.find((event) => event.name === 'done');
   expect(done).toBeDefined();
@@ -345,22 +322,7 @@ describe.skipIf(browserMissing)('chat page in Chromium', () => {
     server = await serve(createApp({ engine: () => engine }));
     unloadedServer = await serve(createApp({ engine: () => undefined }));
     scripted = await serveScripted();
-    if (!existsSync(chromiumPath)) {
-      throw new Error(`No Chromium at ${chromiumPath}: run \`apt-get install -y chromium\` or set CHROMIUM_PATH.`);
-    }
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   }, 120_000);
 
   afterAll(async () => {
@@ -372,16 +334,16 @@ describe.skipIf(browserMissing)('chat page in Chromium', () => {
   });
 
   /** Opens the chat page in a fresh browser context. */
-  async function openPage(width = 1024, height = 768, baseUrl = server.baseUrl): Promise<Page> {
+  async function openPage(width = 1024, height = 768, origin = server.origin): Promise<Page> {
     const context = await browser.newContext({ viewport: { width, height } });
     context.setDefaultTimeout(10_000);
     const page = await context.newPage();
-    await page.goto(`${baseUrl}/`);
+    await page.goto(`${origin}/`);
     return page;
   }
 
   it('answers with citation markers that open the quoted passage from the keyboard', async () => {
-    const expected = await fetchAnswer(server.baseUrl, answerableQuestion);
+    const expected = await fetchAnswer(server.origin, answerableQuestion);
     expect(expected.found).toBe(true);
     const page = await openPage();
 
@@ -417,10 +379,10 @@ describe.skipIf(browserMissing)('chat page in Chromium', () => {
     const pdfServer = await serve(createApp({ engine: await buildEngine(workspace).then((built) => () => built) }));
     try {
       const question = 'De combien a progressé le chiffre d’affaires de la société Exemple ?';
-      const expected = await fetchAnswer(pdfServer.baseUrl, question);
+      const expected = await fetchAnswer(pdfServer.origin, question);
       const citation = expected.citations[0];
       expect(citation).toMatchObject({ source: 'corpus/rapport.pdf', page: 2 });
-      const page = await openPage(1024, 768, pdfServer.baseUrl);
+      const page = await openPage(1024, 768, pdfServer.origin);
 
       await ask(page, question);
       expect(await page.locator('.message-answer .message-sources').textContent()).toBe(
@@ -471,14 +433,14 @@ describe.skipIf(browserMissing)('chat page in Chromium', () => {
     const manualServer = await serve(createApp({ engine: await buildEngine(manual).then((built) => () => built) }));
     try {
       const question = 'Où se trouve le journal des actions ?';
-      const expected = await fetchAnswer(manualServer.baseUrl, question);
+      const expected = await fetchAnswer(manualServer.origin, question);
       const [citation] = expected.citations;
       expect(citation?.title).toBe('Manuel de référence › Journal des actions');
-      const served = (await (await fetch(`${manualServer.baseUrl}/api/sources/${citation?.source}`)).json()) as {
+      const served = (await (await fetch(`${manualServer.origin}/api/sources/${citation?.source}`)).json()) as {
         text: string;
       };
 
-      const page = await openPage(1024, 768, manualServer.baseUrl);
+      const page = await openPage(1024, 768, manualServer.origin);
       await ask(page, question);
       await page.locator('.message-answer .marker').first().click();
       expect(await page.locator('#passage-document').textContent()).toBe(citation?.title);
@@ -518,7 +480,7 @@ describe.skipIf(browserMissing)('chat page in Chromium', () => {
   });
 
   it('shows a refusal distinctly when nothing relevant is found', async () => {
-    const expected = await fetchAnswer(server.baseUrl, unanswerableQuestion);
+    const expected = await fetchAnswer(server.origin, unanswerableQuestion);
     expect(expected.found).toBe(false);
     const page = await openPage();
 
@@ -533,12 +495,12 @@ describe.skipIf(browserMissing)('chat page in Chromium', () => {
   });
 
   it('shows the message of a server error', async () => {
-    const reply = await fetchChat(unloadedServer.baseUrl, answerableQuestion);
+    const reply = await fetchChat(unloadedServer.origin, answerableQuestion);
     expect(reply.status).toBe(503);
     expect(reply.type).toMatch(/^application\/json/);
     const { error } = reply.body as { error: { code: string; message: string } };
     expect(error.code).toBe('index_unavailable');
-    const page = await openPage(1024, 768, unloadedServer.baseUrl);
+    const page = await openPage(1024, 768, unloadedServer.origin);
 
     await ask(page, answerableQuestion);
     expect(await page.locator('.message-error .message-text').textContent()).toBe(error.message);
@@ -650,14 +612,14 @@ describe.skipIf(browserMissing)('chat page in Chromium', () => {
     page.on('console', (message) => {
       if (message.text().includes('Content Security Policy')) violations.push(message.text());
     });
-    await page.route(`${server.baseUrl}/`, async (route) => {
+    await page.route(`${server.origin}/`, async (route) => {
       const response = await route.fetch();
       await route.fulfill({
         response,
         headers: { ...response.headers(), 'content-security-policy': "default-src 'self'" },
       });
     });
-    await page.goto(`${server.baseUrl}/`);
+    await page.goto(`${server.origin}/`);
 
     await ask(page, answerableQuestion);
     expect(await page.locator('.message-answer .marker').count()).toBeGreaterThan(0);
@@ -667,7 +629,7 @@ describe.skipIf(browserMissing)('chat page in Chromium', () => {
   });
 
   it('sends the previous exchange as history with a follow-up, and forgets it on New conversation', async () => {
-    const first = await fetchChat(server.baseUrl, firstQuestion);
+    const first = await fetchChat(server.origin, firstQuestion);
     expect(first.status).toBe(200);
     const names = first.events.map((event) => event.name);
     expect(names[0]).toBe('citations');
@@ -695,7 +657,7 @@ describe.skipIf(browserMissing)('chat page in Chromium', () => {
         { role: 'assistant', content: withoutMarkers(expectedFirst.answer) },
       ],
     });
-    const expectedFollowUp = await fetchAnswer(server.baseUrl, followUpQuestion, requests[1]?.history);
+    const expectedFollowUp = await fetchAnswer(server.origin, followUpQuestion, requests[1]?.history);
     const followUpReply = page.locator(REPLY).nth(1);
     expect(await followUpReply.locator('.message-text').textContent()).toBe(
       expectedFollowUp.found ? asShown(expectedFollowUp.answer) : expectedFollowUp.answer,
@@ -747,7 +709,7 @@ describe.skipIf(browserMissing)('chat page in Chromium', () => {
   });
 
   it('shows tokens as they arrive, even split across chunks, without markers until the answer is verified', async () => {
-    const page = await openPage(1024, 768, scripted.baseUrl);
+    const page = await openPage(1024, 768, scripted.origin);
     const released = gate();
     scripted.onChat(async (_request, response) => {
       startEventStream(response);
@@ -784,7 +746,7 @@ describe.skipIf(browserMissing)('chat page in Chromium', () => {
   });
 
   it('stops a streaming reply from the keyboard, keeps its text and leaves it out of the history', async () => {
-    const page = await openPage(1024, 768, scripted.baseUrl);
+    const page = await openPage(1024, 768, scripted.origin);
     const requests: ChatRequestBody[] = [];
     let connectionClosed: () => void = () => undefined;
     const closed = new Promise<number>((resolve) => {
@@ -833,7 +795,7 @@ describe.skipIf(browserMissing)('chat page in Chromium', () => {
   });
 
   it('stops a streaming reply with Escape in the question box', async () => {
-    const page = await openPage(1024, 768, scripted.baseUrl);
+    const page = await openPage(1024, 768, scripted.origin);
     scripted.onChat((_request, response) => {
       startEventStream(response);
       response.write(sseEvent('token', { text: 'Partiel' }));
@@ -893,21 +855,21 @@ describe.skipIf(browserMissing)('chat page in Chromium', () => {
     const apiKey = 'test-key-123';
     const keyed = await serve(createApp({ engine: () => engine, http: { apiKeys: [apiKey] } }));
     try {
-      const missing = await fetchChat(keyed.baseUrl, answerableQuestion);
+      const missing = await fetchChat(keyed.origin, answerableQuestion);
       expect(missing.status).toBe(401);
       expect(missing.headers.get('www-authenticate')).toBe('Bearer');
       const missingError = (missing.body as ErrorBody).error;
       expect(missingError.code).toBe('missing_api_key');
-      const invalid = await fetchChat(keyed.baseUrl, answerableQuestion, undefined, {
+      const invalid = await fetchChat(keyed.origin, answerableQuestion, undefined, {
         Authorization: 'Bearer wrong-key',
       });
       expect(invalid.status).toBe(401);
       const invalidError = (invalid.body as ErrorBody).error;
       expect(invalidError.code).toBe('invalid_api_key');
-      const expected = await fetchAnswer(server.baseUrl, answerableQuestion);
+      const expected = await fetchAnswer(server.origin, answerableQuestion);
       expect(expected.found).toBe(true);
 
-      const page = await openPage(360, 740, keyed.baseUrl);
+      const page = await openPage(360, 740, keyed.origin);
       const authorizations: Promise<string | undefined>[] = [];
       page.on('request', (request) => {
         if (request.url().endsWith('/api/chat')) {
@@ -992,12 +954,12 @@ describe.skipIf(browserMissing)('chat page in Chromium', () => {
   it('shows the rate limit message and when to try again', async () => {
     const limited = await serve(createApp({ engine: () => engine, http: { rateLimitPerMinute: 1 } }));
     try {
-      const page = await openPage(1024, 768, limited.baseUrl);
+      const page = await openPage(1024, 768, limited.origin);
       await ask(page, answerableQuestion);
       expect(await page.locator('.message-answer').count()).toBe(1);
 
       await ask(page, firstQuestion);
-      const limit = await fetchChat(limited.baseUrl, firstQuestion);
+      const limit = await fetchChat(limited.origin, firstQuestion);
       expect(limit.status).toBe(429);
       const { error } = limit.body as ErrorBody;
       expect(error.code).toBe('rate_limited');
@@ -1035,7 +997,7 @@ describe.skipIf(browserMissing)('chat page in Chromium', () => {
       // Ask the API first: each question must cite a hostile passage, or the test would prove nothing.
       const expected = new Map<string, Answer>();
       for (const question of HOSTILE_QUESTIONS) {
-        const answer = await fetchAnswer(hostileServer.baseUrl, question);
+        const answer = await fetchAnswer(hostileServer.origin, question);
         expect(answer.found, question).toBe(true);
         expect(answer.citations.length, question).toBeGreaterThan(0);
         expected.set(question, answer);
@@ -1060,7 +1022,7 @@ describe.skipIf(browserMissing)('chat page in Chromium', () => {
           seen.push(`${event.effectiveDirective} ${event.blockedURI}`);
         });
       });
-      const response = await page.goto(`${hostileServer.baseUrl}/`);
+      const response = await page.goto(`${hostileServer.origin}/`);
       const csp = response?.headers()['content-security-policy'] ?? '';
       expect(csp).toContain("default-src 'self'");
       expect(csp).toContain("script-src 'self'");
@@ -1130,7 +1092,7 @@ describe.skipIf(browserMissing)('chat page in Chromium', () => {
       });
       expect(consoleViolations).toEqual([]);
       expect(pageErrors).toEqual([]);
-      expect(page.url()).toBe(`${hostileServer.baseUrl}/`);
+      expect(page.url()).toBe(`${hostileServer.origin}/`);
 
       // Control: the sensors do see an inline handler blocked by this CSP.
       await page.evaluate(() => {
@@ -1150,10 +1112,10 @@ describe.skipIf(browserMissing)('chat page in Chromium', () => {
   });
 
   it('never serves a file outside server/public, whatever the path', async () => {
-    const control = await rawGet(server.baseUrl, '/chat.js');
+    const control = await rawGet(server.origin, '/chat.js');
     expect(control.status).toBe(200);
     for (const rawPath of TRAVERSAL_PATHS) {
-      const reply = await rawGet(server.baseUrl, rawPath);
+      const reply = await rawGet(server.origin, rawPath);
       expect([400, 404], rawPath).toContain(reply.status);
       expect(reply.type, rawPath).toMatch(/^application\/json/);
       const { error } = JSON.parse(reply.body) as ErrorBody;
