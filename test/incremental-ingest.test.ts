@@ -6,7 +6,10 @@ import { DEFAULTS } from '../core/defaults.js';
 import { loadIndex } from '../core/index/index-store.js';
 import { embeddedText } from '../core/index/vector-index.js';
 import type { Chunk } from '../core/types.js';
-import { ingest, planChanges } from '../ingest/build-index.js';
+import { type IngestProgress, ingest, planChanges } from '../ingest/build-index.js';
+import { debianPdf, debianPdfsMissing } from './helpers/debian-pdfs.js';
+import { makeDocx } from './helpers/make-docx.js';
+import { annualReport, makePdf, paragraph } from './helpers/make-pdf.js';
 import { type OpenAiWireServer, startOpenAiWireServer } from './helpers/openai-wire-server.js';
 import { createWorkspace, type Workspace } from './helpers/test-index.js';
 
@@ -17,7 +20,10 @@ afterEach(async () => {
   await Promise.all(workspaces.splice(0).map((workspace) => workspace.cleanup()));
 });
 
-async function workspace(files: Record<string, string>, environment: NodeJS.ProcessEnv = {}): Promise<Workspace> {
+async function workspace(
+  files: Record<string, string | Uint8Array>,
+  environment: NodeJS.ProcessEnv = {},
+): Promise<Workspace> {
   const created = await createWorkspace(files, environment);
   workspaces.push(created);
   return created;
@@ -161,6 +167,84 @@ describe('incremental ingest', () => {
     const shrunk = await ingest(config);
     expect(shrunk.changes.removed).toHaveLength(5);
     expect(shrunk.changes.refurnished).toHaveLength(4);
+    await expectSameAsFullRebuild(config);
+  }, 120_000);
+
+  it('carries PDF and Word passages over with their pages, keeps an unchanged unreadable file skipped, and writes what a full rebuild writes', async () => {
+    const guide = (version: string) =>
+      makeDocx([
+        { heading: 'Guide des versions', level: 1 },
+        { paragraph: `La version ${version} corrige la lecture des journaux et accélère le démarrage.` },
+        {
+          table: [
+            ['Version', 'Date'],
+            [version, 'mars 2024'],
+          ],
+        },
+      ]);
+    const { root, config } = await workspace({
+      ...manual(3, []),
+      'corpus/rapport.pdf': await annualReport(),
+      'corpus/guide.docx': await guide('2.1'),
+      'corpus/coupe.pdf': new Uint8Array(Buffer.from('%PDF-1.4\n1 0 obj\n<< /Type /Catalog')),
+      ...(debianPdfsMissing ? {} : { 'corpus/fhs-3.0.pdf': debianPdf('fhs') }),
+    });
+    const first = await ingest(config);
+    expect(first.skipped.map((file) => file.source)).toEqual(['corpus/coupe.pdf']);
+    const reason = first.skipped[0]?.reason;
+    expect(reason).toMatch(/PDF/);
+
+    await writeFile(path.join(root, 'corpus/guide.docx'), await guide('2.2'));
+    const memo = await makePdf({
+      title: 'Note de service',
+      pages: [
+        paragraph(['La sauvegarde du serveur de fichiers a lieu chaque nuit à deux heures.'], 100),
+        paragraph(['La restauration d’un fichier se demande au support par un ticket.'], 100),
+      ],
+    });
+    await writeFile(path.join(root, 'corpus/note.pdf'), memo);
+    const planned = await planChanges(config);
+    const progress: IngestProgress[] = [];
+    const second = await ingest(config, { onProgress: (event) => progress.push(event) });
+    expect(second.changes).toEqual(planned);
+    // Carried files count as done; only the pages of the one PDF read (the new one) are counted: the others are not
+    // read again.
+    const files = second.documents.length + second.skipped.length;
+    const reading = progress.filter((event) => event.stage === 'read');
+    expect(reading.map((event) => event.files)).toEqual(Array.from({ length: files }, (_file, index) => index + 1));
+    expect(reading.at(-1)).toEqual({ stage: 'read', files, totalFiles: files, pages: 2 });
+    expect(progress.filter((event) => event.stage === 'embed').at(-1)).toEqual({
+      stage: 'embed',
+      chunks: second.chunkCount,
+      totalChunks: second.chunkCount,
+    });
+    expect(progress.at(-1)).toEqual({ stage: 'write' });
+    expect(second.changes.added).toEqual(['corpus/note.pdf']);
+    expect(second.changes.changed).toEqual(['corpus/guide.docx']);
+    expect(second.changes.unchanged).toContain('corpus/rapport.pdf');
+    // The damaged file is unchanged: skipped again, for the reason recorded, without being read.
+    expect(second.changes.unchanged).toContain('corpus/coupe.pdf');
+    expect(second.skipped).toEqual([{ source: 'corpus/coupe.pdf', checksum: first.skipped[0]?.checksum, reason }]);
+    const unchangedChunks = first.documents
+      .filter((document) => second.changes.unchanged.includes(document.source))
+      .reduce((total, document) => total + document.chunks, 0);
+    expect(second.carriedChunks).toBe(unchangedChunks);
+    const report = second.documents.find((document) => document.source === 'corpus/rapport.pdf');
+    expect(report?.pages).toBe(3);
+    expect(second.documents.find((document) => document.source === 'corpus/note.pdf')?.pages).toBe(2);
+
+    const index = await loadIndex(config.indexDir, config.embedder);
+    const passages = [...index.allChunks()];
+    index.close();
+    const carriedPdf = passages.filter((chunk) => chunk.source === 'corpus/rapport.pdf');
+    expect(carriedPdf.length).toBeGreaterThan(0);
+    expect(carriedPdf.every((chunk) => chunk.page !== undefined && chunk.page >= 1 && chunk.page <= 3)).toBe(true);
+    const memoSentences = passages
+      .filter((chunk) => chunk.source === 'corpus/note.pdf')
+      .flatMap((chunk) => chunk.sentences);
+    expect(memoSentences.map((sentence) => sentence.page)).toEqual([1, 2]);
+    expect(passages.some((chunk) => chunk.source === 'corpus/guide.docx' && chunk.text.includes('2.2'))).toBe(true);
+    expect(passages.some((chunk) => chunk.source === 'corpus/guide.docx' && chunk.text.includes('2.1'))).toBe(false);
     await expectSameAsFullRebuild(config);
   }, 120_000);
 

@@ -58,12 +58,14 @@ describe('npm run ingest', () => {
       'corpus/a.md': '# A\n\nUn premier document.\n',
       'corpus/b.md': '# B\n\nUn deuxième document.\n',
       'corpus/c.md': '# C\n\nUn troisième document.\n',
+      'corpus/vide.pdf': '',
     });
     const index = path.join(root, 'index');
     const args = ['--corpus', path.join(root, 'corpus'), '--out', index, '--dry-run'];
     const first = await runIngest(args, {});
     expect(first.code).toBe(0);
-    expect(first.stdout).toMatch(/Would rebuild the whole index \(there is no index yet\): 3 added/);
+    expect(first.stdout).toMatch(/Would rebuild the whole index \(there is no index yet\): 4 added/);
+    expect(first.stdout).toMatch(/ {2}added {6}corpus\/vide\.pdf {2}\(skipped: the file is empty\)\n/);
     expect(await readdir(root)).toEqual(['corpus']);
 
     expect((await runIngest(args.slice(0, 4), {})).code).toBe(0);
@@ -72,16 +74,20 @@ describe('npm run ingest', () => {
     await writeFile(path.join(root, 'corpus', 'b.md'), '# B\n\nUn deuxième document, revu.\n');
     await rm(path.join(root, 'corpus', 'c.md'));
     await writeFile(path.join(root, 'corpus', 'd.md'), '# D\n\nUn quatrième document.\n');
+    await writeFile(path.join(root, 'corpus', 'e.docx'), 'Un texte sous un faux nom.\n');
     const run = await runIngest(args, {});
     expect(run.stderr).toBe('');
     expect(run.stdout).toBe(
       [
         `Dry run: nothing is written to ${path.relative(PROJECT_ROOT, index)}.`,
         '  added      corpus/d.md',
+        '  added      corpus/e.docx  (skipped: the file is not a DOCX but text; its extension is wrong)',
         '  changed    corpus/b.md',
         '  removed    corpus/c.md',
         '  unchanged  corpus/a.md',
-        'Would update the index: 1 added, 1 changed, 1 removed, 1 unchanged.',
+        '  unchanged  corpus/vide.pdf  (skipped: the file is empty)',
+        'Would update the index: 2 added, 1 changed, 1 removed, 2 unchanged.',
+        'Would skip 2 file(s) that cannot be read.',
         '',
       ].join('\n'),
     );
@@ -136,6 +142,10 @@ describe('npm run ingest', () => {
     // On a slow machine, progress lines may come first.
     expect(run.stderr).toMatch(/^ingest: No document of the corpus folder .*bad could be read:\n/m);
     for (const name of Object.keys(damaged)) expect(run.stderr).toContain(`  bad/${name}: `);
+    const dry = await runIngest(['--corpus', path.join(root, 'bad'), '--dry-run'], environment);
+    expect(dry.code).toBe(1);
+    expect(dry.stdout).toContain(`Would skip ${Object.keys(damaged).length} file(s) that cannot be read.`);
+    expect(dry.stderr).toBe('ingest: no document of the corpus could be read; an ingest would fail.\n');
     const after = await loadIndex(config.indexDir, config.embedder);
     expect(after.directory).toBe(before.directory);
     expect([...after.allChunks()]).toEqual([...before.allChunks()]);
