@@ -44,8 +44,9 @@ Options:
 interface Measure {
   ms: number[];
   summary: IngestSummary | undefined;
-  requests: number;
-  inputs: number;
+  /** Embedding requests the server got, and the texts they held, run by run. */
+  requests: number[];
+  inputs: number[];
 }
 
 async function main(): Promise<number> {
@@ -82,8 +83,8 @@ async function main(): Promise<number> {
         offlineEnvironment({ CORPUS_DIR: corpusDir, INDEX_DIR: path.join(work, `index-${rows.length}`), ...overrides }),
         PROJECT_ROOT,
       );
-      const full: Measure = { ms: [], summary: undefined, requests: 0, inputs: 0 };
-      const update: Measure = { ms: [], summary: undefined, requests: 0, inputs: 0 };
+      const full: Measure = { ms: [], summary: undefined, requests: [], inputs: [] };
+      const update: Measure = { ms: [], summary: undefined, requests: [], inputs: [] };
       // Untimed: loads the modules and warms the JIT, so that the first measured run is not the slowest.
       await ingest(config, { full: true });
       for (let round = 0; round < rounds; round += 1) {
@@ -105,8 +106,8 @@ async function main(): Promise<number> {
           String(summary.documents.length - (summary.changes.fullReason === undefined ? unchangedCount(summary) : 0)),
           String(summary.chunkCount),
           String(summary.embeddedChunks),
-          name === 'lexical' ? '-' : `${measured.requests / rounds}`,
-          name === 'lexical' ? '-' : `${measured.inputs / rounds}`,
+          name === 'lexical' ? '-' : String(median(measured.requests)),
+          name === 'lexical' ? '-' : String(median(measured.inputs)),
           (median(measured.ms) / 1000).toFixed(2),
           measured === update ? ratio.toFixed(3) : '1',
         ]);
@@ -121,8 +122,8 @@ async function main(): Promise<number> {
           'files read',
           'chunks',
           'chunks embedded',
-          'requests per run',
-          'texts sent per run',
+          'requests (median)',
+          'texts sent (median)',
           'median s',
           'time / full',
         ],
@@ -141,10 +142,9 @@ async function main(): Promise<number> {
       into.summary = await run();
       into.ms.push(performance.now() - started);
       const requests = server.requests.slice(seen).filter((request) => request.path === '/v1/embeddings');
-      into.requests += requests.length;
-      into.inputs += requests.reduce(
-        (total, request) => total + (request.body as { input: unknown[] }).input.length,
-        0,
+      into.requests.push(requests.length);
+      into.inputs.push(
+        requests.reduce((total, request) => total + (request.body as { input: unknown[] }).input.length, 0),
       );
     }
     return 0;
