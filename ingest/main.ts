@@ -84,8 +84,8 @@ async function main(): Promise<number> {
   console.log(`${summary.changes.fullReason === undefined ? 'Updated' : 'Rebuilt'} ${describe(summary.changes)}`);
   const { timings } = summary;
   console.log(
-    `Indexed ${summary.chunkCount} chunk(s) (${summary.embeddedChunks} embedded, ${summary.carriedChunks} carried ` +
-      `over) with ${summary.embedderId} (${summary.dimensions} dimensions) ` +
+    `Indexed ${summary.chunkCount} chunk(s) (${summary.carriedChunks} carried over, ${summary.embeddedChunks} ` +
+      `embedded) with ${summary.embedderId} (${summary.dimensions} dimensions) ` +
       `into ${shown(config.indexDir)} in ${Math.round(timings.totalMs)} ms ` +
       `(changes ${Math.round(timings.planMs)}, load and split ${Math.round(timings.splitMs)}, ` +
       `embed and index ${Math.round(timings.indexMs)}, write ${Math.round(timings.writeMs)}).`,
