@@ -1,4 +1,5 @@
 import { DEFAULTS } from '../core/defaults.js';
+import type { DocumentCensus } from '../core/index/census-file.js';
 import { foldText } from '../core/text/analyze.js';
 import type { ReadBlock, Reading } from './readers/reading.js';
 
@@ -23,14 +24,53 @@ export function removeBoilerplate(
   settings: BoilerplateSettings = DEFAULTS.boilerplate,
 ): ReadBlock[][] {
   const census = new BoilerplateCensus(settings);
-  for (const reading of readings) census.count(reading);
+  for (const reading of readings) census.count(censusOf(reading, settings));
   return readings.map((reading) => census.content(reading));
+}
+
+/**
+ * How the census sees a block, the first number of its entry in `DocumentCensus.blocks`:
+ * - `LABEL_KEPT` `[0]`: a heading or question with letters, always kept and never counted;
+ * - `LABEL_DROPPED` `[1]`: a heading or question of fewer than two letters;
+ * - `DROPPED` `[2, hash]`: any other block of fewer than two letters or made of links, counted but never kept;
+ * - `JUDGED` `[3, hash]`: kept unless it names a page of the corpus or repeats on many documents;
+ * - `JUDGED_ROW` `[4, hash, ...cells]`: the same, and left out when each cell that is neither empty nor a link (whose
+ *   hashes follow) names a page of the corpus.
+ */
+const LABEL_KEPT = 0;
+const LABEL_DROPPED = 1;
+const DROPPED = 2;
+const JUDGED = 3;
+const JUDGED_ROW = 4;
+
+/**
+ * What one document brings to the census, in numbers: the names of its page and, per block, its text's hash and
+ * what the judgement of it depends on. Kept with the index, so that the judgement of an unchanged document can be
+ * made again, against a corpus that changed around it, without reading the document.
+ */
+export function censusOf(reading: Reading, settings: BoilerplateSettings = DEFAULTS.boilerplate): DocumentCensus {
+  const keyed = keyedBlocks(reading);
+  const names: number[] = [];
+  if (reading.title !== undefined) names.push(keyHash(normalize(reading.title)));
+  const heading = keyed.find(({ block }) => isLabel(block));
+  if (heading !== undefined) names.push(keyHash(heading.key));
+  const blocks = keyed.map(({ block, key }): number[] => {
+    const fewLetters = (key.match(/\p{L}/gu) ?? []).length < 2;
+    if (isLabel(block)) return [fewLetters ? LABEL_DROPPED : LABEL_KEPT];
+    const hash = keyHash(key);
+    if (fewLetters || block.linkShare >= settings.maxLinkShare) return [DROPPED, hash];
+    if (block.cells === undefined) return [JUDGED, hash];
+    const named = block.cells.filter((cell) => cell.text !== '' && !cell.link);
+    return [JUDGED_ROW, hash, ...named.map((cell) => keyHash(normalize(cell.text)))];
+  });
+  return { names: [...new Set(names)], blocks };
 }
 
 /**
  * What `removeBoilerplate` judges with, gathered one document at a time so that a large corpus need not be held in
  * memory: the page names, and on how many documents each block's text appears. Texts are kept as 53-bit hashes (two
- * FNV-1a halves), so the census holds a few numbers per distinct block rather than the corpus's text.
+ * FNV-1a halves), so the census holds a few numbers per distinct block rather than the corpus's text. Counting is
+ * commutative: the order documents are counted in does not matter.
  */
 export class BoilerplateCensus {
   private readonly pageNames = new Set<number>();
@@ -39,36 +79,34 @@ export class BoilerplateCensus {
 
   constructor(private readonly settings: BoilerplateSettings = DEFAULTS.boilerplate) {}
 
-  /** Counts one document; every document is counted before `content` is asked of any. */
-  count(reading: Reading): void {
-    const keyed = keyedBlocks(reading);
-    if (reading.title !== undefined) this.pageNames.add(keyHash(normalize(reading.title)));
-    const heading = keyed.find(({ block }) => block.kind === 'heading' || block.kind === 'question');
-    if (heading !== undefined) this.pageNames.add(keyHash(heading.key));
-    for (const key of new Set(keyed.filter(({ block }) => !isLabel(block)).map(({ key }) => keyHash(key)))) {
-      this.documentsWith.set(key, (this.documentsWith.get(key) ?? 0) + 1);
+  /** Counts one document, from `censusOf`; every document is counted before any is judged. */
+  count(census: DocumentCensus): void {
+    for (const name of census.names) this.pageNames.add(name);
+    const counted = new Set<number>();
+    for (const [kind, hash] of census.blocks) {
+      if (kind !== LABEL_KEPT && kind !== LABEL_DROPPED && hash !== undefined) counted.add(hash);
     }
+    for (const hash of counted) this.documentsWith.set(hash, (this.documentsWith.get(hash) ?? 0) + 1);
     this.documents += 1;
   }
 
-  /** The blocks of a counted document that are content. */
-  content(reading: Reading): ReadBlock[] {
+  /** Which blocks of a counted document are content, block by block. */
+  kept(census: DocumentCensus): boolean[] {
     const repeatedFrom = Math.max(this.settings.repeatedMinDocuments, this.settings.repeatedMinShare * this.documents);
-    return keyedBlocks(reading)
-      .filter(({ block, key }) => {
-        if ((key.match(/\p{L}/gu) ?? []).length < 2) return false;
-        if (isLabel(block)) return true;
-        if (block.linkShare >= this.settings.maxLinkShare) return false;
-        const hash = keyHash(key);
-        if (this.pageNames.has(hash)) return false;
-        if (block.cells !== undefined && block.cells.every((cell) => this.isNavigationCell(cell))) return false;
-        return (this.documentsWith.get(hash) ?? 0) < repeatedFrom;
-      })
-      .map(({ block }) => block);
+    return census.blocks.map(([kind, hash = 0, ...cells]) => {
+      if (kind === LABEL_KEPT) return true;
+      if (kind !== JUDGED && kind !== JUDGED_ROW) return false;
+      if (this.pageNames.has(hash)) return false;
+      if (kind === JUDGED_ROW && cells.every((cell) => this.pageNames.has(cell))) return false;
+      return (this.documentsWith.get(hash) ?? 0) < repeatedFrom;
+    });
   }
 
-  private isNavigationCell(cell: { text: string; link: boolean }): boolean {
-    return cell.text === '' || cell.link || this.pageNames.has(keyHash(normalize(cell.text)));
+  /** The blocks of a counted document that are content. */
+  content(reading: Reading, census: DocumentCensus = censusOf(reading, this.settings)): ReadBlock[] {
+    const kept = this.kept(census);
+    if (kept.length !== reading.blocks.length) throw new Error('the census is not of this reading');
+    return reading.blocks.filter((_block, index) => kept[index]);
   }
 }
 

@@ -31,6 +31,10 @@ export const INDEX_FILES = {
   embedder: 'embedder.json',
   /** The citable text of each source, one JSON line per source (its byte range is in the manifest). */
   sources: 'sources.jsonl',
+  /** What each source brought to the judgement of page furniture, one JSON line per source. */
+  census: 'census.jsonl',
+  /** The vectors an embedding server gave, as float32 in ordinal order (absent for the lexical embedder). */
+  vectors: 'embeddings.f32',
 } as const;
 
 /** The hnswlib graph of vector shard `shard` (labelled by chunk ordinal). */
@@ -101,12 +105,21 @@ async function writeManifest(staging: string, content: ManifestContent): Promise
 
 /** Reads the manifest of the index `indexDir` names, or undefined when there is none. */
 export async function readManifest(indexDir: string): Promise<Manifest | undefined> {
+  return (await readGeneration(indexDir))?.manifest;
+}
+
+/**
+ * The generation folder `indexDir` names and its manifest, or undefined when there is none; throws
+ * IndexCorruptError when the manifest is unreadable.
+ */
+export async function readGeneration(indexDir: string): Promise<{ directory: string; manifest: Manifest } | undefined> {
   const directory = await realpath(indexDir).catch(() => undefined);
   if (directory === undefined) return undefined;
-  return parseManifest(directory).catch((error: unknown) => {
+  const manifest = await parseManifest(directory).catch((error: unknown) => {
     if (error instanceof IndexMissingError) return undefined;
     throw error;
   });
+  return manifest === undefined ? undefined : { directory, manifest };
 }
 
 /**
@@ -259,7 +272,7 @@ function readFileSyncText(file: string): string {
 }
 
 /** SHA-256 of a file, read as a stream: index files can be larger than a string may be. */
-async function fileChecksum(file: string): Promise<string> {
+export async function fileChecksum(file: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const piece of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(piece as Buffer);
   return hash.digest('hex');

@@ -45,8 +45,13 @@ export class SourceTextWriter {
   }
 
   async add(document: SourceDocument): Promise<void> {
-    const line = Buffer.from(`${JSON.stringify(sourceTextOf(document))}\n`);
-    this.ranges.set(document.source, { offset: this.offset, length: line.length });
+    await this.addText(sourceTextOf(document));
+  }
+
+  /** Adds a source's text as made by `sourceTextOf` (an incremental ingest carries stored ones over as they are). */
+  async addText(text: SourceText): Promise<void> {
+    const line = Buffer.from(`${JSON.stringify(text)}\n`);
+    this.ranges.set(text.source, { offset: this.offset, length: line.length });
     this.offset += line.length;
     this.pending.push(line);
     this.pendingBytes += line.length;
