@@ -38,7 +38,9 @@ export async function runServer(config: Config): Promise<void> {
             const previous = engine;
             engine = await createEngine(index, chatSetup);
             // Requests in flight may still read the previous index's passages until they time out.
-            if (previous !== undefined) setTimeout(() => previous.index.close(), config.http.requestTimeoutMs).unref();
+            if (previous !== undefined) {
+              setTimeout(() => void previous.index.close(), config.http.requestTimeoutMs).unref();
+            }
             logger.info({ index: index.directory, chunks: index.chunkCount }, 'serving a new index');
           },
           onError: (error, directory) =>

@@ -56,7 +56,8 @@ describe('POST /api/answer', () => {
       ['chunkId', 'end', 'n', 'passage', 'quote', 'score', 'section', 'source', 'start', 'title'].sort(),
     );
     expect(body.timings.totalMs).toBeGreaterThanOrEqual(body.timings.retrieveMs);
-    const text = corpus.engine.index.chunk(body.citations[0].chunkId)?.text ?? '';
+    const [chunk] = await corpus.engine.index.chunks([body.citations[0].chunkId]);
+    const text = chunk?.text ?? '';
     expect(text).toBe(body.citations[0].passage);
   });
 
