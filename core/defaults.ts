@@ -169,6 +169,27 @@ export const DEFAULTS = Object.freeze({
      */
     maxBodyBytes: 1024 * 1024,
   }),
+  database: Object.freeze({
+    /** Connections each process keeps open at most: a question takes two or three at once. */
+    poolMax: 10,
+    connectTimeoutMs: 5_000,
+    queryTimeoutMs: 15_000,
+    /**
+     * A replaced generation stays this long for the servers still reading it (a request may take up to
+     * `requestTimeoutMs`, and a server notices a switch within `indexPollMs`), then an ingest removes it.
+     */
+    generationGraceSeconds: 300,
+    /** An ingest writes that it is alive this often… */
+    heartbeatMs: 10_000,
+    /** …and a generation being built whose ingest has not written for this long was abandoned (killed, crashed). */
+    abandonedAfterMs: 10 * 60_000,
+    /** Rows sent per INSERT while a generation is written. */
+    insertBatch: 500,
+    /** Passages, document frequencies and fuzzy expansions a server keeps per generation. */
+    cachedRows: 5_000,
+    /** Search breadth of the HNSW graph (pgvector's `hnsw.ef_search`), as the folder store's `vectors.efSearch`. */
+    efSearch: 256,
+  }),
   http: Object.freeze({
     maxQuestionChars: 2000,
     /** Room for a question and a full history (20 turns of 4000 characters). */

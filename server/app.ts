@@ -37,6 +37,7 @@ export function createApp(dependencies: AppDependencies): express.Express {
     apiKeys: [],
     corsOrigins: [],
     rateLimitPerMinute: 0,
+    rateLimitStore: 'memory',
     requestTimeoutMs: DEFAULTS.http.requestTimeoutMs,
     trustProxy: 0,
     publicUrl: undefined,

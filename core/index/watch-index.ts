@@ -2,9 +2,20 @@ import { realpath } from 'node:fs/promises';
 import type { EmbedderConfig } from '../config.js';
 import { IndexMissingError } from '../errors.js';
 import { type LoadedIndex, loadIndex } from './index-store.js';
+import type { PassageIndex } from './passage-index.js';
 
 export interface IndexWatcher {
   stop(): void;
+}
+
+/** How a server follows the index: each new complete generation, loaded, and each one that failed to load. */
+export interface WatchOptions {
+  /** The generation being served, if any: it is not loaded again. */
+  current: string | undefined;
+  intervalMs: number;
+  onIndex: (index: PassageIndex) => void | Promise<void>;
+  /** A new generation that failed to load, or a store that stopped answering (once, until it answers again). */
+  onError: (error: unknown, generation: string) => void;
 }
 
 export interface WatchIndexOptions {
