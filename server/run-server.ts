@@ -3,11 +3,30 @@ import path from 'node:path';
 import type { Config } from '../core/config.js';
 import { createEngine, type Engine, loadChatSetup } from '../core/engine.js';
 import { IndexMissingError } from '../core/errors.js';
-import { type LoadedIndex, loadIndex } from '../core/index/index-store.js';
-import { watchIndex } from '../core/index/watch-index.js';
+import { openIndexStore } from '../core/index/open-index-store.js';
+import { createPool, isUnavailable, type Pool, withDatabase } from '../core/index/postgres/database.js';
+import { checkSchema } from '../core/index/postgres/migrations.js';
+import { DatabaseRateLimitStore } from './middleware/database-rate-limit-store.js';
 import { createApp } from './app.js';
 import { listen } from './http-server.js';
 import { createLogger } from './logging.js';
+
+/** The pool of the shared rate limit, when it is counted in the database. */
+let rateLimitPool: Pool | undefined;
+
+/**
+ * The database store of the rate limit, when the configuration asks for one; its schema must exist (it is created
+ * by `npm run db:migrate` or `npm run ingest`).
+ */
+async function rateLimitStore(config: Config): Promise<DatabaseRateLimitStore | undefined> {
+  if (config.http.rateLimitStore !== 'database' || config.http.rateLimitPerMinute === 0) return undefined;
+  const database = config.database;
+  if (database === undefined) return undefined;
+  rateLimitPool = createPool(database, () => undefined, 4);
+  const pool = rateLimitPool;
+  await withDatabase(database.url, () => checkSchema(pool, database.schema));
+  return new DatabaseRateLimitStore(pool, database.schema);
+}
 
 /**
  * Serves the index in this process: loads it (or answers 503 until one is ingested), swaps in each new complete
@@ -16,9 +35,10 @@ import { createLogger } from './logging.js';
 export async function runServer(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
   const chatSetup = await loadChatSetup(config.chat, path.join(config.rootDir, 'prompts'));
-  let engine: Engine<LoadedIndex> | undefined;
+  const store = openIndexStore(config);
+  let engine: Engine | undefined;
   try {
-    engine = await createEngine(await loadIndex(config.indexDir, config.embedder), chatSetup);
+    engine = await createEngine(await store.load(), chatSetup);
   } catch (error) {
     if (!(error instanceof IndexMissingError)) throw error;
     logger.warn(`${error.message} Until then every question is answered 503.`);
@@ -29,10 +49,8 @@ export async function runServer(config: Config): Promise<void> {
   const watcher =
     config.indexPollMs === 0
       ? undefined
-      : watchIndex({
-          indexDir: config.indexDir,
-          embedder: config.embedder,
-          current: engine?.index.directory,
+      : store.watch({
+          current: engine?.index.generation,
           intervalMs: config.indexPollMs,
           onIndex: async (index) => {
             const previous = engine;
@@ -41,15 +59,28 @@ export async function runServer(config: Config): Promise<void> {
             if (previous !== undefined) {
               setTimeout(() => void previous.index.close(), config.http.requestTimeoutMs).unref();
             }
-            logger.info({ index: index.directory, chunks: index.chunkCount }, 'serving a new index');
+            logger.info({ index: index.generation, chunks: index.chunkCount }, 'serving a new index');
           },
-          onError: (error, directory) =>
-            logger.error({ err: error, index: directory }, 'new index not loaded; still serving the previous one'),
+          onError: (error, generation) =>
+            logger.error(
+              { err: error, index: generation },
+              isUnavailable(error)
+                ? 'the index store does not answer; still serving what it can'
+                : 'new index not loaded; still serving the previous one',
+            ),
         });
 
-  // Each worker counts for itself; connections are dealt out in turn, so each takes its share of the limit.
-  const http = { ...config.http, rateLimitPerMinute: Math.ceil(config.http.rateLimitPerMinute / config.workers) };
-  const app = createApp({ engine: () => engine, http, logger });
+  const rateLimit = await rateLimitStore(config);
+  // Counted in each process, each worker takes its share of the limit, connections being dealt out in turn;
+  // counted in the database, the limit holds across every process and machine as it is.
+  const perProcess = rateLimit === undefined ? config.workers : 1;
+  const http = { ...config.http, rateLimitPerMinute: Math.ceil(config.http.rateLimitPerMinute / perProcess) };
+  const app = createApp({
+    engine: () => engine,
+    http,
+    logger,
+    ...(rateLimit === undefined ? {} : { rateLimitStore: rateLimit }),
+  });
   const server = listen(app, config.port, config.host, () => {
     const address = server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
@@ -82,7 +113,9 @@ export async function runServer(config: Config): Promise<void> {
     server.close(() => {
       clearInterval(sweep);
       logger.info('stopped');
-      process.exit(0);
+      void Promise.all([store.close(), rateLimitPool?.end()])
+        .catch(() => undefined)
+        .finally(() => process.exit(0));
     });
     server.closeIdleConnections();
   };

@@ -214,6 +214,8 @@ export async function loadIndex(indexDir: string, embedder: EmbedderConfig): Pro
 
 /** The index of a generation folder: passages read lazily, keyword and vector indexes in memory. */
 class FileIndex implements LoadedIndex {
+  private described: IndexDescription | undefined;
+
   constructor(
     readonly directory: string,
     readonly manifest: Manifest,
@@ -228,15 +230,20 @@ class FileIndex implements LoadedIndex {
   }
 
   get description(): IndexDescription {
-    return this.manifest;
+    this.described ??= (() => {
+      const { files: _files, sources, ...rest } = this.manifest;
+      return { ...rest, sources: sources.map(({ text: _text, ...source }) => source) };
+    })();
+    return this.described;
   }
 
   get sources(): readonly IndexedSource[] {
-    return this.manifest.sources;
+    return this.description.sources;
   }
 
+  /** The generation folder's name (not its path, which `/healthz` would show). */
   get generation(): string {
-    return this.directory;
+    return path.basename(this.directory);
   }
 
   sourceText(source: string): Promise<SourceText | undefined> {

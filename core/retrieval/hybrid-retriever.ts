@@ -1,4 +1,5 @@
 import { DEFAULTS } from '../defaults.js';
+import { AppError } from '../errors.js';
 import type { PassageIndex } from '../index/passage-index.js';
 import type { RetrievedChunk } from '../types.js';
 
@@ -34,7 +35,9 @@ export class HybridRetriever implements Retriever {
     let warning: string | undefined;
     const [keywordHits, vectorHits] = await Promise.all([
       this.index.keywordSearch(question, this.options.candidates),
-      this.index.vectorSearch(question, this.options.candidates).catch(() => {
+      this.index.vectorSearch(question, this.options.candidates).catch((error: unknown) => {
+        // An index that cannot answer (a database gone) fails the question; only the embedder is optional.
+        if (error instanceof AppError) throw error;
         warning = 'Vector search failed (the embedding service did not answer); passages come from keyword search.';
         return [];
       }),

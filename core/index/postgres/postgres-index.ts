@@ -11,7 +11,7 @@ import { allowedEdits, fuzzyMatchWeight } from '../keyword-index.js';
 import { chunkSchema, INDEX_FORMAT_VERSION, manifestSchema } from '../manifest.js';
 import type { IndexDescription, IndexedSource, PassageIndex, SearchHit } from '../passage-index.js';
 import { type Pool, quoteName, unavailable, vectorLiteral } from './database.js';
-import { checkSchema } from './migrations.js';
+import { checkSchema, schemaVersion } from './migrations.js';
 
 /**
  * A generation of an index in PostgreSQL, read through the passage index interface: keyword search is BM25 computed
@@ -68,6 +68,8 @@ export interface PostgresIndexOptions {
 export async function loadPostgresIndex(options: PostgresIndexOptions): Promise<PostgresIndex> {
   const { pool, database, indexName } = options;
   try {
+    // A database no ingest has written to yet is an index not built yet: servers wait for it, answering 503.
+    if ((await schemaVersion(pool, database.schema)) === 0) throw missing(indexName);
     await checkSchema(pool, database.schema);
     const s = quoteName(database.schema);
     const found = await pool.query<GenerationRow>(
@@ -77,15 +79,17 @@ export async function loadPostgresIndex(options: PostgresIndexOptions): Promise<
       [indexName],
     );
     const row = found.rows[0];
-    if (row === undefined) {
-      throw new IndexMissingError(
-        `The database holds no index named ${indexName} yet. Build it with \`npm run ingest\` (INDEX_STORE=postgres).`,
-      );
-    }
+    if (row === undefined) throw missing(indexName);
     return await openGeneration(options, row);
   } catch (error) {
     throw unavailable(database.url, error);
   }
+}
+
+function missing(indexName: string): IndexMissingError {
+  return new IndexMissingError(
+    `The database holds no index named ${indexName} yet. Build it with \`npm run ingest\` (INDEX_STORE=postgres).`,
+  );
 }
 
 /** Opens a generation given its row: reads its sources and restores its question embedder. */
