@@ -13,6 +13,7 @@ import { ingest, staleReason } from '../ingest/build-index.js';
 import { readCorpusFile, toDocuments } from '../ingest/load-documents.js';
 import { splitIntoChunks } from '../ingest/split-into-chunks.js';
 import { COMMUNIQUE, createWorkspace, type Workspace } from './helpers/test-index.js';
+import { describeIndexStore } from './index-store.case.js';
 
 let workspace: Workspace;
 beforeEach(async () => {
@@ -145,3 +146,5 @@ describe('the index on disk', () => {
     expect(siblings.filter((name) => name.startsWith('.'))).toEqual([]);
   });
 });
+
+describeIndexStore('folder', { environment: () => Promise.resolve({}) });
