@@ -183,7 +183,11 @@ describe('other routes', () => {
   it('reports health once the index is loaded, 503 before', async () => {
     const response = await fetch(`${base}/healthz`);
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ status: 'ok', chunks: corpus.engine.index.chunkCount });
+    expect(await response.json()).toEqual({
+      status: 'ok',
+      chunks: corpus.engine.index.chunkCount,
+      generation: corpus.engine.index.generation,
+    });
     await expectError(await fetch(`${unloaded}/healthz`), 503, 'index_unavailable');
   });
 
