@@ -172,6 +172,8 @@ export const DEFAULTS = Object.freeze({
   database: Object.freeze({
     /** Connections each process keeps open at most: a question takes two or three at once. */
     poolMax: 10,
+    /** Connections of a server's second pool: migrations at start-up, then the shared rate limit's counts. */
+    rateLimitPoolMax: 4,
     connectTimeoutMs: 5_000,
     queryTimeoutMs: 15_000,
     /**

@@ -1,31 +1,41 @@
 import cluster from 'node:cluster';
 import path from 'node:path';
 import type { Config } from '../core/config.js';
+import { DEFAULTS } from '../core/defaults.js';
 import { createEngine, type Engine, loadChatSetup } from '../core/engine.js';
 import { IndexMissingError } from '../core/errors.js';
 import { openIndexStore } from '../core/index/open-index-store.js';
 import { createPool, isUnavailable, type Pool, withDatabase } from '../core/index/postgres/database.js';
-import { checkSchema } from '../core/index/postgres/migrations.js';
+import { checkSchema, migrate } from '../core/index/postgres/migrations.js';
 import { DatabaseRateLimitStore } from './middleware/database-rate-limit-store.js';
 import { createApp } from './app.js';
 import { listen } from './http-server.js';
 import { createLogger } from './logging.js';
 
-/** The pool of the shared rate limit, when it is counted in the database. */
-let rateLimitPool: Pool | undefined;
-
 /**
- * The database store of the rate limit, when the configuration asks for one; its schema must exist (it is created
- * by `npm run db:migrate` or `npm run ingest`).
+ * The database a server uses (for its index or its shared rate limit), made ready before the server listens: the
+ * migrations it lacks are applied (under the migrations' lock, a no-op when the schema is current), so that servers
+ * may start before the first ingest, and a schema newer than this version reads is refused. A database that does
+ * not answer stops the start-up with a message naming it. Returns the rate limit's store when requests are counted
+ * in the database.
  */
-async function rateLimitStore(config: Config): Promise<DatabaseRateLimitStore | undefined> {
-  if (config.http.rateLimitStore !== 'database' || config.http.rateLimitPerMinute === 0) return undefined;
+async function prepareDatabase(
+  config: Config,
+): Promise<{ rateLimit: DatabaseRateLimitStore | undefined; pool?: Pool }> {
   const database = config.database;
-  if (database === undefined) return undefined;
-  rateLimitPool = createPool(database, () => undefined, 4);
-  const pool = rateLimitPool;
-  await withDatabase(database.url, () => checkSchema(pool, database.schema));
-  return new DatabaseRateLimitStore(pool, database.schema);
+  const countsThere = config.http.rateLimitStore === 'database' && config.http.rateLimitPerMinute > 0;
+  if (database === undefined || (config.indexStore !== 'postgres' && !countsThere)) return { rateLimit: undefined };
+  const pool = createPool(database, () => undefined, DEFAULTS.database.rateLimitPoolMax);
+  try {
+    await withDatabase(database.url, async () => {
+      await migrate(pool, database.schema);
+      await checkSchema(pool, database.schema);
+    });
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw error;
+  }
+  return { rateLimit: countsThere ? new DatabaseRateLimitStore(pool, database.schema) : undefined, pool };
 }
 
 /**
@@ -35,6 +45,7 @@ async function rateLimitStore(config: Config): Promise<DatabaseRateLimitStore | 
 export async function runServer(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
   const chatSetup = await loadChatSetup(config.chat, path.join(config.rootDir, 'prompts'));
+  const database = await prepareDatabase(config);
   const store = openIndexStore(config);
   let engine: Engine | undefined;
   try {
@@ -70,7 +81,7 @@ export async function runServer(config: Config): Promise<void> {
             ),
         });
 
-  const rateLimit = await rateLimitStore(config);
+  const rateLimit = database.rateLimit;
   // Counted in each process, each worker takes its share of the limit, connections being dealt out in turn;
   // counted in the database, the limit holds across every process and machine as it is.
   const perProcess = rateLimit === undefined ? config.workers : 1;
@@ -113,7 +124,7 @@ export async function runServer(config: Config): Promise<void> {
     server.close(() => {
       clearInterval(sweep);
       logger.info('stopped');
-      void Promise.all([store.close(), rateLimitPool?.end()])
+      void Promise.all([store.close(), database.pool?.end()])
         .catch(() => undefined)
         .finally(() => process.exit(0));
     });

@@ -1,48 +1,33 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { freePort } from './free-port.js';
 
 /**
- * A real PostgreSQL (18, with the real pgvector) speaking the wire protocol on a loopback port: PGlite's socket
- * server, from npm, in a child process. Tests reach it through the `pg` client exactly as a remote server; it can
- * be killed and started again on the same port and data folder, as a database that goes away and comes back.
+ * A real PostgreSQL (18, with the real pgvector) speaking the wire protocol on a loopback port: PGlite from npm, in
+ * a child process (`pglite-wire-server.ts`). Tests reach it through the `pg` client exactly as a remote server.
  */
 export interface PgliteServer {
   url: string;
   port: number;
   /** Resolves once the server accepts connections (PGlite takes several seconds to start). */
   ready: Promise<void>;
-  /** Stops the server (SIGKILL: a database that goes away at once). */
+  /** Stops the server. */
   stop: () => Promise<void>;
 }
 
-const SERVER_SCRIPT = path.join(
-  path.dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite-socket')),
-  'scripts',
-  'server.js',
-);
+const SERVER_SCRIPT = path.join(import.meta.dirname, 'pglite-wire-server.ts');
+/** tsx's loader, to run the server's TypeScript in a plain Node process. */
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
-export interface PgliteServerOptions {
-  /** A data folder, to start again on the same data; in memory without it. */
-  dataDir?: string;
-  port?: number;
-}
-
-/** Starts PGlite's socket server with the vector extension; does not wait for it (see `ready`). */
-export async function startPgliteServer(options: PgliteServerOptions = {}): Promise<PgliteServer> {
-  const port = options.port ?? (await freePort());
+/** Starts PGlite with the vector extension, in memory, on a free port; does not wait for it (see `ready`). */
+export async function startPgliteServer(): Promise<PgliteServer> {
+  const port = await freePort();
   const child: ChildProcess = spawn(
     process.execPath,
-    [
-      SERVER_SCRIPT,
-      `--port=${port}`,
-      '--host=127.0.0.1',
-      `--db=${options.dataDir ?? 'memory://'}`,
-      '--extensions=@electric-sql/pglite-pgvector:vector',
-      '--max-connections=200',
-    ],
+    ['--import', TSX, SERVER_SCRIPT, `--port=${port}`, '--db=memory://'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
