@@ -66,7 +66,8 @@ async function drain(): Promise<void> {
 /** A client gone inside its transaction: roll it back, so that the others may go on. */
 async function release(client: Client): Promise<void> {
   if (owner !== client) return;
-  await db.runExclusive(() => db.exec('ROLLBACK'));
+  // Not under runExclusive: exec takes PGlite's lock itself. Nothing else runs while a client owns the session.
+  await db.exec('ROLLBACK');
   owner = undefined;
 }
 
