@@ -15,6 +15,7 @@ import type { Chunk, SourceDocument } from '../core/types.js';
 import { ingest, staleReason } from '../ingest/build-index.js';
 import { loadDocuments } from '../ingest/load-documents.js';
 import { splitIntoChunks } from '../ingest/split-into-chunks.js';
+import { annualReport } from './helpers/make-pdf.js';
 import { COMMUNIQUE, createWorkspace, type Workspace } from './helpers/test-index.js';
 
 /**
@@ -110,6 +111,30 @@ export function describeIndexStore(name: string, kind: StoreUnderTest): void {
       expect(await index.sourceText(COMMUNIQUE)).toEqual(document === undefined ? undefined : sourceTextOf(document));
       expect(await index.sourceText('../etc/passwd')).toBeUndefined();
       await expect(index.check()).resolves.toBeUndefined();
+    });
+
+    it('keeps the pages of a PDF (its passages, sentences and text spans) and the files it could not read', async () => {
+      const { writeFile } = await import('node:fs/promises');
+      await writeFile(path.join(workspace.root, 'corpus', 'rapport.pdf'), await annualReport());
+      await writeFile(path.join(workspace.root, 'corpus', 'vide.pdf'), '');
+      const summary = await ingest(workspace.config);
+      const index = await load(workspace.config);
+      const pdf = (await collect(index.allChunks())).filter((chunk) => chunk.source === 'corpus/rapport.pdf');
+      expect(pdf.map((chunk) => chunk.page)).toEqual([1, 2, 3]);
+      expect(pdf.every((chunk) => chunk.sentences.every((sentence) => sentence.page === chunk.page))).toBe(true);
+      expect((await index.chunks([pdf[1]?.id ?? '']))[0]).toEqual(pdf[1]);
+      const text = await index.sourceText('corpus/rapport.pdf');
+      expect(text?.pages).toHaveLength(3);
+      for (const chunk of pdf) {
+        const page = text?.pages?.[(chunk.page ?? 0) - 1];
+        expect(chunk.start).toBeGreaterThanOrEqual(page?.start ?? NaN);
+        expect(chunk.start).toBeLessThan(page?.end ?? NaN);
+      }
+      expect((await index.sourceText(COMMUNIQUE))?.pages).toBeUndefined();
+      expect(index.description.skipped).toEqual(summary.skipped);
+      expect(index.description.skipped.map((file) => file.source)).toEqual(['corpus/vide.pdf']);
+      // Unchanged, the unreadable file leaves the index up to date.
+      expect(await staleReason(workspace.config)).toBeUndefined();
     });
 
     it('ranks keyword hits as the in-memory keyword index does, fuzzy matches and half-weight context included', async () => {
