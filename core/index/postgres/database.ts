@@ -30,6 +30,8 @@ export function createPool(
     query_timeout: config.queryTimeoutMs + 2_000,
     idleTimeoutMillis: 30_000,
     keepAlive: true,
+    // A command (ingest, eval) ends once its work is done; a server is kept alive by its listening socket.
+    allowExitOnIdle: true,
     application_name: 'cited-answers',
   });
   pool.on('error', onIdleError);
