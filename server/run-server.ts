@@ -35,7 +35,11 @@ async function prepareDatabase(
     await pool.end().catch(() => undefined);
     throw error;
   }
-  return { rateLimit: countsThere ? new DatabaseRateLimitStore(pool, database.schema) : undefined, pool };
+  if (!countsThere) {
+    await pool.end();
+    return { rateLimit: undefined };
+  }
+  return { rateLimit: new DatabaseRateLimitStore(pool, database.schema), pool };
 }
 
 /**

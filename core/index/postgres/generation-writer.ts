@@ -124,7 +124,7 @@ export class GenerationWriter {
       await this.settle();
       await this.writeKeywords(keywords);
       const dimensions = description.embedder.dimensions;
-      const { m, efConstruction } = DEFAULTS.vectors;
+      const { m, efConstruction } = DEFAULTS.database.graph;
       await inTransaction(this.pool, async (client) => {
         // More memory makes the graph build faster; SET LOCAL keeps it to this transaction.
         await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
