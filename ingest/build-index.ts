@@ -582,7 +582,8 @@ async function ingestIntoDatabase(config: Config, options: IngestOptions): Promi
   const served = await servedDescription(config);
   const timings = { planMs: 0, splitMs: 0, indexMs: 0, writeMs: 0 };
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'cited-answers-ingest-'));
-  const pool = createPool(database, () => undefined, 2);
+  // No statement bound: building the HNSW index of a large corpus takes minutes.
+  const pool = createPool(database, () => undefined, 2, 0);
   let writer: GenerationWriter | undefined;
   try {
     writer = await GenerationWriter.begin(pool, database, config.indexName);

@@ -13,12 +13,15 @@ export type Queryable = pg.Pool | pg.PoolClient;
 
 /**
  * Opens a pool (connections are made on demand). An idle connection that breaks (the database restarted) is
- * reported to `onIdleError` and replaced at the next query: it must never bring the process down.
+ * reported to `onIdleError` and replaced at the next query: it must never bring the process down. Statements are
+ * bounded by `queryTimeoutMs` (`DATABASE_QUERY_TIMEOUT_MS`, for questions); 0 leaves them unbounded, for an ingest
+ * whose index builds take as long as the corpus needs.
  */
 export function createPool(
   config: DatabaseConfig,
   onIdleError: (error: Error) => void = () => undefined,
   max = config.poolMax,
+  queryTimeoutMs = config.queryTimeoutMs,
 ): Pool {
   const pool = new pg.Pool({
     connectionString: config.url,
@@ -26,8 +29,7 @@ export function createPool(
     connectionTimeoutMillis: config.connectTimeoutMs,
     // The database cancels a statement past the bound; the client stops waiting a little later, for a database
     // that stopped answering altogether.
-    statement_timeout: config.queryTimeoutMs,
-    query_timeout: config.queryTimeoutMs + 2_000,
+    ...(queryTimeoutMs === 0 ? {} : { statement_timeout: queryTimeoutMs, query_timeout: queryTimeoutMs + 2_000 }),
     idleTimeoutMillis: 30_000,
     keepAlive: true,
     // A command (ingest, eval) ends once its work is done; a server is kept alive by its listening socket.
