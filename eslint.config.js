@@ -22,6 +22,8 @@ export default defineConfig(
       'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
       // Sources import each other as `./file.js`, which TypeScript resolves to `./file.ts`.
       'import-x/resolver-next': [createNodeResolver({ extensionAlias: { '.js': ['.ts', '.js'] } })],
+      // PGlite's bundle (the test database) is too deep for the parser; a package cannot be part of a cycle of ours.
+      'import-x/ignore': ['node_modules/@electric-sql/'],
     },
     rules: {
       'import-x/no-cycle': 'error',

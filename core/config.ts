@@ -16,6 +16,28 @@ const environmentSchema = z.object({
   HOST: z.string().trim().min(1).default('127.0.0.1'),
   CORPUS_DIR: z.string().trim().min(1).default('corpus'),
   INDEX_DIR: z.string().trim().min(1).default(path.join('data', 'index')),
+  INDEX_STORE: z.enum(['folder', 'postgres']).default('folder'),
+  INDEX_NAME: z
+    .string()
+    .trim()
+    .regex(/^[\p{L}\p{N}_.-]{1,100}$/u, 'letters, digits, _ . - only, at most 100')
+    .default('default'),
+  DATABASE_URL: optionalText.pipe(
+    z
+      .string()
+      .regex(/^postgres(?:ql)?:\/\//, 'a postgres:// or postgresql:// connection string')
+      .optional(),
+  ),
+  DATABASE_SCHEMA: z
+    .string()
+    .trim()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lowercase SQL name: letters, digits and _')
+    .default('cited_answers'),
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(1000).default(DEFAULTS.database.poolMax),
+  DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(DEFAULTS.database.connectTimeoutMs),
+  DATABASE_QUERY_TIMEOUT_MS: z.coerce.number().int().min(100).default(DEFAULTS.database.queryTimeoutMs),
+  GENERATION_GRACE_SECONDS: z.coerce.number().int().min(0).default(DEFAULTS.database.generationGraceSeconds),
+  RATE_LIMIT_STORE: z.enum(['auto', 'memory', 'database']).default('auto'),
   EMBEDDER: z.enum(['auto', 'lexical', 'openai']).default('auto'),
   LEXICAL_DIMENSIONS: z.coerce.number().int().min(64).max(16384).default(DEFAULTS.lexicalEmbeddings.dimensions),
   OPENAI_API_KEY: optionalText,
@@ -87,6 +109,20 @@ export interface ChatConfig {
   temperature: number;
 }
 
+/** The PostgreSQL database that holds the index (INDEX_STORE=postgres) or the shared rate limit. */
+export interface DatabaseConfig {
+  /** Connection string, password included: never printed (see `describeDatabase`). */
+  url: string;
+  /** Schema the product's tables live in. */
+  schema: string;
+  poolMax: number;
+  connectTimeoutMs: number;
+  /** Longest a statement may run before the database cancels it. */
+  queryTimeoutMs: number;
+  /** How long a replaced generation stays readable by servers still on it, before an ingest removes it. */
+  generationGraceSeconds: number;
+}
+
 /** What guards the HTTP API. */
 export interface HttpConfig {
   /** Bearer keys accepted on /api/*; empty: no authentication. */
@@ -95,6 +131,8 @@ export interface HttpConfig {
   corsOrigins: string[];
   /** Requests per minute per key (or per address without keys); 0: no limit. */
   rateLimitPerMinute: number;
+  /** Where requests are counted: in each process, or in the database every process shares (exact across them). */
+  rateLimitStore: 'memory' | 'database';
   requestTimeoutMs: number;
   /** Proxies in front of the server whose X-Forwarded-For is trusted, for the client address. */
   trustProxy: number;
@@ -112,7 +150,13 @@ export interface Config {
   /** Absolute path of the project root: sources are reported relative to it. */
   rootDir: string;
   corpusDir: string;
+  /** The index folder (INDEX_STORE=folder). */
   indexDir: string;
+  /** Where the index is kept: a folder on this machine, or a PostgreSQL database any number of servers share. */
+  indexStore: 'folder' | 'postgres';
+  /** The index's name in the database: one database holds several. */
+  indexName: string;
+  database: DatabaseConfig | undefined;
   embedder: EmbedderConfig;
   chat: ChatConfig | undefined;
   /** The model `npm run eval -- --judge` asks, at the chat model's server; the chat model itself when unset. */
@@ -163,12 +207,38 @@ export function parseConfig(environment: NodeJS.ProcessEnv, rootDir = process.cw
   const chat = chatConfig(values);
   const absoluteRoot = path.resolve(rootDir);
   const corpusDir = path.resolve(absoluteRoot, values.CORPUS_DIR);
+  const database: DatabaseConfig | undefined =
+    values.DATABASE_URL === undefined
+      ? undefined
+      : {
+          url: values.DATABASE_URL,
+          schema: values.DATABASE_SCHEMA,
+          poolMax: values.DATABASE_POOL_MAX,
+          connectTimeoutMs: values.DATABASE_CONNECT_TIMEOUT_MS,
+          queryTimeoutMs: values.DATABASE_QUERY_TIMEOUT_MS,
+          generationGraceSeconds: values.GENERATION_GRACE_SECONDS,
+        };
+  if (values.INDEX_STORE === 'postgres' && database === undefined) {
+    throw new ConfigError('INDEX_STORE=postgres needs DATABASE_URL (postgres://user:password@host:5432/database).');
+  }
+  if (values.RATE_LIMIT_STORE === 'database' && database === undefined) {
+    throw new ConfigError('RATE_LIMIT_STORE=database needs DATABASE_URL.');
+  }
+  const rateLimitStore =
+    values.RATE_LIMIT_STORE === 'auto'
+      ? values.INDEX_STORE === 'postgres'
+        ? 'database'
+        : 'memory'
+      : values.RATE_LIMIT_STORE;
   return Object.freeze({
     port: values.PORT,
     host: values.HOST,
     rootDir: absoluteRoot,
     corpusDir,
     indexDir: path.resolve(absoluteRoot, values.INDEX_DIR),
+    indexStore: values.INDEX_STORE,
+    indexName: values.INDEX_NAME,
+    database: database === undefined ? undefined : Object.freeze(database),
     embedder: Object.freeze(embedder),
     chat: chat === undefined ? undefined : Object.freeze(chat),
     judgeModel: values.JUDGE_MODEL,
@@ -176,6 +246,7 @@ export function parseConfig(environment: NodeJS.ProcessEnv, rootDir = process.cw
       apiKeys: list(values.API_KEYS),
       corsOrigins: list(values.CORS_ORIGINS),
       rateLimitPerMinute: values.RATE_LIMIT_PER_MINUTE,
+      rateLimitStore,
       requestTimeoutMs: values.REQUEST_TIMEOUT_MS,
       trustProxy: values.TRUST_PROXY,
       publicUrl: values.PUBLIC_URL?.replace(/\/+$/, ''),

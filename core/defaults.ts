@@ -169,6 +169,35 @@ export const DEFAULTS = Object.freeze({
      */
     maxBodyBytes: 1024 * 1024,
   }),
+  database: Object.freeze({
+    /** Connections each process keeps open at most: a question takes two or three at once. */
+    poolMax: 10,
+    /** Connections of a server's second pool: migrations at start-up, then the shared rate limit's counts. */
+    rateLimitPoolMax: 4,
+    connectTimeoutMs: 5_000,
+    queryTimeoutMs: 15_000,
+    /**
+     * A replaced generation stays this long for the servers still reading it (a request may take up to
+     * `requestTimeoutMs`, and a server notices a switch within `indexPollMs`), then an ingest removes it.
+     */
+    generationGraceSeconds: 300,
+    /** An ingest writes that it is alive this often… */
+    heartbeatMs: 10_000,
+    /** …and a generation being built whose ingest has not written for this long was abandoned (killed, crashed). */
+    abandonedAfterMs: 10 * 60_000,
+    /** Rows sent per INSERT while a generation is written. */
+    insertBatch: 500,
+    /** Passages, document frequencies and fuzzy expansions a server keeps per generation. */
+    cachedRows: 5_000,
+    /** Search breadth of the HNSW graph (pgvector's `hnsw.ef_search`), as the folder store's `vectors.efSearch`. */
+    efSearch: 256,
+    /**
+     * pgvector's HNSW graph. With the folder store's M 12 and efConstruction 40, pgvector found 0.984 of the true
+     * 10 nearest at ef 256 (61 questions over 3,985 generated passages and the communiqué, lexical vectors) and once
+     * lost the one passage that answered; M 16 and efConstruction 128 found 1.000, and built no slower.
+     */
+    graph: Object.freeze({ m: 16, efConstruction: 128 }),
+  }),
   http: Object.freeze({
     maxQuestionChars: 2000,
     /** Room for a question and a full history (20 turns of 4000 characters). */

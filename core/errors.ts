@@ -76,3 +76,20 @@ export class UnreadableDocumentError extends KnownError {
     super('unreadable_document', reason);
   }
 }
+
+/**
+ * The database that holds the index (or the shared rate limit) cannot be reached or does not answer: at start-up a
+ * message for the person starting the server, at question time a 503 the client may retry.
+ */
+export class DatabaseUnavailableError extends AppError {
+  constructor(message: string) {
+    super(503, 'database_unavailable', message);
+  }
+}
+
+/** The database's schema is missing, older or newer than this version reads. */
+export class DatabaseSchemaError extends KnownError {
+  constructor(message: string) {
+    super('database_schema', message);
+  }
+}

@@ -2,7 +2,8 @@ import path from 'node:path';
 import type { Config } from '../core/config.js';
 import { type ChatSetup, createEngine } from '../core/engine.js';
 import type { ExtractiveOptions } from '../core/answer/extractive-answerer.js';
-import { type LoadedIndex, loadIndex } from '../core/index/index-store.js';
+import { openIndexStore } from '../core/index/open-index-store.js';
+import type { PassageIndex } from '../core/index/passage-index.js';
 import type { SourceDocument } from '../core/types.js';
 import { ingest, staleReason } from '../ingest/build-index.js';
 import { loadDocuments } from '../ingest/load-documents.js';
@@ -27,29 +28,33 @@ export async function prepareSet(set: EvalSet): Promise<PreparedSet> {
   return { set, documents, sourceTexts, cases };
 }
 
-/** The configuration a set is indexed and answered with: its corpus, and an index folder of its own. */
+/**
+ * The configuration a set is indexed and answered with: its corpus, and an index of its own (a folder, or an index
+ * named after the set in the database).
+ */
 export function setConfig(config: Readonly<Config>, set: EvalSet): Readonly<Config> {
   return Object.freeze({
     ...config,
     corpusDir: set.corpusDir,
     indexDir: path.join(config.rootDir, '.eval', 'indexes', set.name),
+    indexName: `eval-${set.name}`,
   });
 }
 
 /** Builds the set's index when it is missing or stale, and loads it. */
-export async function indexOf(config: Readonly<Config>, set: EvalSet): Promise<LoadedIndex> {
+export async function indexOf(config: Readonly<Config>, set: EvalSet): Promise<PassageIndex> {
   const configured = setConfig(config, set);
   const reason = await staleReason(configured);
   if (reason !== undefined) {
     console.error(`Building the index of ${set.name}: ${reason}.`);
     await ingest(configured);
   }
-  return loadIndex(configured.indexDir, configured.embedder);
+  return openIndexStore(configured).load();
 }
 
 /** The product answering in this process over a set's index, with the given answering settings. */
 export async function inProcessSetTarget(
-  index: LoadedIndex,
+  index: PassageIndex,
   chat: ChatSetup | undefined,
   answering?: ExtractiveOptions,
 ): Promise<EvalTarget> {

@@ -1,4 +1,5 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { EmbeddingsInterface } from '@langchain/core/embeddings';
 import type { Config } from '../core/config.js';
@@ -16,13 +17,17 @@ import {
   writeIndex,
 } from '../core/index/index-store.js';
 import { readLines } from '../core/index/json-lines.js';
+import { openIndexStore } from '../core/index/open-index-store.js';
+import type { IndexDescription } from '../core/index/passage-index.js';
+import { createPool } from '../core/index/postgres/database.js';
+import { GenerationWriter } from '../core/index/postgres/generation-writer.js';
 import { KeywordIndexBuilder, keywordTerms } from '../core/index/keyword-index.js';
 import { INDEX_FORMAT_VERSION, type Manifest } from '../core/index/manifest.js';
 import { SourceTextWriter } from '../core/index/source-texts.js';
 import { openStoredGeneration, type StoredGeneration } from '../core/index/stored-generation.js';
 import { type OrdinalRange, VectorFileWriter } from '../core/index/vector-file.js';
 import { embeddedText, VectorIndexBuilder } from '../core/index/vector-index.js';
-import type { Chunk, Language } from '../core/types.js';
+import type { Chunk, Language, SourceDocument } from '../core/types.js';
 import {
   type CorpusFile,
   fileChecksum,
@@ -44,7 +49,7 @@ import {
   settingsChange,
 } from './plan-ingest.js';
 import { ReadingSpool } from './reading-spool.js';
-import { censusOf } from './remove-boilerplate.js';
+import { BoilerplateCensus, censusOf } from './remove-boilerplate.js';
 import { type ChunkerSettings, splitIntoChunks } from './split-into-chunks.js';
 
 /** What ingest reports of each document. */
@@ -141,6 +146,7 @@ const EMBEDDING_BATCH = 64;
  * index in place keeps serving.
  */
 export async function ingest(config: Config, options: IngestOptions = {}): Promise<IngestSummary> {
+  if (config.indexStore === 'postgres') return ingestIntoDatabase(config, options);
   const chunker = options.chunker ?? DEFAULTS.chunking;
   const report = options.onProgress ?? (() => undefined);
   const clock = stopwatch();
@@ -196,6 +202,11 @@ export async function planChanges(
   options: Pick<IngestOptions, 'chunker' | 'full'> = {},
 ): Promise<IngestChanges> {
   const files = await corpusFiles(config);
+  if (config.indexStore === 'postgres') {
+    const skipped: SkippedFile[] = [];
+    for await (const [, read] of readAhead(files, readOrSkip)) if ('reason' in read) skipped.push(read);
+    return databaseChanges(await servedDescription(config), files, skipped);
+  }
   const stored = await openStoredGeneration(config.indexDir);
   try {
     return changesOf(await planIngest(files, stored, ingestSettings(config, options.chunker), options));
@@ -503,6 +514,205 @@ async function* embedInBatches(
   if (batch.length > 0) yield* await embeddings.embedDocuments(batch);
 }
 
+/** Why an ingest into PostgreSQL reads the whole corpus: the database store writes each generation whole. */
+const WHOLE_GENERATION = 'the PostgreSQL store writes each generation whole';
+
+/** A corpus file read, or the reason it cannot be. */
+async function readOrSkip(file: CorpusFile): Promise<ReadFile | SkippedFile> {
+  try {
+    return await readCorpusFile(file);
+  } catch (error) {
+    if (!(error instanceof UnreadableDocumentError)) throw error;
+    return { source: file.source, checksum: await fileChecksum(file), reason: error.message };
+  }
+}
+
+/** What the database serves now, if anything. */
+async function servedDescription(config: Config): Promise<IndexDescription | undefined> {
+  const store = openIndexStore(config);
+  return store
+    .describe()
+    .catch(() => undefined)
+    .finally(() => store.close());
+}
+
+/** The corpus's files against the generation served: what a new generation adds, changes and drops. */
+async function databaseChanges(
+  served: IndexDescription | undefined,
+  files: readonly CorpusFile[],
+  skipped: SkippedFile[],
+): Promise<IngestChanges> {
+  const indexed = new Map(
+    [...(served?.sources ?? []), ...(served?.skipped ?? [])].map((source) => [source.source, source.checksum]),
+  );
+  const changes: IngestChanges = {
+    fullReason: WHOLE_GENERATION,
+    added: [],
+    changed: [],
+    removed: [],
+    unchanged: [],
+    refurnished: [],
+    skipped,
+  };
+  const present = new Set<string>();
+  for (const file of files) {
+    present.add(file.source);
+    const checksum = indexed.get(file.source);
+    if (checksum === undefined) changes.added.push(file.source);
+    else if (checksum !== (await fileChecksum(file))) changes.changed.push(file.source);
+    else changes.unchanged.push(file.source);
+  }
+  changes.removed = [...indexed.keys()].filter((source) => !present.has(source)).sort();
+  return changes;
+}
+
+/**
+ * Writes a new generation of the whole corpus into the database and makes it current in one transaction. Files are
+ * read twice (a census of page furniture, then the content, kept in a spool between the two), split, and their
+ * passages inserted in batches with their vectors while the next batch is embedded; then the keyword postings are
+ * written and the database builds the HNSW index. The spool and the chunk file live in a temporary folder.
+ */
+async function ingestIntoDatabase(config: Config, options: IngestOptions): Promise<IngestSummary> {
+  const database = config.database;
+  if (database === undefined) throw new Error('INDEX_STORE=postgres without a database');
+  const chunker = options.chunker ?? DEFAULTS.chunking;
+  const report = options.onProgress ?? (() => undefined);
+  const clock = stopwatch();
+  const files = await corpusFiles(config);
+  const served = await servedDescription(config);
+  const timings = { planMs: 0, splitMs: 0, indexMs: 0, writeMs: 0 };
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'cited-answers-ingest-'));
+  // No statement bound: building the HNSW index of a large corpus takes minutes.
+  const pool = createPool(database, () => undefined, 2, 0);
+  let writer: GenerationWriter | undefined;
+  try {
+    writer = await GenerationWriter.begin(pool, database, config.indexName);
+    const generationWriter = writer;
+    const chunksFile = path.join(scratch, 'chunks.jsonl');
+    const writerOfChunks = await ChunkWriter.create(chunksFile);
+    const keywords = new KeywordIndexBuilder();
+    const lexical =
+      config.embedder.kind === 'lexical'
+        ? new LexicalEmbeddings({ dimensions: config.embedder.dimensions })
+        : undefined;
+    const documents: IngestedDocument[] = [];
+    const skipped: SkippedFile[] = [];
+    const spool = await ReadingSpool.create(path.join(scratch, SPOOL_FILE));
+    try {
+      const census = new BoilerplateCensus();
+      let pages = 0;
+      for await (const [, read] of readAhead(files, readOrSkip)) {
+        if ('reason' in read) skipped.push(read);
+        else {
+          census.count(censusOf(read.reading));
+          await spool.add(read);
+          pages += read.reading.pages?.length ?? 0;
+        }
+        report({ stage: 'read', files: spool.size + skipped.length, totalFiles: files.length, pages });
+      }
+      if (spool.size === 0) {
+        throw new CorpusError(
+          `No document of the corpus folder ${config.corpusDir} could be read:\n` +
+            skipped.map((file) => `  ${file.source}: ${file.reason}`).join('\n'),
+        );
+      }
+      timings.planMs = clock.lap();
+      for await (const file of spool.files()) {
+        const document: SourceDocument = toDocument(file, census.content(file.reading));
+        const chunks = splitIntoChunks(document, chunker);
+        for (const chunk of chunks) {
+          await writerOfChunks.add(chunk);
+          keywords.add(keywordTerms(chunk));
+          lexical?.observe(embeddedText(chunk));
+        }
+        await generationWriter.addSource(document, chunks.length);
+        documents.push({
+          source: document.source,
+          chars: document.text.length,
+          language: document.language,
+          chunks: chunks.length,
+          ...(document.pages === undefined ? {} : { pages: document.pages.length }),
+        });
+      }
+    } finally {
+      await spool.remove();
+      await writerOfChunks.close();
+    }
+    lexical?.completeFit();
+    const chunkCount = writerOfChunks.count;
+    timings.splitMs = clock.lap();
+
+    const embedder = lexical === undefined ? await createIndexEmbedder(config.embedder, []) : undefined;
+    const embeddings = options.embeddings ?? lexical ?? embedder?.embeddings;
+    if (embeddings === undefined) throw new Error('no embedder');
+    const id = lexical?.id ?? embedder?.id ?? embedderId(config.embedder);
+    let dimensions: number | undefined;
+    let embedded = 0;
+    const progress = () => report({ stage: 'embed', chunks: embedded, totalChunks: chunkCount });
+    const add = async (chunk: Chunk, vector: ArrayLike<number>) => {
+      dimensions ??= vector.length;
+      await generationWriter.addChunk(chunk, vector);
+      embedded += 1;
+      if (embedded % DEFAULTS.vectors.batch === 0) progress();
+    };
+    progress();
+    if (embeddings instanceof LexicalEmbeddings) {
+      const scratchVector = new Float32Array(embeddings.dimensions);
+      for await (const chunk of readChunks(chunksFile)) {
+        await add(chunk, embeddings.vector(embeddedText(chunk), scratchVector));
+      }
+    } else {
+      let batch: Chunk[] = [];
+      const flush = async () => {
+        const vectors = await embeddings.embedDocuments(batch.map(embeddedText));
+        for (const [index, vector] of vectors.entries()) await add(batch[index] as Chunk, vector);
+        batch = [];
+      };
+      for await (const chunk of readChunks(chunksFile)) {
+        batch.push(chunk);
+        if (batch.length === EMBEDDING_BATCH) await flush();
+      }
+      if (batch.length > 0) await flush();
+    }
+    if (dimensions === undefined) throw new CorpusError(`The corpus folder ${config.corpusDir} yields no passage.`);
+    progress();
+    report({ stage: 'write' });
+    timings.indexMs = clock.lap();
+    await writer.finish(
+      keywords.build(),
+      {
+        formatVersion: INDEX_FORMAT_VERSION,
+        createdAt: new Date().toISOString(),
+        embedder: { id, dimensions },
+        readerVersion: READER_VERSION,
+        chunker: { ...chunker },
+        skipped,
+        chunkCount,
+      },
+      lexical?.toJSON(),
+    );
+    timings.writeMs = clock.lap();
+    return {
+      documents,
+      skipped,
+      changes: await databaseChanges(served, files, skipped),
+      chunkCount,
+      embeddedChunks: chunkCount,
+      carriedChunks: 0,
+      embedderId: id,
+      dimensions,
+      generation: `${config.indexName}@${writer.generation}`,
+      timings: { ...timings, totalMs: clock.total() },
+    };
+  } catch (error) {
+    await writer?.abandon();
+    throw error;
+  } finally {
+    await pool.end().catch(() => undefined);
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
 /**
  * Why the index must be rebuilt for this configuration and corpus, or undefined when it is up to date:
  * missing, another format, embedder or chunker, or a corpus file added, removed or changed.
@@ -511,7 +721,10 @@ export async function staleReason(
   config: Config,
   chunker: ChunkerSettings = DEFAULTS.chunking,
 ): Promise<string | undefined> {
-  const manifest: Manifest | undefined = await readManifest(config.indexDir).catch(() => undefined);
+  const manifest: IndexDescription | undefined =
+    config.indexStore === 'postgres'
+      ? await servedDescription(config)
+      : await readManifest(config.indexDir).catch(() => undefined);
   if (manifest === undefined) return 'there is no index yet';
   if (manifest.formatVersion !== INDEX_FORMAT_VERSION) return 'the index has an older format';
   const changed = settingsChange(manifest, {

@@ -15,6 +15,7 @@ read. Progress goes to stderr: a bar on a terminal, a line every few seconds oth
 Options:
   --corpus DIR   folder of documents (default: $CORPUS_DIR or corpus)
   --out DIR      index folder to write (default: $INDEX_DIR or data/index)
+  --name NAME    with INDEX_STORE=postgres: the index to write in the database (default: $INDEX_NAME or default)
   --if-stale     do nothing when the index is already up to date with the corpus and configuration
   --full         read and embed the whole corpus again, even when the index in place could be updated
   --dry-run      print what would change (added, changed, removed, unchanged files) and write nothing
@@ -25,6 +26,7 @@ async function main(): Promise<number> {
     {
       corpus: { type: 'string' },
       out: { type: 'string' },
+      name: { type: 'string' },
       'if-stale': { type: 'boolean', default: false },
       full: { type: 'boolean', default: false },
       'dry-run': { type: 'boolean', default: false },
@@ -38,6 +40,7 @@ async function main(): Promise<number> {
     ...base,
     corpusDir: values.corpus === undefined ? base.corpusDir : path.resolve(values.corpus),
     indexDir: values.out === undefined ? base.indexDir : path.resolve(values.out),
+    indexName: values.name ?? base.indexName,
   });
   const shown = (target: string) => path.relative(process.cwd(), target) || '.';
   // The pipeline (LangChain, hnswlib) takes a second or two to load: not for --help or a bad flag or variable.
@@ -45,7 +48,8 @@ async function main(): Promise<number> {
 
   if (values['dry-run']) {
     const changes = await planChanges(config, { full: values.full });
-    console.log(`Dry run: nothing is written to ${shown(config.indexDir)}.`);
+    const target = config.indexStore === 'postgres' ? `the index ${config.indexName}` : shown(config.indexDir);
+    console.log(`Dry run: nothing is written to ${target}.`);
     for (const line of fileList(changes)) console.log(`  ${line}`);
     console.log(`${changes.fullReason === undefined ? 'Would update' : 'Would rebuild'} ${describe(changes)}`);
     const readable = changes.added.length + changes.changed.length + changes.unchanged.length;
@@ -61,7 +65,9 @@ async function main(): Promise<number> {
   if (values['if-stale']) {
     const reason = await staleReason(config);
     if (reason === undefined) {
-      console.log(`Index ${shown(config.indexDir)} is up to date with ${shown(config.corpusDir)}.`);
+      const index =
+        config.indexStore === 'postgres' ? `The index ${config.indexName}` : `Index ${shown(config.indexDir)}`;
+      console.log(`${index} is up to date with ${shown(config.corpusDir)}.`);
       return 0;
     }
     console.log(`Building the index: ${reason}.`);
@@ -83,10 +89,11 @@ async function main(): Promise<number> {
   }
   console.log(`${summary.changes.fullReason === undefined ? 'Updated' : 'Rebuilt'} ${describe(summary.changes)}`);
   const { timings } = summary;
+  const where = config.indexStore === 'postgres' ? `generation ${summary.generation}` : shown(config.indexDir);
   console.log(
     `Indexed ${summary.chunkCount} chunk(s) (${summary.carriedChunks} carried over, ${summary.embeddedChunks} ` +
       `embedded) with ${summary.embedderId} (${summary.dimensions} dimensions) ` +
-      `into ${shown(config.indexDir)} in ${Math.round(timings.totalMs)} ms ` +
+      `into ${where} in ${Math.round(timings.totalMs)} ms ` +
       `(changes ${Math.round(timings.planMs)}, load and split ${Math.round(timings.splitMs)}, ` +
       `embed and index ${Math.round(timings.indexMs)}, write ${Math.round(timings.writeMs)}).`,
   );

@@ -3,7 +3,7 @@
  *
  * For each size (about 1k, 10k and 100k chunks by default; 1M with --1m) it builds a corpus from Debian
  * documentation packages (see scripts/lib/scale-corpus.ts), then, each in a child process on 127.0.0.1:
- *   1. ingests it (wall time, chunks/s, peak RSS, index size on disk);
+ *   1. ingests it (wall time, chunks/s, peak RSS, index size on disk, or in the database with --store postgres);
  *   2. starts the server (time to the first 200 from /healthz and to the first answer, RSS after start);
  *   3. asks --questions different questions one after the other (server `totalMs` and client round trip
  *      percentiles, RSS and peak RSS after);
@@ -15,6 +15,7 @@
  *       npm run bench:scale -- --1m                 (and 1M)
  *       npm run bench:scale -- --sizes 1000,10000   (chosen sizes)
  *       npm run bench:scale -- --source DIR         (documents of a local folder instead of Debian packages)
+ *       npm run bench:scale -- --store postgres     (the index in the PostgreSQL database of DATABASE_URL)
  * Exit: 0 when every step succeeded; 1 on a failed step; 2 on bad flags.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -22,7 +23,9 @@ import { mkdir, mkdtemp, readdir, readFile, realpath, rm, stat, writeFile } from
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
+import pg from 'pg';
 import { FlagError, integerFlag, readFlags } from '../core/command-line.js';
+import { loadConfig } from '../core/config.js';
 import { onInterrupt } from './lib/interruption.js';
 import { memoryOf } from './lib/process-memory.js';
 import { offlineEnvironment } from './lib/offline-environment.js';
@@ -47,15 +50,20 @@ Options:
   --seconds N        seconds of load on /healthz and on /api/answer, each (default 5)
   --connections N    connections of that load (default 20)
   --source DIR       take documents from this folder instead of Debian packages
+  --store NAME       folder (default) or postgres: the index in the database of DATABASE_URL, each corpus
+                     an index of its own (INDEX_NAME bench-…), which servers read without a local copy
   --cache DIR        where packages and corpora are kept (default ~/.cache/cited-answers-bench)
-  --chart FILE       the SVG chart to write (default docs/scale-chart.svg)
-  --json FILE        the figures as JSON (default docs/scale-results.json)
+  --chart FILE       the SVG chart to write (default docs/scale-chart.svg; -postgres before .svg with postgres)
+  --json FILE        the figures as JSON (default docs/scale-results.json; likewise)
   --baseline FILE    the JSON of an earlier run, drawn on the chart as "before"
   --no-communique    skip the repository's corpus/
   --help             show this help`;
 
 interface Options {
   sizes: number[];
+  store: 'folder' | 'postgres';
+  /** With the postgres store: the database, its schema, and the environment that points commands at it. */
+  database: { url: string; schema: string } | undefined;
   questions: number;
   seconds: number;
   connections: number;
@@ -76,9 +84,10 @@ function parseOptions(): Options | number {
       seconds: { type: 'string', default: '5' },
       connections: { type: 'string', default: '20' },
       source: { type: 'string' },
+      store: { type: 'string', default: 'folder' },
       cache: { type: 'string', default: path.join(os.homedir(), '.cache', 'cited-answers-bench') },
-      chart: { type: 'string', default: path.join(PROJECT_ROOT, 'docs', 'scale-chart.svg') },
-      json: { type: 'string', default: path.join(PROJECT_ROOT, 'docs', 'scale-results.json') },
+      chart: { type: 'string' },
+      json: { type: 'string' },
       baseline: { type: 'string' },
       'no-communique': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -90,15 +99,29 @@ function parseOptions(): Options | number {
       if (values.source !== undefined && !existsSync(values.source)) {
         throw new FlagError(`--source ${values.source} does not exist`);
       }
+      if (values.store !== 'folder' && values.store !== 'postgres') {
+        throw new FlagError(`--store must be folder or postgres, not ${values.store}`);
+      }
+      const store = values.store;
+      const config = loadConfig();
+      if (store === 'postgres' && config.database === undefined) {
+        throw new FlagError('--store postgres needs DATABASE_URL (a PostgreSQL database with pgvector)');
+      }
+      const suffix = store === 'postgres' ? '-postgres' : '';
       return {
         sizes: sizes.sort((a, b) => a - b),
+        store,
+        database:
+          store === 'postgres' && config.database !== undefined
+            ? { url: config.database.url, schema: config.database.schema }
+            : undefined,
         questions: integerFlag('questions', values.questions, 1, 1_000_000),
         seconds: integerFlag('seconds', values.seconds, 1, 600),
         connections: integerFlag('connections', values.connections, 1, 1000),
         source: values.source === undefined ? undefined : path.resolve(values.source),
         cache: path.resolve(values.cache),
-        chart: path.resolve(values.chart),
-        json: path.resolve(values.json),
+        chart: path.resolve(values.chart ?? path.join(PROJECT_ROOT, 'docs', `scale-chart${suffix}.svg`)),
+        json: path.resolve(values.json ?? path.join(PROJECT_ROOT, 'docs', `scale-results${suffix}.json`)),
         communique: !values['no-communique'],
         baseline: values.baseline === undefined ? undefined : path.resolve(values.baseline),
       };
@@ -120,13 +143,49 @@ async function cleanup(): Promise<void> {
 
 const interruption = onInterrupt('stopping the server and removing temp folders', cleanup);
 
-/** Offline and extractive (see `offlineEnvironment`), one process, no index polling, peak memory reported. */
-function measured(indexDir: string, peakFile: string, args: string[] = []): ScriptOptions {
+/**
+ * Offline and extractive (see `offlineEnvironment`), one process, no index polling, peak memory reported; with the
+ * postgres store, the index named `indexName` in the database.
+ */
+function measured(
+  indexDir: string,
+  peakFile: string,
+  options: Options,
+  indexName: string,
+  args: string[] = [],
+): ScriptOptions {
+  const database: NodeJS.ProcessEnv =
+    options.database === undefined
+      ? { INDEX_STORE: 'folder' }
+      : { INDEX_STORE: 'postgres', DATABASE_URL: options.database.url, INDEX_NAME: indexName };
   return {
     args,
     imports: [PEAK_MEMORY],
-    env: offlineEnvironment({ WORKERS: '1', INDEX_DIR: indexDir, INDEX_POLL_MS: '0', PEAK_MEMORY_FILE: peakFile }),
+    env: offlineEnvironment({
+      WORKERS: '1',
+      INDEX_DIR: indexDir,
+      INDEX_POLL_MS: '0',
+      PEAK_MEMORY_FILE: peakFile,
+      ...database,
+    }),
   };
+}
+
+/** The size of a generation in the database: its tables with their indexes (the HNSW graph included). */
+async function generationBytes(database: { url: string; schema: string }, generation: string): Promise<number> {
+  const id = Number(generation.split('@').at(-1));
+  const client = new pg.Client({ connectionString: database.url });
+  await client.connect();
+  try {
+    const result = await client.query<{ bytes: string }>(
+      `SELECT coalesce(sum(pg_total_relation_size(format('%I.%I', schemaname, tablename))), 0) AS bytes
+         FROM pg_tables WHERE schemaname = $1 AND tablename ~ $2`,
+      [database.schema, `_g${id}$`],
+    );
+    return Number(result.rows[0]?.bytes ?? 0);
+  } finally {
+    await client.end();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -176,9 +235,10 @@ async function measureCorpus(
     const ingestPeak = path.join(work, 'ingest-peak');
     log(`${label}: ingesting ${corpusDir}`);
     const ingestStarted = performance.now();
+    const indexName = `bench-${label.replace(/[^\p{L}\p{N}]+/gu, '-')}`;
     const ingestRun = await runScript(
       'ingest/main.ts',
-      measured(indexDir, ingestPeak, ['--corpus', corpusDir, '--out', indexDir]),
+      measured(indexDir, ingestPeak, options, indexName, ['--corpus', corpusDir, '--out', indexDir]),
     );
     const ingestOutput = ingestRun.stdout + ingestRun.stderr;
     if (ingestRun.code !== 0) throw new Error(`${label}: the ingest exited with ${ingestRun.code}:\n${ingestOutput}`);
@@ -186,12 +246,17 @@ async function measureCorpus(
     const indexed = /^Indexed (\d+) chunk\(s\).* in \d+ ms \((.*)\)\.$/m.exec(ingestOutput);
     if (indexed === null) throw new Error(`${label}: the ingest printed no summary:\n${ingestOutput}`);
     const chunks = Number(indexed[1]);
-    const indexMb = (await folderBytes(await realpath(indexDir))) / 2 ** 20;
+    const generation = /into generation (\S+) in/.exec(ingestOutput)?.[1];
+    const indexMb =
+      (options.database === undefined || generation === undefined
+        ? await folderBytes(await realpath(indexDir))
+        : await generationBytes(options.database, generation)) /
+      2 ** 20;
     log(`${label}: ${chunks} chunks in ${ingestSeconds.toFixed(1)} s (${indexed[2]}); starting the server`);
 
     const serverPeak = path.join(work, 'server-peak');
     const started = performance.now();
-    const server = startScript('server/main.ts', measured(indexDir, serverPeak));
+    const server = startScript('server/main.ts', measured(indexDir, serverPeak, options, indexName));
     try {
       const url = await server.waitFor(
         (output) => /^Serving .* at (http:\/\/127\.0\.0\.1:\d+)\/$/m.exec(output)?.[1],
@@ -420,8 +485,10 @@ async function main(): Promise<number> {
     const label = `${size >= 1_000_000 ? `${size / 1_000_000}M` : size >= 1000 ? `${size / 1000}k` : size} chunks`;
     rows.push(await measureCorpus(label, corpus.folder, corpus.documents, questions, options));
   }
+  const store = options.store === 'postgres' ? 'the index in PostgreSQL' : 'the index in a folder';
   console.log(
-    `Scale benchmark on ${machine()}; one run, sequential questions then ${options.connections} connections.`,
+    `Scale benchmark of ${store} on ${machine()}; one run, sequential questions then ${options.connections} ` +
+      'connections.',
   );
   console.log(table(rows));
   for (const row of rows) console.log(`${row.corpus}: ingest stages ${row.stages}`);

@@ -13,8 +13,13 @@
  * from what the killed process left beside the link; the write and swap take a few % of a run, hence the runs
  * aimed at the end.
  *
+ * With --store postgres the index is written to the PostgreSQL database of DATABASE_URL (in a scratch schema, dropped
+ * at the end) and the same checks hold of the generation the database serves; where a kill landed is read from the
+ * generation the killed run left (none: before write; building: writing; current or retired: after the switch).
+ *
  * Run:  npm run proof:kill                        (20 runs, random seed, printed)
  *       npm run proof:kill -- --runs 5 --seed 42  (reproducible delays)
+ *       DATABASE_URL=postgres://… npm run proof:kill -- --store postgres
  * Exit: 0 when every check held; 1 on any failure; 2 on bad flags.
  */
 import { randomInt } from 'node:crypto';
@@ -22,11 +27,14 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, realpath, rm, unlink, writ
 import os from 'node:os';
 import path from 'node:path';
 import { citationProblems, citedSourceTexts } from '../core/answer/citation-contract.js';
-import { integerFlag, readFlags } from '../core/command-line.js';
-import { type Config, parseConfig } from '../core/config.js';
+import pg from 'pg';
+import { FlagError, integerFlag, readFlags } from '../core/command-line.js';
+import { type Config, loadConfig, parseConfig } from '../core/config.js';
 import { DEFAULTS } from '../core/defaults.js';
 import { createEngine } from '../core/engine.js';
-import { type LoadedIndex, loadIndex } from '../core/index/index-store.js';
+import { loadIndex } from '../core/index/index-store.js';
+import { type IndexStore, openIndexStore } from '../core/index/open-index-store.js';
+import type { PassageIndex } from '../core/index/passage-index.js';
 import { loadDocuments } from '../ingest/load-documents.js';
 import { splitIntoChunks } from '../ingest/split-into-chunks.js';
 import { onInterrupt } from './lib/interruption.js';
@@ -48,19 +56,38 @@ Kills ingest at random moments and checks that the index stays complete, loadabl
 Options:
   --runs N    ingest runs to kill (default 20)
   --seed N    seed of the random delays and corpus changes (default: random, printed)
+  --store S   folder (default) or postgres: the index in the database of DATABASE_URL, in a scratch schema
   --help      show this help`;
 
 // ---- clean-up: the temp project and any ingest still running, on success, on failure and on Ctrl-C
 
 let tempRoot: string | undefined;
+/** With --store postgres: the database, the scratch schema and the store the checks read through. */
+let database: { url: string; schema: string; store?: IndexStore } | undefined;
 let cleanupPromise: Promise<void> | undefined;
 
 function cleanup(): Promise<void> {
   cleanupPromise ??= (async () => {
     await stopScripts('SIGKILL');
     if (tempRoot !== undefined) await rm(tempRoot, { recursive: true, force: true });
+    if (database !== undefined) {
+      await database.store?.close().catch(() => undefined);
+      await query(`DROP SCHEMA IF EXISTS "${database.schema}" CASCADE`).catch(() => undefined);
+    }
   })();
   return cleanupPromise;
+}
+
+/** One statement on the database of --store postgres. */
+async function query<Row extends object>(sql: string, values: unknown[] = []): Promise<Row[]> {
+  if (database === undefined) return [];
+  const client = new pg.Client({ connectionString: database.url });
+  await client.connect();
+  try {
+    return (await client.query<Row>(sql, values)).rows;
+  } finally {
+    await client.end();
+  }
 }
 
 const interruption = onInterrupt('killing ingest and removing the temp project', cleanup);
@@ -93,8 +120,18 @@ async function makeProject(): Promise<Project> {
     OPENAI_API_KEY: '',
     OPENAI_BASE_URL: '',
     CHAT_MODEL: '',
+    ...(database === undefined
+      ? { INDEX_STORE: 'folder' }
+      : { INDEX_STORE: 'postgres', DATABASE_URL: database.url, DATABASE_SCHEMA: database.schema }),
   };
-  return { root, corpusDir, env, config: parseConfig(env, root) };
+  const config = parseConfig(env, root);
+  if (database !== undefined) database.store = openIndexStore(config);
+  return { root, corpusDir, env, config };
+}
+
+/** The index the store serves now, as a server would load it. */
+function loadServed(project: Project): Promise<PassageIndex> {
+  return database?.store?.load() ?? loadIndex(project.config.indexDir, project.config.embedder);
 }
 
 interface IngestRun {
@@ -140,7 +177,7 @@ interface AnswerCheck {
 }
 
 /** Asks the served index about the communiqué; every citation's quote must sit at its offsets in its source file. */
-async function checkAnswer(index: LoadedIndex, root: string, loadMs: number): Promise<AnswerCheck> {
+async function checkAnswer(index: PassageIndex, root: string, loadMs: number): Promise<AnswerCheck> {
   const startedAt = performance.now();
   const engine = await createEngine(index);
   const builtAt = performance.now();
@@ -168,8 +205,23 @@ async function checkAnswer(index: LoadedIndex, root: string, loadMs: number): Pr
     : { ok: false, text: problems.join('; ') };
 }
 
-/** What a killed ingest left beside the index link, which tells where it was when it died. */
+/** What a killed ingest left beside the index link, or in the database, which tells where it was when it died. */
 async function leftovers(config: Config, pid: number) {
+  if (database !== undefined) {
+    const rows = await query<{ state: string; own: boolean }>(
+      `SELECT state, builder LIKE $1 AS own FROM "${database.schema}".generations`,
+      [`%:${pid}`],
+    );
+    const own = rows.find((row) => row.own)?.state;
+    return {
+      staging: rows.filter((row) => row.state === 'building').length,
+      links: 0,
+      generations: rows.filter((row) => row.state !== 'building').length,
+      ownStaging: own === 'building',
+      ownGeneration: false,
+      servesOwn: own === 'current' || own === 'retired',
+    };
+  }
   const parent = path.dirname(config.indexDir);
   const base = path.basename(config.indexDir);
   const names = await readdir(parent);
@@ -214,7 +266,7 @@ interface KillRun {
   /** Whether the served index is the previous one, the new one, or neither. */
   serves: 'old' | 'new' | 'OTHER' | '?';
   /** The index served after the run, when it loads. */
-  loaded: LoadedIndex | undefined;
+  loaded: PassageIndex | undefined;
   expected: Expected;
   answer: AnswerCheck;
   problems: string[];
@@ -223,12 +275,12 @@ interface KillRun {
 /** One run: change the corpus, start ingest, kill it after `delayMs`, and check the index left served. */
 async function killRun(
   project: Project,
-  served: LoadedIndex,
+  served: PassageIndex,
   delayMs: number,
   change: Expected,
   limitMs: number,
 ): Promise<KillRun> {
-  const previous = { directory: served.directory, chunkCount: served.chunkCount };
+  const previous = { generation: served.generation, chunkCount: served.chunkCount };
   const ingest = await runIngest(project, delayMs, limitMs);
   const left = await leftovers(project.config, ingest.pid);
   const problems: string[] = [];
@@ -238,17 +290,17 @@ async function killRun(
   }
   const when = ingest.outcome === 'killed' ? whereKilled(left) : '-';
   const loadStartedAt = performance.now();
-  let loaded: LoadedIndex | undefined;
+  let loaded: PassageIndex | undefined;
   try {
-    loaded = await loadIndex(project.config.indexDir, project.config.embedder);
+    loaded = await loadServed(project);
   } catch (error) {
     const text = `index does not load: ${(error as Error).message}`;
     problems.push(text);
     return { ingest, when, serves: '?', loaded, expected: change, answer: { ok: false, text }, problems };
   }
-  const isOld = loaded.directory === previous.directory && loaded.chunkCount === previous.chunkCount;
-  const isNew = sourcesKey(loaded.manifest.sources) === change.sources && loaded.chunkCount === change.chunkCount;
-  if (!isOld && !isNew) problems.push(`serves neither index (${loaded.chunkCount} chunks, ${loaded.directory})`);
+  const isOld = loaded.generation === previous.generation && loaded.chunkCount === previous.chunkCount;
+  const isNew = sourcesKey(loaded.sources) === change.sources && loaded.chunkCount === change.chunkCount;
+  if (!isOld && !isNew) problems.push(`serves neither index (${loaded.chunkCount} chunks, ${loaded.generation})`);
   if (![previous.chunkCount, change.chunkCount].includes(loaded.chunkCount)) {
     problems.push(`chunk count ${loaded.chunkCount} is neither ${previous.chunkCount} nor ${change.chunkCount}`);
   }
@@ -271,9 +323,9 @@ async function finalRun(project: Project, fail: (message: string) => void): Prom
   if (final.outcome !== 'finished') fail(`the final ingest did not finish: ${final.output.trim().slice(-500)}`);
   try {
     const loadStartedAt = performance.now();
-    const index = await loadIndex(project.config.indexDir, project.config.embedder);
+    const index = await loadServed(project);
     const loadMs = performance.now() - loadStartedAt;
-    const isNew = sourcesKey(index.manifest.sources) === expected.sources && index.chunkCount === expected.chunkCount;
+    const isNew = sourcesKey(index.sources) === expected.sources && index.chunkCount === expected.chunkCount;
     const answer = await checkAnswer(index, project.root, loadMs);
     console.log(
       `final index: ${index.chunkCount} chunks (expected ${expected.chunkCount}), ` +
@@ -284,6 +336,16 @@ async function finalRun(project: Project, fail: (message: string) => void): Prom
   } catch (error) {
     fail(`the final index does not load: ${(error as Error).message}`);
   }
+  if (database !== undefined) {
+    // Killed runs leave generations 'building' until their heartbeat is old; replaced ones stay their grace period.
+    const states = await query<{ state: string; count: number }>(
+      `SELECT state, count(*)::integer AS count FROM "${database.schema}".generations GROUP BY state ORDER BY state`,
+    );
+    console.log(`generations after the final run: ${states.map((row) => `${row.count} ${row.state}`).join(', ')}`);
+    if (states.find((row) => row.state === 'current')?.count !== 1)
+      fail('there should be exactly one current generation');
+    return;
+  }
   console.log(
     `beside the link after the final run: ${left.generations} generation folder(s), ${left.staging} staging ` +
       `folder(s), ${left.links} temporary link(s)`,
@@ -293,25 +355,37 @@ async function finalRun(project: Project, fail: (message: string) => void): Prom
   }
 }
 
-function parseOptions(): { runs: number; seed: number } | number {
+function parseOptions(): { runs: number; seed: number; store: 'folder' | 'postgres' } | number {
   return readFlags(
     {
       runs: { type: 'string', default: '20' },
       seed: { type: 'string' },
+      store: { type: 'string', default: 'folder' },
       help: { type: 'boolean', default: false },
     },
     USAGE,
-    (values) => ({
-      runs: integerFlag('runs', values.runs, 1, 1000),
-      seed: values.seed === undefined ? randomInt(2 ** 31) : integerFlag('seed', values.seed, 0, 2 ** 32 - 1),
-    }),
+    (values) => {
+      if (values.store !== 'folder' && values.store !== 'postgres') {
+        throw new FlagError(`--store must be folder or postgres, not ${values.store}`);
+      }
+      return {
+        runs: integerFlag('runs', values.runs, 1, 1000),
+        seed: values.seed === undefined ? randomInt(2 ** 31) : integerFlag('seed', values.seed, 0, 2 ** 32 - 1),
+        store: values.store,
+      };
+    },
   );
 }
 
 async function main(): Promise<number> {
   const options = parseOptions();
   if (typeof options === 'number') return options;
-  const { runs, seed } = options;
+  const { runs, seed, store } = options;
+  if (store === 'postgres') {
+    const url = loadConfig().database?.url;
+    if (url === undefined) throw new Error('--store postgres needs DATABASE_URL (a PostgreSQL database with pgvector)');
+    database = { url, schema: `kill_proof_${process.pid}` };
+  }
   const startedAt = performance.now();
   console.log('# Kill-ingest proof of cited-answers (scripts/kill-ingest.ts)');
   console.log(describeMachine());
@@ -328,7 +402,7 @@ async function main(): Promise<number> {
   if (first.outcome !== 'finished') throw new Error(`the first ingest did not finish:\n${first.output}`);
   const fullRunMs = first.ms;
   const loadStartedAt = performance.now();
-  let served = await loadIndex(project.config.indexDir, project.config.embedder);
+  let served = await loadServed(project);
   const firstAnswer = await checkAnswer(served, project.root, performance.now() - loadStartedAt);
   console.log(
     `temp project ${project.root}: ${GENERATED_DOCUMENTS + 1} documents; first index ${served.chunkCount} ` +

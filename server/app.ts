@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
+import type { Store } from 'express-rate-limit';
 import type { Logger } from 'pino';
 import type { HttpConfig } from '../core/config.js';
 import { DEFAULTS } from '../core/defaults.js';
@@ -24,6 +25,8 @@ export interface AppDependencies {
   logger?: Logger;
   /** Folder of the chat page; defaults to `server/public`. */
   publicDir?: string;
+  /** Where the rate limit counts requests when not in this process (a database every server shares). */
+  rateLimitStore?: Store;
 }
 
 const DEFAULT_PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
@@ -37,6 +40,7 @@ export function createApp(dependencies: AppDependencies): express.Express {
     apiKeys: [],
     corsOrigins: [],
     rateLimitPerMinute: 0,
+    rateLimitStore: 'memory',
     requestTimeoutMs: DEFAULTS.http.requestTimeoutMs,
     trustProxy: 0,
     publicUrl: undefined,
@@ -52,10 +56,12 @@ export function createApp(dependencies: AppDependencies): express.Express {
   app.use(requestLogging(dependencies.logger ?? createLogger('silent')));
   app.use(securityHeaders());
 
-  app.get('/healthz', (_request, response) => {
+  // Ready to answer: an index is loaded and its store answers (a database that went away makes it 503).
+  app.get('/healthz', async (_request, response) => {
     const engine = dependencies.engine();
     if (engine === undefined) throw new IndexUnavailableError();
-    response.json({ status: 'ok', chunks: engine.index.chunkCount });
+    await engine.index.check();
+    response.json({ status: 'ok', chunks: engine.index.chunkCount, generation: engine.index.generation });
   });
 
   // The widget's API: no API key (a page cannot keep one secret), but only from the origins each embed lists.
@@ -64,7 +70,7 @@ export function createApp(dependencies: AppDependencies): express.Express {
     embedRoutes({ engine: dependencies.engine, embeds: http.embeds, requestTimeoutMs: http.requestTimeoutMs }),
   );
   // One limit for both APIs: a client cannot double its share by using both.
-  const rateLimit = limitRate(http);
+  const rateLimit = limitRate(http, dependencies.rateLimitStore);
   app.use(
     '/api',
     crossOrigin(http.corsOrigins),

@@ -1,13 +1,46 @@
 import cluster from 'node:cluster';
 import path from 'node:path';
 import type { Config } from '../core/config.js';
+import { DEFAULTS } from '../core/defaults.js';
 import { createEngine, type Engine, loadChatSetup } from '../core/engine.js';
 import { IndexMissingError } from '../core/errors.js';
-import { type LoadedIndex, loadIndex } from '../core/index/index-store.js';
-import { watchIndex } from '../core/index/watch-index.js';
+import { openIndexStore } from '../core/index/open-index-store.js';
+import { createPool, isUnavailable, type Pool, withDatabase } from '../core/index/postgres/database.js';
+import { checkSchema, migrate } from '../core/index/postgres/migrations.js';
+import { DatabaseRateLimitStore } from './middleware/database-rate-limit-store.js';
 import { createApp } from './app.js';
 import { listen } from './http-server.js';
 import { createLogger } from './logging.js';
+
+/**
+ * The database a server uses (for its index or its shared rate limit), made ready before the server listens: the
+ * migrations it lacks are applied (under the migrations' lock, a no-op when the schema is current), so that servers
+ * may start before the first ingest, and a schema newer than this version reads is refused. A database that does
+ * not answer stops the start-up with a message naming it. Returns the rate limit's store when requests are counted
+ * in the database.
+ */
+async function prepareDatabase(
+  config: Config,
+): Promise<{ rateLimit: DatabaseRateLimitStore | undefined; pool?: Pool }> {
+  const database = config.database;
+  const countsThere = config.http.rateLimitStore === 'database' && config.http.rateLimitPerMinute > 0;
+  if (database === undefined || (config.indexStore !== 'postgres' && !countsThere)) return { rateLimit: undefined };
+  const pool = createPool(database, () => undefined, DEFAULTS.database.rateLimitPoolMax);
+  try {
+    await withDatabase(database.url, async () => {
+      await migrate(pool, database.schema);
+      await checkSchema(pool, database.schema);
+    });
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw error;
+  }
+  if (!countsThere) {
+    await pool.end();
+    return { rateLimit: undefined };
+  }
+  return { rateLimit: new DatabaseRateLimitStore(pool, database.schema), pool };
+}
 
 /**
  * Serves the index in this process: loads it (or answers 503 until one is ingested), swaps in each new complete
@@ -16,9 +49,11 @@ import { createLogger } from './logging.js';
 export async function runServer(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
   const chatSetup = await loadChatSetup(config.chat, path.join(config.rootDir, 'prompts'));
-  let engine: Engine<LoadedIndex> | undefined;
+  const database = await prepareDatabase(config);
+  const store = openIndexStore(config);
+  let engine: Engine | undefined;
   try {
-    engine = await createEngine(await loadIndex(config.indexDir, config.embedder), chatSetup);
+    engine = await createEngine(await store.load(), chatSetup);
   } catch (error) {
     if (!(error instanceof IndexMissingError)) throw error;
     logger.warn(`${error.message} Until then every question is answered 503.`);
@@ -29,25 +64,38 @@ export async function runServer(config: Config): Promise<void> {
   const watcher =
     config.indexPollMs === 0
       ? undefined
-      : watchIndex({
-          indexDir: config.indexDir,
-          embedder: config.embedder,
-          current: engine?.index.directory,
+      : store.watch({
+          current: engine?.index.generation,
           intervalMs: config.indexPollMs,
           onIndex: async (index) => {
             const previous = engine;
             engine = await createEngine(index, chatSetup);
             // Requests in flight may still read the previous index's passages until they time out.
-            if (previous !== undefined) setTimeout(() => previous.index.close(), config.http.requestTimeoutMs).unref();
-            logger.info({ index: index.directory, chunks: index.chunkCount }, 'serving a new index');
+            if (previous !== undefined) {
+              setTimeout(() => void previous.index.close(), config.http.requestTimeoutMs).unref();
+            }
+            logger.info({ index: index.generation, chunks: index.chunkCount }, 'serving a new index');
           },
-          onError: (error, directory) =>
-            logger.error({ err: error, index: directory }, 'new index not loaded; still serving the previous one'),
+          onError: (error, generation) =>
+            logger.error(
+              { err: error, index: generation },
+              isUnavailable(error)
+                ? 'the index store does not answer; still serving what it can'
+                : 'new index not loaded; still serving the previous one',
+            ),
         });
 
-  // Each worker counts for itself; connections are dealt out in turn, so each takes its share of the limit.
-  const http = { ...config.http, rateLimitPerMinute: Math.ceil(config.http.rateLimitPerMinute / config.workers) };
-  const app = createApp({ engine: () => engine, http, logger });
+  const rateLimit = database.rateLimit;
+  // Counted in each process, each worker takes its share of the limit, connections being dealt out in turn;
+  // counted in the database, the limit holds across every process and machine as it is.
+  const perProcess = rateLimit === undefined ? config.workers : 1;
+  const http = { ...config.http, rateLimitPerMinute: Math.ceil(config.http.rateLimitPerMinute / perProcess) };
+  const app = createApp({
+    engine: () => engine,
+    http,
+    logger,
+    ...(rateLimit === undefined ? {} : { rateLimitStore: rateLimit }),
+  });
   const server = listen(app, config.port, config.host, () => {
     const address = server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
@@ -80,7 +128,9 @@ export async function runServer(config: Config): Promise<void> {
     server.close(() => {
       clearInterval(sweep);
       logger.info('stopped');
-      process.exit(0);
+      void Promise.all([store.close(), database.pool?.end()])
+        .catch(() => undefined)
+        .finally(() => process.exit(0));
     });
     server.closeIdleConnections();
   };

@@ -68,7 +68,7 @@ async function ask(question: string): Promise<Answer> {
   expect(citationProblems(answer, (source) => texts.get(source))).toEqual([]);
   // The text the index serves for each source is the text the offsets refer to, and its section spans agree.
   for (const citation of answer.citations) {
-    const served = engine.index.sourceTexts.get(citation.source);
+    const served = await engine.index.sourceText(citation.source);
     expect(served?.text.slice(citation.start, citation.end)).toBe(citation.quote);
     const span = served?.sections.find((section) => section.start <= citation.start && citation.end <= section.end);
     expect(span?.section).toEqual(citation.section);

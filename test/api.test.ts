@@ -56,7 +56,8 @@ describe('POST /api/answer', () => {
       ['chunkId', 'end', 'n', 'passage', 'quote', 'score', 'section', 'source', 'start', 'title'].sort(),
     );
     expect(body.timings.totalMs).toBeGreaterThanOrEqual(body.timings.retrieveMs);
-    const text = corpus.engine.index.chunk(body.citations[0].chunkId)?.text ?? '';
+    const [chunk] = await corpus.engine.index.chunks([body.citations[0].chunkId]);
+    const text = chunk?.text ?? '';
     expect(text).toBe(body.citations[0].passage);
   });
 
@@ -182,7 +183,11 @@ describe('other routes', () => {
   it('reports health once the index is loaded, 503 before', async () => {
     const response = await fetch(`${base}/healthz`);
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ status: 'ok', chunks: corpus.engine.index.chunkCount });
+    expect(await response.json()).toEqual({
+      status: 'ok',
+      chunks: corpus.engine.index.chunkCount,
+      generation: corpus.engine.index.generation,
+    });
     await expectError(await fetch(`${unloaded}/healthz`), 503, 'index_unavailable');
   });
 

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type Config, parseConfig } from '../core/config.js';
 import { DEFAULTS } from '../core/defaults.js';
 import { loadIndex } from '../core/index/index-store.js';
+import { collect } from '../core/index/passage-index.js';
 import { embeddedText } from '../core/index/vector-index.js';
 import type { Chunk } from '../core/types.js';
 import { type IngestProgress, ingest, planChanges } from '../ingest/build-index.js';
@@ -86,7 +87,9 @@ function asSent(chunk: Chunk): string {
 
 async function chunkTexts(config: Config, source: string): Promise<string[]> {
   const index = await loadIndex(config.indexDir, config.embedder);
-  const texts = [...index.allChunks()].filter((chunk) => chunk.source === source).map((chunk) => chunk.text);
+  const texts = (await collect(index.allChunks()))
+    .filter((chunk) => chunk.source === source)
+    .map((chunk) => chunk.text);
   index.close();
   return texts;
 }
@@ -234,7 +237,7 @@ describe('incremental ingest', () => {
     expect(second.documents.find((document) => document.source === 'corpus/note.pdf')?.pages).toBe(2);
 
     const index = await loadIndex(config.indexDir, config.embedder);
-    const passages = [...index.allChunks()];
+    const passages = await collect(index.allChunks());
     index.close();
     const carriedPdf = passages.filter((chunk) => chunk.source === 'corpus/rapport.pdf');
     expect(carriedPdf.length).toBeGreaterThan(0);
@@ -332,7 +335,7 @@ describe('incremental ingest with an embedding server', () => {
     const changed = await ingest(config);
     expect(changed.changes.changed).toEqual(['corpus/chapitre-04.html']);
     const index = await loadIndex(config.indexDir, config.embedder);
-    const expected = [...index.allChunks()]
+    const expected = (await collect(index.allChunks()))
       .filter((chunk) => chunk.source === 'corpus/chapitre-04.html')
       .map((chunk) => asSent(chunk));
     index.close();
@@ -353,7 +356,7 @@ describe('incremental ingest with an embedding server', () => {
     expect(summary.changes.refurnished).toEqual(['corpus/chapitre-02.html', 'corpus/chapitre-05.html']);
     const index = await loadIndex(config.indexDir, config.embedder);
     const sources = new Set([...summary.changes.refurnished, 'corpus/chapitre-12.html']);
-    const expected = [...index.allChunks()].filter((chunk) => sources.has(chunk.source)).map(asSent);
+    const expected = (await collect(index.allChunks())).filter((chunk) => sources.has(chunk.source)).map(asSent);
     index.close();
     expect(embedded().inputs).toEqual(expected);
     await expectSameAsFullRebuild(config);
@@ -363,7 +366,7 @@ describe('incremental ingest with an embedding server', () => {
     const { root, config, server } = await serverWorkspace();
     await ingest(config);
     const before = await loadIndex(config.indexDir, config.embedder);
-    const passages = [...before.allChunks()];
+    const passages = await collect(before.allChunks());
     await writeFile(path.join(root, 'corpus/chapitre-04.html'), manualPage(4, 'Une phrase ajoutée au chapitre.'));
     await server.close();
     const failing = await startOpenAiWireServer({ embeddingsStatus: 500 });
@@ -372,7 +375,7 @@ describe('incremental ingest with an embedding server', () => {
     await expect(ingest(broken)).rejects.toThrow();
     const after = await loadIndex(config.indexDir, config.embedder);
     expect(after.directory).toBe(before.directory);
-    expect([...after.allChunks()]).toEqual(passages);
+    expect(await collect(after.allChunks())).toEqual(passages);
     const siblings = await readdir(path.dirname(config.indexDir));
     expect(siblings.filter((name) => name.includes('staging'))).toEqual([]);
     before.close();

@@ -4,6 +4,7 @@ import type { EmbeddingsInterface } from '@langchain/core/embeddings';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../core/config.js';
 import { IndexCorruptError, IndexMismatchError, IndexMissingError } from '../core/errors.js';
+import { collect } from '../core/index/passage-index.js';
 import { loadIndex, writeIndex } from '../core/index/index-store.js';
 import { INDEX_FORMAT_VERSION } from '../core/index/manifest.js';
 import { HybridRetriever } from '../core/retrieval/hybrid-retriever.js';
@@ -12,6 +13,7 @@ import { ingest, staleReason } from '../ingest/build-index.js';
 import { readCorpusFile, toDocuments } from '../ingest/load-documents.js';
 import { splitIntoChunks } from '../ingest/split-into-chunks.js';
 import { COMMUNIQUE, createWorkspace, type Workspace } from './helpers/test-index.js';
+import { describeIndexStore } from './index-store.case.js';
 
 let workspace: Workspace;
 beforeEach(async () => {
@@ -37,11 +39,10 @@ describe('the index on disk', () => {
       await readCorpusFile({ absolutePath: path.join(workspace.root, COMMUNIQUE), source: COMMUNIQUE }),
     ]);
     const expected = document === undefined ? [] : splitIntoChunks(document, DEFAULTS.chunking);
-    expect([...index.allChunks()]).toEqual(expected);
+    expect(await collect(index.allChunks())).toEqual(expected);
     expect(summary.chunkCount).toBe(expected.length);
     expect(index.manifest.chunkCount).toBe(expected.length);
-    expect(index.chunk(expected[1]?.id ?? '')).toEqual(expected[1]);
-    expect(index.chunk('no such id')).toBeUndefined();
+    expect(await index.chunks([expected[1]?.id ?? '', 'no such id'])).toEqual([expected[1], undefined]);
     expect(index.manifest.sources.map((source) => source.source)).toEqual([COMMUNIQUE]);
     // Every passage has its vector: a search for more neighbours than passages returns each once.
     const vectorHits = await index.vectorSearch('nouveau commandement à Wiesbaden', 1000);
@@ -116,7 +117,7 @@ describe('the index on disk', () => {
     await expect(ingest(workspace.config, { embeddings: new FailingEmbeddings() })).rejects.toThrow(/went away/);
     const after = await loadIndex(workspace.config.indexDir, workspace.config.embedder);
     expect(after.directory).toBe(before.directory);
-    expect([...after.allChunks()]).toEqual([...before.allChunks()]);
+    expect(await collect(after.allChunks())).toEqual(await collect(before.allChunks()));
   });
 
   it('keeps the previous index when the write itself fails half way', async () => {
@@ -145,3 +146,5 @@ describe('the index on disk', () => {
     expect(siblings.filter((name) => name.startsWith('.'))).toEqual([]);
   });
 });
+
+describeIndexStore('folder', { environment: () => Promise.resolve({}) });

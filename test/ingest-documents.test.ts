@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../core/engine.js';
 import { loadIndex } from '../core/index/index-store.js';
+import { collect } from '../core/index/passage-index.js';
 import { type IngestSummary, ingest, staleReason } from '../ingest/build-index.js';
 import type { SourceText } from '../core/types.js';
 import { createApp } from '../server/app.js';
@@ -65,7 +66,7 @@ describe('ingesting PDF, Word, HTML and text files together', () => {
   });
 
   it('keeps the skipped files in the manifest, so that unchanged they leave the index up to date', async () => {
-    expect(engine.index.manifest.skipped.map((file) => file.source)).toEqual(
+    expect(engine.index.description.skipped.map((file) => file.source)).toEqual(
       summary.skipped.map((file) => file.source),
     );
     expect(await staleReason(workspace.config)).toBeUndefined();
@@ -74,8 +75,8 @@ describe('ingesting PDF, Word, HTML and text files together', () => {
     await writeFile(path.join(workspace.config.corpusDir, 'bad', 'empty.pdf'), '');
   });
 
-  it('gives every passage and sentence of a PDF its page, and none to other documents', () => {
-    const chunks = [...engine.index.allChunks()];
+  it('gives every passage and sentence of a PDF its page, and none to other documents', async () => {
+    const chunks = await collect(engine.index.allChunks());
     const pdf = chunks.filter((chunk) => chunk.source === 'corpus/rapport.pdf');
     expect(pdf.map((chunk) => [chunk.page, chunk.section.at(-1), chunk.text.slice(0, 30)])).toEqual([
       [1, '1. Gouvernance', 'Le conseil d’administration s’'],
@@ -99,7 +100,7 @@ describe('ingesting PDF, Word, HTML and text files together', () => {
       const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/sources`;
       const report = (await (await fetch(`${base}/corpus/rapport.pdf`)).json()) as SourceText;
       expect(report.pages).toHaveLength(3);
-      const pdf = [...engine.index.allChunks()].filter((chunk) => chunk.source === 'corpus/rapport.pdf');
+      const pdf = (await collect(engine.index.allChunks())).filter((chunk) => chunk.source === 'corpus/rapport.pdf');
       for (const chunk of pdf) {
         const page = report.pages?.[(chunk.page ?? 0) - 1];
         expect(report.text.slice(chunk.start, chunk.end)).toBe(chunk.text);

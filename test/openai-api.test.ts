@@ -115,7 +115,7 @@ describe('/v1/models', () => {
       {
         id: MODEL,
         object: 'model',
-        created: Math.floor(Date.parse(corpus.engine.index.manifest.createdAt) / 1000),
+        created: Math.floor(Date.parse(corpus.engine.index.description.createdAt) / 1000),
         owned_by: 'cited-answers',
       },
     ]);

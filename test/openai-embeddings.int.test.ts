@@ -13,7 +13,8 @@ describe.skipIf(!process.env['OPENAI_API_KEY'])('OpenAI embeddings, live', () =>
       await ingest(config);
       const index = await loadIndex(config.indexDir, config.embedder);
       const [hit] = await index.vectorSearch('Where is the new NATO command?', 1);
-      expect(index.chunk(hit?.chunkId ?? '')?.text).toMatch(/Wiesbaden/);
+      const [chunk] = await index.chunks([hit?.chunkId ?? '']);
+      expect(chunk?.text).toMatch(/Wiesbaden/);
     } finally {
       await workspace.cleanup();
     }

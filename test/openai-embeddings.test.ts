@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../core/config.js';
 import { createEngine } from '../core/engine.js';
 import { IndexMismatchError } from '../core/errors.js';
+import { collect } from '../core/index/passage-index.js';
 import { loadIndex } from '../core/index/index-store.js';
 import { ingest } from '../ingest/build-index.js';
 import { createWorkspace, type Workspace } from './helpers/test-index.js';
@@ -49,7 +50,7 @@ describe('OpenAI embeddings over the wire', () => {
     expect(hits[0]?.score).toBeGreaterThan(0);
     // The vector the server made for the question, decoded by the client, is what was searched with.
     const expected = fakeEmbedding('nouveau commandement à Wiesbaden', 48);
-    const nearest = [...index.allChunks()]
+    const nearest = (await collect(index.allChunks()))
       .map((chunk) => ({ id: chunk.id, similarity: cosine(expected, fakeEmbedding(chunk.text, 48)) }))
       .sort((a, b) => b.similarity - a.similarity)[0];
     expect(nearest?.id).toBe(hits[0]?.chunkId);

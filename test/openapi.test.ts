@@ -138,7 +138,7 @@ describe('the OpenAPI document', () => {
     const sources = await fetch(`${base}/api/sources`);
     expectDocumented(await sources.json(), 'get', '/api/sources', 200);
     const source = await fetch(
-      `${base}/api/sources/${encodeURIComponent(corpus.engine.index.manifest.sources[0]?.source ?? '')}`,
+      `${base}/api/sources/${encodeURIComponent(corpus.engine.index.sources[0]?.source ?? '')}`,
     );
     expectDocumented(await source.json(), 'get', '/api/sources/{source}', 200);
     const noSource = await fetch(`${base}/api/sources/corpus/absent.txt`);

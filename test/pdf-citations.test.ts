@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../core/engine.js';
 import { loadIndex } from '../core/index/index-store.js';
+import { collect } from '../core/index/passage-index.js';
 import { ingest } from '../ingest/build-index.js';
 import { debianPdf, debianPdfsMissing, lettersOf, pdftotextPages } from './helpers/debian-pdfs.js';
 import { createWorkspace, type Workspace } from './helpers/test-index.js';
@@ -37,11 +38,15 @@ describe.skipIf(debianPdfsMissing)('citations from real PDFs', () => {
     };
   };
 
-  it('gives every sentence the page poppler finds its start on', () => {
-    const chunks = [...engine.index.allChunks()];
+  it('gives every sentence the page poppler finds its start on', async () => {
+    const chunks = await collect(engine.index.allChunks());
     expect(chunks.length).toBeGreaterThan(1000);
     const pages = new Map(
-      engine.index.sources.map((source) => [source.source, engine.index.sourceTexts.get(source.source)?.pages ?? []]),
+      await Promise.all(
+        engine.index.sources.map(
+          async (source) => [source.source, (await engine.index.sourceText(source.source))?.pages ?? []] as const,
+        ),
+      ),
     );
     const misplaced: string[] = [];
     let sentences = 0;

@@ -6,8 +6,8 @@ import { detectLanguage, foldText, type QueryTerm } from '../text/analyze.js';
 import type { Answer, AnswerOptions, AnswerRequest, Chunk, Citation, Language, Sentence, Span } from '../types.js';
 import { candidatesOf, pageOf, REFUSALS, round, toPassage } from './answer-parts.js';
 import { type AnswerType, answerType, canAnswer } from './answer-type.js';
-import type { FindingOptions, FoundPassages, PassageFinder, ScoredPassage } from './find-passages.js';
-import { coverage, holdsFocus, type QuestionFocus, termMatch, type TextTerms, textTerms } from './relevance.js';
+import type { FindingOptions, FoundPassages, PassageFinder } from './find-passages.js';
+import { coverage, holdsFocus, termMatch, type TextTerms, textTerms } from './relevance.js';
 
 export interface ExtractiveOptions extends FindingOptions {
   minRelevance: number;
@@ -78,7 +78,7 @@ export class ExtractiveAnswerer {
 
   /** The sentences that answer a question from the passages found for it: none when none is evidence enough. */
   private choose(question: string, language: Language, found: FoundPassages): Candidate[] {
-    return this.chooseSentences(found.terms, found.focus, found.passages, answerType(question), language);
+    return this.chooseSentences(found, answerType(question), language);
   }
 
   private answerWith(chosen: readonly Candidate[], language: Language, found: FoundPassages): Answer {
@@ -126,15 +126,12 @@ export class ExtractiveAnswerer {
    * earlier ones left uncovered. Sentences shared by overlapping passages count once.
    */
   private chooseSentences(
-    terms: QueryTerm[],
-    focus: QuestionFocus,
-    passages: readonly ScoredPassage[],
+    { terms, focus, passages, statistics }: FoundPassages,
     type: AnswerType,
     language: Language,
   ): Candidate[] {
     const candidates = new Map<string, Candidate>();
     const { passageWeight, contextWeight } = this.options;
-    const statistics = this.finder.termStatistics;
     passages.forEach(({ chunk, relevance }, rank) => {
       const context = this.finder.contextOf(chunk);
       for (const sentence of chunk.sentences) {

@@ -1,6 +1,6 @@
 import { BoundedCache } from '../bounded-cache.js';
 import { DEFAULTS } from '../defaults.js';
-import type { Retriever } from '../retrieval/hybrid-retriever.js';
+import type { Retrieval, Retriever } from '../retrieval/hybrid-retriever.js';
 import { analyzeQuestion, detectLanguage, foldText, type QueryTerm } from '../text/analyze.js';
 import type { Chunk, RetrievedChunk } from '../types.js';
 import { contextText } from '../section-title.js';
@@ -20,6 +20,8 @@ import {
 /** Passages retrieved for a question, each with its coverage of the question. */
 export interface FoundPassages {
   terms: QueryTerm[];
+  /** Document frequencies of the question's words, which weigh every coverage of it. */
+  statistics: TermStatistics;
   /** The identifiers and distinctive words any evidence must hold. */
   focus: QuestionFocus;
   retrieved: RetrievedChunk[];
@@ -49,34 +51,50 @@ export interface PassageTerms {
   context: FocusText & PassageContext;
 }
 
+/** Where the document frequencies of words come from: an index's own counts, read for the words asked about. */
+export interface CorpusStatistics {
+  readonly chunkCount: number;
+  documentFrequencies(stems: readonly string[]): Promise<ReadonlyMap<string, number>>;
+}
+
 /**
  * Retrieves the passages for a question and scores each by its coverage of the question's words: the first stage
  * of every answerer, done once per question whichever answerer ends up answering.
  */
 export class PassageFinder {
-  private readonly statistics: TermStatistics;
+  /** Word statistics of passages held in memory; undefined over an index, which is asked per question. */
+  private readonly fixed: TermStatistics | undefined;
   /** Terms of the passages met lately: questions often come back to the same passages. */
   private readonly chunkTerms = new BoundedCache<string, PassageTerms>(DEFAULTS.answering.cachedPassageTerms);
 
   /**
-   * `corpus` gives the document frequencies that weigh a question's words: an index's own counts (no pass over the
-   * passages, so a finder over a large index is ready at once), or the passages themselves. A passage's terms are
-   * computed when it is retrieved.
+   * `corpus` gives the document frequencies that weigh a question's words: an index's own counts, read for the
+   * words of each question (no pass over the passages, so a finder over a large index is ready at once), or the
+   * passages themselves. A passage's terms are computed when it is retrieved.
    */
   constructor(
-    corpus: CorpusFrequencies | readonly Chunk[],
+    private readonly corpus: CorpusStatistics | readonly Chunk[],
     private readonly retriever: Retriever,
     readonly options: FindingOptions = DEFAULTS.answering,
   ) {
-    this.statistics = new TermStatistics(
-      isChunkList(corpus) ? corpus.map((chunk) => termsOfPassage(chunk).text) : corpus,
-      options.unknownWordWeight,
-    );
+    this.fixed = isChunkList(corpus)
+      ? new TermStatistics(
+          corpus.map((chunk) => termsOfPassage(chunk).text),
+          options.unknownWordWeight,
+        )
+      : undefined;
   }
 
-  /** Word statistics of the corpus, which weigh every coverage computed over it. */
-  get termStatistics(): TermStatistics {
-    return this.statistics;
+  /** Word statistics of the corpus for these words (and only these), which weigh every coverage of them. */
+  async statisticsFor(terms: readonly QueryTerm[]): Promise<TermStatistics> {
+    if (this.fixed !== undefined || isChunkList(this.corpus)) return this.fixed as TermStatistics;
+    const stems = [...new Set(terms.flatMap((term) => term.stems))];
+    const frequencies = await this.corpus.documentFrequencies(stems);
+    const counts: CorpusFrequencies = {
+      chunkCount: this.corpus.chunkCount,
+      documentFrequency: (stem) => frequencies.get(stem) ?? 0,
+    };
+    return new TermStatistics(counts, this.options.unknownWordWeight);
   }
 
   /** The terms of a passage's context: its document title and section path. */
@@ -92,15 +110,19 @@ export class PassageFinder {
     const startedAt = performance.now();
     const terms = analyzeQuestion(question);
     const language = detectLanguage(question);
-    const focus = questionFocus(question, terms, this.statistics, this.options.minFocusRarity);
-    const retrieval =
-      terms.length === 0 ? { hits: [] } : await this.retriever.retrieve(question, k ?? DEFAULTS.retrieval.k);
+    // The question's words hold the parts of its compounds that its focus looks up.
+    const nothing: Retrieval = { hits: [] };
+    const [statistics, retrieval] = await Promise.all([
+      this.statisticsFor(terms),
+      terms.length === 0 ? nothing : this.retriever.retrieve(question, k ?? DEFAULTS.retrieval.k),
+    ]);
+    const focus = questionFocus(question, terms, statistics, this.options.minFocusRarity);
     const retrieved = retrieval.hits;
     const passages = retrieved.map((retrievedChunk) => {
       const { text, context } = this.termsOf(retrievedChunk.chunk);
       return {
         ...retrievedChunk,
-        relevance: coverage(terms, text, this.statistics, context, this.options.contextWeight),
+        relevance: coverage(terms, text, statistics, context, this.options.contextWeight),
         focused: holdsFocus(
           focus,
           { terms: text, folded: foldText(retrievedChunk.chunk.text) },
@@ -111,6 +133,7 @@ export class PassageFinder {
     });
     return {
       terms,
+      statistics,
       focus,
       retrieved,
       passages,
@@ -124,7 +147,7 @@ export class PassageFinder {
   }
 }
 
-function isChunkList(corpus: CorpusFrequencies | readonly Chunk[]): corpus is readonly Chunk[] {
+function isChunkList(corpus: CorpusStatistics | readonly Chunk[]): corpus is readonly Chunk[] {
   return Array.isArray(corpus);
 }
 

@@ -3,7 +3,7 @@ import type { AIMessageChunk } from '@langchain/core/messages';
 import { LexicalRewriter, type QuestionRewriter } from '../conversation/rewrite-question.js';
 import { DEFAULTS } from '../defaults.js';
 import type { Prompts } from '../llm/prompts.js';
-import { detectLanguage } from '../text/analyze.js';
+import { analyzeQuestion, detectLanguage } from '../text/analyze.js';
 import type { Answer, AnswerOptions, AnswerRequest, Language } from '../types.js';
 import { candidatesOf, REFUSALS, round, toPassage } from './answer-parts.js';
 import type { ExtractiveAnswerer } from './extractive-answerer.js';
@@ -138,7 +138,7 @@ export class GenerativeAnswerer {
       generated.text,
       relevant.map((passage) => passage.chunk),
       language,
-      this.finder.termStatistics,
+      await this.finder.statisticsFor(analyzeQuestion(generated.text)),
     );
     if (verified.citations.length === 0) {
       return fallback('The language model cited no passage; this answer is quoted from the documents instead.');

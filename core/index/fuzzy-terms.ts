@@ -9,7 +9,7 @@ const START = 0x02;
 const END = 0x03;
 
 /** The letter pairs of `\u0002term\u0003` as 32-bit keys, in order, repeats included. */
-function gramsOf(term: string): number[] {
+export function gramsOf(term: string): number[] {
   const grams: number[] = [];
   let previous = START;
   for (let index = 0; index <= term.length; index += 1) {
@@ -69,6 +69,20 @@ export class GramIndex {
     return { gramKeys: this.keys, gramStart: this.start, gramTerms: this.terms };
   }
 
+  /**
+   * The fewest letter pairs a term within `maxDistance` edits of a term of `length` letters shares with it, whatever
+   * its own length: a first cut of the candidates.
+   */
+  static minSharedPairs(length: number, maxDistance: number): number {
+    return length + 1 - 2 * maxDistance;
+  }
+
+  /** Whether a term sharing `shared` letter pairs with another may be within `maxDistance` edits of it. */
+  static mayBeWithin(length: number, otherLength: number, shared: number, maxDistance: number): boolean {
+    const needed = Math.max(length, otherLength) + 1 - 2 * maxDistance;
+    return Math.abs(length - otherLength) <= maxDistance && shared >= needed;
+  }
+
   /** Ids of the terms that may be within `maxDistance` edits of `term` (a superset; check each). */
   candidates(term: string, maxDistance: number): number[] {
     const grams = gramsOf(term);
@@ -85,9 +99,7 @@ export class GramIndex {
     }
     const result: number[] = [];
     for (const id of touched) {
-      const length = this.lengths[id] ?? 0;
-      const needed = Math.max(length, term.length) + 1 - 2 * maxDistance;
-      if (Math.abs(length - term.length) <= maxDistance && (shared[id] ?? 0) >= needed) result.push(id);
+      if (GramIndex.mayBeWithin(term.length, this.lengths[id] ?? 0, shared[id] ?? 0, maxDistance)) result.push(id);
       shared[id] = 0;
     }
     return result;

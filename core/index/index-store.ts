@@ -5,12 +5,12 @@ import path from 'node:path';
 import type { EmbedderConfig } from '../config.js';
 import { embedderId, restoreEmbeddings } from '../embeddings/create-embeddings.js';
 import { IndexCorruptError, IndexMismatchError, IndexMissingError } from '../errors.js';
-import type { Chunk } from '../types.js';
+import type { Chunk, SourceText } from '../types.js';
 import { ChunkStore } from './chunk-store.js';
 import { KeywordIndex } from './keyword-index.js';
 import { SourceTexts } from './source-texts.js';
 import { INDEX_FORMAT_VERSION, type Manifest, manifestSchema } from './manifest.js';
-import type { PassageIndex, SearchHit } from './passage-index.js';
+import type { IndexDescription, IndexedSource, PassageIndex, SearchHit } from './passage-index.js';
 import { VectorIndex } from './vector-index.js';
 
 /**
@@ -50,12 +50,11 @@ const KEPT_GENERATIONS = 1;
 /** What an index build reports for its manifest, once it has written its files in the staging folder. */
 export type ManifestContent = Omit<Manifest, 'formatVersion' | 'createdAt' | 'files'>;
 
-/** An index read from disk: the passage index interface, with the folder it came from. */
+/** An index read from disk: the passage index interface, with the folder it came from and its manifest. */
 export interface LoadedIndex extends PassageIndex {
   /** The generation folder the index was read from. */
-  directory: string;
-  /** Releases the open passages file (a later read opens it again). */
-  close(): void;
+  readonly directory: string;
+  readonly manifest: Manifest;
 }
 
 /**
@@ -215,29 +214,48 @@ export async function loadIndex(indexDir: string, embedder: EmbedderConfig): Pro
 
 /** The index of a generation folder: passages read lazily, keyword and vector indexes in memory. */
 class FileIndex implements LoadedIndex {
+  private described: IndexDescription | undefined;
+
   constructor(
     readonly directory: string,
     readonly manifest: Manifest,
     private readonly store: ChunkStore,
     private readonly keywordIndex: KeywordIndex,
     private readonly vectorIndex: VectorIndex,
-    readonly sourceTexts: SourceTexts,
+    private readonly sourceTexts: SourceTexts,
   ) {}
 
   get chunkCount(): number {
     return this.store.size;
   }
 
-  get sources(): Manifest['sources'] {
-    return this.manifest.sources;
+  get description(): IndexDescription {
+    this.described ??= (() => {
+      const { files: _files, sources, ...rest } = this.manifest;
+      return { ...rest, sources: sources.map(({ text: _text, ...source }) => source) };
+    })();
+    return this.described;
   }
 
-  chunk(id: string): Chunk | undefined {
-    return this.store.byId(id);
+  get sources(): readonly IndexedSource[] {
+    return this.description.sources;
   }
 
-  allChunks(): Iterable<Chunk> {
-    return this.store.all();
+  /** The generation folder's name (not its path, which `/healthz` would show). */
+  get generation(): string {
+    return path.basename(this.directory);
+  }
+
+  sourceText(source: string): Promise<SourceText | undefined> {
+    return Promise.resolve(this.sourceTexts.get(source));
+  }
+
+  chunks(ids: readonly string[]): Promise<Array<Chunk | undefined>> {
+    return Promise.resolve(ids.map((id) => this.store.byId(id)));
+  }
+
+  async *allChunks(): AsyncGenerator<Chunk> {
+    yield* this.store.all();
   }
 
   keywordSearch(question: string, limit: number): Promise<SearchHit[]> {
@@ -251,13 +269,19 @@ class FileIndex implements LoadedIndex {
     return hits.map((hit) => ({ chunkId: this.idAt(hit.ordinal), score: hit.similarity }));
   }
 
-  documentFrequency(term: string): number {
-    return this.keywordIndex.documentFrequency(term);
+  documentFrequencies(stems: readonly string[]): Promise<ReadonlyMap<string, number>> {
+    return Promise.resolve(new Map(stems.map((stem) => [stem, this.keywordIndex.documentFrequency(stem)])));
   }
 
-  close(): void {
+  /** Files opened at load stay readable: there is nothing to check. */
+  check(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
     this.store.close();
     this.sourceTexts.close();
+    return Promise.resolve();
   }
 
   private idAt(ordinal: number): string {

@@ -159,7 +159,8 @@ export class KeywordIndexBuilder {
   }
 }
 
-interface KeywordIndexParts {
+/** The laid-out index, as another store (a database) copies it: terms, postings by term and field, letter pairs. */
+export interface KeywordIndexParts {
   fields: readonly Field[];
   averageLengths: readonly number[];
   documentCount: number;
@@ -256,6 +257,11 @@ export class KeywordIndex {
     return this.parts.documentCount;
   }
 
+  /** The arrays the index is made of, read-only: what a database store writes as rows. */
+  get layout(): Readonly<KeywordIndexParts> {
+    return this.parts;
+  }
+
   /** Passages of the primary field holding a term: the corpus statistics of relevance scoring. */
   documentFrequency(term: string): number {
     const id = this.termIds.get(term);
@@ -317,22 +323,34 @@ export class KeywordIndex {
     derived = [];
     const exact = this.termIds.get(term);
     if (exact !== undefined) derived.push([exact, 1]);
-    const { fuzzy, fuzzyMinLength, fuzzyWeight, maxFuzzy } = DEFAULTS.keyword;
-    if (term.length >= fuzzyMinLength) {
-      const maxDistance = Math.min(maxFuzzy, Math.round(term.length * fuzzy));
+    const maxDistance = allowedEdits(term);
+    if (maxDistance > 0) {
       for (const candidate of this.parts.grams.candidates(term, maxDistance)) {
         if (candidate === exact) continue;
-        const other = this.parts.terms[candidate] ?? '';
-        const distance = boundedEditDistance(term, other, maxDistance);
-        if (distance > 0 && distance <= maxDistance) {
-          derived.push([candidate, (fuzzyWeight * other.length) / (other.length + distance)]);
-        }
+        const weight = fuzzyMatchWeight(term, this.parts.terms[candidate] ?? '', maxDistance);
+        if (weight !== undefined) derived.push([candidate, weight]);
       }
     }
     if (this.expansions.size >= MAX_CACHED_EXPANSIONS) this.expansions.clear();
     this.expansions.set(term, derived);
     return derived;
   }
+}
+
+/** Edits a question term may be from an index term that it matches: none below `fuzzyMinLength` letters. */
+export function allowedEdits(term: string): number {
+  const { fuzzy, fuzzyMinLength, maxFuzzy } = DEFAULTS.keyword;
+  return term.length < fuzzyMinLength ? 0 : Math.min(maxFuzzy, Math.round(term.length * fuzzy));
+}
+
+/**
+ * The weight of an index term `other` as a fuzzy match of a question term, or undefined when it is not one (the same
+ * term, or more than `maxDistance` edits away): 0.5 × length / (length + distance).
+ */
+export function fuzzyMatchWeight(term: string, other: string, maxDistance: number): number | undefined {
+  const distance = boundedEditDistance(term, other, maxDistance);
+  if (distance === 0 || distance > maxDistance) return undefined;
+  return (DEFAULTS.keyword.fuzzyWeight * other.length) / (other.length + distance);
 }
 
 /**

@@ -1,10 +1,22 @@
 import { realpath } from 'node:fs/promises';
+import path from 'node:path';
 import type { EmbedderConfig } from '../config.js';
 import { IndexMissingError } from '../errors.js';
 import { type LoadedIndex, loadIndex } from './index-store.js';
+import type { PassageIndex } from './passage-index.js';
 
 export interface IndexWatcher {
   stop(): void;
+}
+
+/** How a server follows the index: each new complete generation, loaded, and each one that failed to load. */
+export interface WatchOptions {
+  /** The generation being served, if any: it is not loaded again. */
+  current: string | undefined;
+  intervalMs: number;
+  onIndex: (index: PassageIndex) => void | Promise<void>;
+  /** A new generation that failed to load, or a store that stopped answering (once, until it answers again). */
+  onError: (error: unknown, generation: string) => void;
 }
 
 export interface WatchIndexOptions {
@@ -12,7 +24,7 @@ export interface WatchIndexOptions {
   indexDir: string;
   /** The embedder a new index must have been built with. */
   embedder: EmbedderConfig;
-  /** The folder of the index being served, if any: it is not loaded again. */
+  /** The generation (folder name) of the index being served, if any: it is not loaded again. */
   current: string | undefined;
   intervalMs: number;
   /** Receives each new index once loaded. */
@@ -41,8 +53,8 @@ export function watchIndex({
     busy = true;
     try {
       const target = await realpath(indexDir).catch(() => undefined);
-      if (target === undefined || target === seen) return;
-      seen = target;
+      if (target === undefined || path.basename(target) === seen) return;
+      seen = path.basename(target);
       try {
         await onIndex(await loadIndex(indexDir, embedder));
       } catch (error) {

@@ -1,4 +1,5 @@
 import { DEFAULTS } from '../defaults.js';
+import { AppError } from '../errors.js';
 import type { PassageIndex } from '../index/passage-index.js';
 import type { RetrievedChunk } from '../types.js';
 
@@ -25,7 +26,7 @@ export interface HybridRetrieverOptions {
  */
 export class HybridRetriever implements Retriever {
   constructor(
-    private readonly index: Pick<PassageIndex, 'chunk' | 'keywordSearch' | 'vectorSearch'>,
+    private readonly index: Pick<PassageIndex, 'chunks' | 'keywordSearch' | 'vectorSearch'>,
     private readonly options: HybridRetrieverOptions = DEFAULTS.retrieval,
   ) {}
 
@@ -34,7 +35,9 @@ export class HybridRetriever implements Retriever {
     let warning: string | undefined;
     const [keywordHits, vectorHits] = await Promise.all([
       this.index.keywordSearch(question, this.options.candidates),
-      this.index.vectorSearch(question, this.options.candidates).catch(() => {
+      this.index.vectorSearch(question, this.options.candidates).catch((error: unknown) => {
+        // An index that cannot answer (a database gone) fails the question; only the embedder is optional.
+        if (error instanceof AppError) throw error;
         warning = 'Vector search failed (the embedding service did not answer); passages come from keyword search.';
         return [];
       }),
@@ -63,10 +66,15 @@ export class HybridRetriever implements Retriever {
     const ranked = [...fused].sort(
       ([, a], [, b]) => b.fusedScore - a.fusedScore || (b.vectorSimilarity ?? -1) - (a.vectorSimilarity ?? -1),
     );
-    for (const [chunkId, scores] of ranked) {
-      if (hits.length >= k) break;
-      const chunk = this.index.chunk(chunkId);
-      if (chunk !== undefined) hits.push({ chunk, ...scores });
+    // One read for the k best; a passage the index no longer has (never, short of damage) makes room for the next.
+    for (let from = 0; hits.length < k && from < ranked.length;) {
+      const batch = ranked.slice(from, from + k - hits.length);
+      from += batch.length;
+      const chunks = await this.index.chunks(batch.map(([chunkId]) => chunkId));
+      batch.forEach(([, scores], position) => {
+        const chunk = chunks[position];
+        if (chunk !== undefined) hits.push({ chunk, ...scores });
+      });
     }
     return warning === undefined ? { hits } : { hits, warning };
   }

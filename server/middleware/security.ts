@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import cors from 'cors';
 import type { Request, RequestHandler } from 'express';
-import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
+import { ipKeyGenerator, rateLimit, type Store } from 'express-rate-limit';
 import helmet from 'helmet';
 import type { HttpConfig } from '../../core/config.js';
 import { AppError } from '../../core/errors.js';
@@ -77,11 +77,14 @@ export function requireApiKey(keys: readonly string[]): RequestHandler {
 /**
  * Limits requests per minute per valid API key (a digest of it, never the key) or, for everyone else, per client
  * address; it runs before authentication, so that guessing keys is limited too. Beyond it: 429 with `Retry-After`.
+ * Counts are kept in this process, or in `store` (a database every server shares, for a limit that is exact across
+ * them); a store that fails lets the request through rather than refuse every client.
  */
-export function limitRate(config: Pick<HttpConfig, 'rateLimitPerMinute' | 'apiKeys'>): RequestHandler {
+export function limitRate(config: Pick<HttpConfig, 'rateLimitPerMinute' | 'apiKeys'>, store?: Store): RequestHandler {
   const valid = new Set(config.apiKeys.map((key) => digest(key).toString('hex')));
   return limitRequests({
     perMinute: config.rateLimitPerMinute,
+    store,
     key: (request) => {
       const key = bearerKey(request.headers.authorization);
       const hashed = key === undefined ? undefined : digest(key).toString('hex');
@@ -104,11 +107,15 @@ export function limitRequests(options: {
   perMinute: number;
   key: (request: Request) => string;
   message: string;
+  /** Where requests are counted when not in this process. */
+  store?: Store | undefined;
 }): RequestHandler {
   if (options.perMinute === 0) return (_request, _response, next) => next();
   return rateLimit({
     windowMs: 60_000,
     limit: options.perMinute,
+    // A shared store that fails lets requests through rather than refuse every client.
+    ...(options.store === undefined ? {} : { store: options.store, passOnStoreError: true }),
     standardHeaders: 'draft-7',
     legacyHeaders: false,
     keyGenerator: options.key,

@@ -76,7 +76,7 @@ export function openApiDocument(options: OpenApiOptions) {
     413: 'The body is too large.',
     415: 'The body is not JSON.',
     429: 'Too many requests; `Retry-After` says when to try again.',
-    503: 'No index is loaded yet, or the answer took too long.',
+    503: 'No index is loaded yet, its database does not answer, or the answer took too long.',
   };
 
   registry.registerPath({
@@ -86,7 +86,7 @@ export function openApiDocument(options: OpenApiOptions) {
     summary: 'Health check',
     responses: {
       200: json(healthSchema, 'The server is up, with the number of indexed passages.'),
-      ...errors(ErrorBody, { 503: 'No index is loaded yet.' }),
+      ...errors(ErrorBody, { 503: 'No index is loaded yet, or the database that holds it does not answer.' }),
     },
   });
   registry.registerPath({
@@ -152,7 +152,7 @@ export function openApiDocument(options: OpenApiOptions) {
     401: 'An API key is needed, or the one sent is not valid.',
     404: 'No such model (`model_not_found`) or route.',
     429: 'Too many requests; `Retry-After` says when to try again.',
-    503: 'No index is loaded yet, or the answer took too long.',
+    503: 'No index is loaded yet, its database does not answer, or the answer took too long.',
   };
   registry.registerPath({
     method: 'get',
@@ -214,7 +214,7 @@ export function openApiDocument(options: OpenApiOptions) {
     403: 'The page is not on one of the origins listed for the embed (`origin_not_allowed`), or the embed is off.',
     404: 'No embed has this id.',
     429: 'Too many questions from this address, or to this embed; `Retry-After` says when to try again.',
-    503: 'No index is loaded yet, or the answer took too long.',
+    503: 'No index is loaded yet, its database does not answer, or the answer took too long.',
   };
   const embedId = z.object({ id: z.string().openapi({ example: 'docs' }) });
   registry.registerPath({

@@ -13,7 +13,13 @@ export const errorSchema = z
   .strict()
   .describe('Every error of /api and of the server: a stable code and a readable message.');
 
-export const healthSchema = z.object({ status: z.literal('ok'), chunks: z.number().int().nonnegative() }).strict();
+export const healthSchema = z
+  .object({
+    status: z.literal('ok'),
+    chunks: z.number().int().nonnegative(),
+    generation: z.string().describe('The index generation served: a new one after each ingest.'),
+  })
+  .strict();
 
 export const citationSchema = z
   .object({

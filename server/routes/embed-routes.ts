@@ -119,10 +119,10 @@ export function embedRoutes(options: EmbedRoutesOptions): Router {
   router
     .route('/:id/sources/*source')
     .all(crossOrigin, admit)
-    .get(limit, (request, response) => {
+    .get(limit, async (request, response) => {
       const engine = options.engine();
       if (engine === undefined) throw new IndexUnavailableError();
-      response.json(requestedSource(engine, request));
+      response.json(await requestedSource(engine, request));
     })
     .all(methodNotAllowed('GET'));
   // The rest of /api/embeds is not the keyed API below it: it ends here.

@@ -39,7 +39,7 @@ const STARTED_AT = Math.floor(Date.now() / 1000);
 export function openAiRoutes(options: OpenAiRoutesOptions): Router {
   const router = express.Router();
   const model = () => {
-    const createdAt = options.engine()?.index.manifest.createdAt;
+    const createdAt = options.engine()?.index.description.createdAt;
     const created = createdAt === undefined ? STARTED_AT : Math.floor(Date.parse(createdAt) / 1000);
     return { id: options.modelName, object: 'model' as const, created, owned_by: 'cited-answers' };
   };

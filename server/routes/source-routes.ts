@@ -24,9 +24,9 @@ export function sourceRoutes(options: SourceRoutesOptions): Router {
   router
     .route('/sources')
     .get((_request, response) => {
-      const { manifest } = currentEngine().index;
+      const { sources } = currentEngine().index;
       response.json({
-        sources: manifest.sources.map(({ source, title, language, chars, chunks }) => ({
+        sources: sources.map(({ source, title, language, chars, chunks }) => ({
           source,
           title,
           language,
@@ -39,8 +39,8 @@ export function sourceRoutes(options: SourceRoutesOptions): Router {
 
   router
     .route('/sources/*source')
-    .get((request, response) => {
-      response.json(requestedSource(currentEngine(), request));
+    .get(async (request, response) => {
+      response.json(await requestedSource(currentEngine(), request));
     })
     .all(methodNotAllowed('GET'));
 
@@ -51,10 +51,10 @@ export function sourceRoutes(options: SourceRoutesOptions): Router {
  * The source a `…/sources/*source` request names, looked up among the engine's indexed sources, or a 404. Also what
  * the widget's source route answers with.
  */
-export function requestedSource(engine: Engine, request: Request): SourceText {
+export async function requestedSource(engine: Engine, request: Request): Promise<SourceText> {
   const segments = (request.params as { source?: string | string[] }).source;
   const name = Array.isArray(segments) ? segments.join('/') : (segments ?? '');
-  const text = engine.index.sourceTexts.get(name);
+  const text = await engine.index.sourceText(name);
   if (text === undefined) {
     throw new AppError(404, 'source_not_found', `No indexed source is named ${JSON.stringify(name)}.`);
   }

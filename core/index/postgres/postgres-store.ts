@@ -1,0 +1,111 @@
+import type { DatabaseConfig, EmbedderConfig } from '../../config.js';
+import type { IndexWatcher, WatchOptions } from '../watch-index.js';
+import type { IndexDescription } from '../passage-index.js';
+import { createPool, describeDatabase, isUnavailable, type Pool, quoteName, unavailable } from './database.js';
+import { schemaVersion, SCHEMA_VERSION } from './migrations.js';
+import {
+  type GenerationRow,
+  generationTables,
+  loadPostgresIndex,
+  openGeneration,
+  type PostgresIndex,
+  storedDescriptionSchema,
+} from './postgres-index.js';
+
+/**
+ * The indexes of a PostgreSQL database: one pool per process, shared by the generations it serves one after the
+ * other. Servers poll the `indexes` table for the generation their index serves (a primary-key read), which works
+ * through poolers and read replicas alike, where LISTEN/NOTIFY does not.
+ */
+export class PostgresStore {
+  readonly location: string;
+  readonly pool: Pool;
+
+  constructor(
+    readonly database: DatabaseConfig,
+    readonly indexName: string,
+    private readonly embedder: EmbedderConfig,
+    pool?: Pool,
+  ) {
+    this.location = `index ${indexName} of ${describeDatabase(database.url)}`;
+    this.pool = pool ?? createPool(database);
+  }
+
+  async describe(): Promise<IndexDescription | undefined> {
+    try {
+      if ((await schemaVersion(this.pool, this.database.schema)) !== SCHEMA_VERSION) return undefined;
+      const row = await this.currentRow();
+      if (row === undefined) return undefined;
+      const stored = storedDescriptionSchema.safeParse(row.description);
+      if (!stored.success) return undefined;
+      const tables = generationTables(this.database.schema, row.id);
+      const sources = await this.pool.query<IndexDescription['sources'][number]>(
+        `SELECT source, checksum, title, language, chars, chunk_count AS chunks FROM ${tables.sources} ORDER BY position`,
+      );
+      return { ...stored.data, sources: sources.rows };
+    } catch (error) {
+      throw unavailable(this.database.url, error);
+    }
+  }
+
+  load(): Promise<PostgresIndex> {
+    return loadPostgresIndex(this.options());
+  }
+
+  watch({ current, intervalMs, onIndex, onError }: WatchOptions): IndexWatcher {
+    let seen = current;
+    let busy = false;
+    let down = false;
+    const check = async () => {
+      if (busy) return;
+      busy = true;
+      try {
+        const row = await this.currentRow();
+        down = false;
+        if (row === undefined) return;
+        const generation = `${this.indexName}@${row.id}`;
+        if (generation === seen) return;
+        seen = generation;
+        try {
+          await onIndex(await openGeneration(this.options(), row));
+        } catch (error) {
+          onError(error, generation);
+        }
+      } catch (error) {
+        // A database that went away is reported once, not at every poll.
+        if (!down) onError(unavailable(this.database.url, error), seen ?? this.location);
+        down = isUnavailable(error);
+      } finally {
+        busy = false;
+      }
+    };
+    const timer = setInterval(() => void check(), intervalMs);
+    timer.unref();
+    return { stop: () => clearInterval(timer) };
+  }
+
+  close(): Promise<void> {
+    return this.pool.end();
+  }
+
+  private options() {
+    return { pool: this.pool, database: this.database, indexName: this.indexName, embedder: this.embedder };
+  }
+
+  /** The generation the index serves now, or undefined when it has none (or the schema does not exist yet). */
+  private async currentRow(): Promise<GenerationRow | undefined> {
+    const s = quoteName(this.database.schema);
+    try {
+      const result = await this.pool.query<GenerationRow>(
+        `SELECT g.id::integer AS id, g.description, g.keyword_statistics, g.embedder_state
+           FROM ${s}.indexes i JOIN ${s}.generations g ON g.id = i.current_generation
+          WHERE i.name = $1`,
+        [this.indexName],
+      );
+      return result.rows[0];
+    } catch (error) {
+      if ((error as { code?: unknown }).code === '42P01') return undefined;
+      throw error;
+    }
+  }
+}
