@@ -342,13 +342,7 @@ async function writeGeneration(
         chunks: chunks.length,
         text,
       });
-      documents.push({
-        source: document.source,
-        chars: document.text.length,
-        language: document.language,
-        chunks: chunks.length,
-        ...(document.pages === undefined ? {} : { pages: document.pages.length }),
-      });
+      documents.push(ingestedDocument(document, chunks.length));
       runs.push({ count: chunks.length, from: undefined });
     }
   } finally {
@@ -626,13 +620,7 @@ async function ingestIntoDatabase(config: Config, options: IngestOptions): Promi
           lexical?.observe(embeddedText(chunk));
         }
         await generationWriter.addSource(document, chunks.length);
-        documents.push({
-          source: document.source,
-          chars: document.text.length,
-          language: document.language,
-          chunks: chunks.length,
-          ...(document.pages === undefined ? {} : { pages: document.pages.length }),
-        });
+        documents.push(ingestedDocument(document, chunks.length));
       }
     } finally {
       await spool.remove();
@@ -755,5 +743,16 @@ function stopwatch() {
       return elapsed;
     },
     total: () => performance.now() - started,
+  };
+}
+
+/** What the summary says of a document read and split by this run. */
+function ingestedDocument(document: SourceDocument, chunks: number): IngestedDocument {
+  return {
+    source: document.source,
+    chars: document.text.length,
+    language: document.language,
+    chunks,
+    ...(document.pages === undefined ? {} : { pages: document.pages.length }),
   };
 }
