@@ -2,12 +2,12 @@ import { LexicalRewriter, type QuestionRewriter } from '../conversation/rewrite-
 import { BoundedCache } from '../bounded-cache.js';
 import { DEFAULTS } from '../defaults.js';
 import { sectionTitle } from '../section-title.js';
-import { detectLanguage, foldText, type QueryTerm } from '../text/analyze.js';
+import { detectLanguage, type QueryTerm } from '../text/analyze.js';
 import type { Answer, AnswerOptions, AnswerRequest, Chunk, Citation, Language, Sentence, Span } from '../types.js';
 import { candidatesOf, pageOf, REFUSALS, round, toPassage } from './answer-parts.js';
 import { type AnswerType, answerType, canAnswer } from './answer-type.js';
 import type { FindingOptions, FoundPassages, PassageFinder } from './find-passages.js';
-import { coverage, holdsFocus, termMatch, type TextTerms, textTerms } from './relevance.js';
+import { coverage, focusText, holdsFocus, termMatch, type TextTerms, textTerms } from './relevance.js';
 
 export interface ExtractiveOptions extends FindingOptions {
   minRelevance: number;
@@ -38,7 +38,7 @@ const COVERED_MATCH = 0.5;
  */
 export class ExtractiveAnswerer {
   /** Terms of the sentences met lately, shared by the questions that retrieve the same passages. */
-  private readonly sentenceTerms = new BoundedCache<string, TextTerms>(DEFAULTS.answering.cachedSentenceTerms);
+  private readonly sentenceTerms = new BoundedCache<string, TextTerms>(DEFAULTS.caches.sentenceTerms);
 
   constructor(
     private readonly finder: PassageFinder,
@@ -140,7 +140,7 @@ export class ExtractiveAnswerer {
         if (!canAnswer(quote, type) || !canStandAlone(sentence, quote)) continue;
         const sentenceTerms = this.termsOfSentence(chunk, sentence, key);
         if (novelWords(terms, sentenceTerms) < this.options.minNovelWords) continue;
-        const held = { terms: sentenceTerms, folded: foldText(quote) };
+        const held = focusText(sentenceTerms, quote);
         if (!holdsFocus(focus, held, context, sentence.language === language)) continue;
         const own = coverage(terms, sentenceTerms, statistics, context, contextWeight);
         if (own < this.minRelevance(language, sentence.language)) continue;

@@ -8,6 +8,7 @@ import {
   type CorpusFrequencies,
   coverage,
   type FocusText,
+  focusText,
   type PassageContext,
   holdsFocus,
   type QuestionFocus,
@@ -65,7 +66,7 @@ export class PassageFinder {
   /** Word statistics of passages held in memory; undefined over an index, which is asked per question. */
   private readonly fixed: TermStatistics | undefined;
   /** Terms of the passages met lately: questions often come back to the same passages. */
-  private readonly chunkTerms = new BoundedCache<string, PassageTerms>(DEFAULTS.answering.cachedPassageTerms);
+  private readonly chunkTerms = new BoundedCache<string, PassageTerms>(DEFAULTS.caches.passageTerms);
 
   /**
    * `corpus` gives the document frequencies that weigh a question's words: an index's own counts, read for the
@@ -125,7 +126,7 @@ export class PassageFinder {
         relevance: coverage(terms, text, statistics, context, this.options.contextWeight),
         focused: holdsFocus(
           focus,
-          { terms: text, folded: foldText(retrievedChunk.chunk.text) },
+          focusText(text, retrievedChunk.chunk.text),
           context,
           retrievedChunk.chunk.language === language,
         ),

@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../defaults.js';
 import {
   analyzeQuestion,
   compounds,
@@ -212,6 +213,21 @@ export interface FocusText {
 }
 
 /**
+ * A text for the focus test, folded only when the test reads its characters: most questions name no identifier or
+ * compound, and folding every retrieved passage and sentence was a fifth of the time of an answer.
+ */
+export function focusText(terms: TextTerms, text: string): FocusText {
+  let folded: string | undefined;
+  return {
+    terms,
+    get folded() {
+      folded ??= foldText(text);
+      return folded;
+    },
+  };
+}
+
+/**
  * Whether a text, or its context, holds every identifier and distinctive word of the question, and, when it is in
  * the question's language, its unknown names (which no passage holds: such a question is not answered).
  */
@@ -267,7 +283,6 @@ interface CognateForm {
 
 /** Forms are computed once per word: the vocabulary of a corpus is small, and every question meets it again. */
 const cognateForms = new Map<string, CognateForm>();
-const MAX_CACHED_FORMS = 100_000;
 
 function cognateForm(word: string): CognateForm {
   let form = cognateForms.get(word);
@@ -275,7 +290,7 @@ function cognateForm(word: string): CognateForm {
     const text = word.replace(/k/g, 'c');
     form = { text, reversed: [...text].reverse().join(''), trigrams: trigrams(text) };
     // Questions bring words of their own; past the bound, start again rather than grow without end.
-    if (cognateForms.size >= MAX_CACHED_FORMS) cognateForms.clear();
+    if (cognateForms.size >= DEFAULTS.caches.cognateForms) cognateForms.clear();
     cognateForms.set(word, form);
   }
   return form;
