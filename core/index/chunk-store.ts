@@ -1,5 +1,6 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { DEFAULTS } from '../defaults.js';
 import type { Chunk } from '../types.js';
 import { decodeSections, encodeSections } from './binary-sections.js';
 import { readLines } from './json-lines.js';
@@ -67,12 +68,10 @@ export class ChunkWriter {
   }
 }
 
-/** Decoded passages kept, for the passages that many questions retrieve. */
-const CACHED_CHUNKS = 2_000;
-
 /** Reads passages by id or ordinal from the files `ChunkWriter` wrote. */
 export class ChunkStore {
   private readonly ordinals: Map<string, number>;
+  /** Decoded passages kept, for the passages that many questions retrieve. */
   private readonly cache = new Map<number, Chunk>();
   private descriptor: number | undefined;
 
@@ -132,7 +131,7 @@ export class ChunkStore {
     const buffer = this.read(this.offsets[ordinal] ?? 0, this.offsets[ordinal + 1] ?? 0);
     const chunk = chunkSchema.parse(JSON.parse(buffer.toString('utf8'))) as Chunk;
     if (chunk.id !== this.ids[ordinal]) throw new Error(`${this.path}: passage ${ordinal} is not ${this.ids[ordinal]}`);
-    if (this.cache.size >= CACHED_CHUNKS) this.cache.delete(this.cache.keys().next().value ?? -1);
+    if (this.cache.size >= DEFAULTS.caches.chunks) this.cache.delete(this.cache.keys().next().value ?? -1);
     this.cache.set(ordinal, chunk);
     return chunk;
   }

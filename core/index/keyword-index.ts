@@ -174,11 +174,9 @@ export interface KeywordIndexParts {
   grams: GramIndex;
 }
 
-/** Fuzzy expansions kept per question term: questions share most of their words. */
-const MAX_CACHED_EXPANSIONS = 20_000;
-
 export class KeywordIndex {
   private readonly termIds: Map<string, number>;
+  /** Fuzzy expansions kept per question term: questions share most of their words. */
   private readonly expansions = new Map<string, Array<[number, number]>>();
   /** Per-question scratch space, reused: scores, matched-term counts and the last term that touched a passage. */
   private readonly scores: Float64Array;
@@ -331,7 +329,7 @@ export class KeywordIndex {
         if (weight !== undefined) derived.push([candidate, weight]);
       }
     }
-    if (this.expansions.size >= MAX_CACHED_EXPANSIONS) this.expansions.clear();
+    if (this.expansions.size >= DEFAULTS.caches.fuzzyExpansions) this.expansions.clear();
     this.expansions.set(term, derived);
     return derived;
   }

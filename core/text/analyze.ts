@@ -1,6 +1,7 @@
 import { stemmer as stemFrench } from '@orama/stemmers/french';
 import { stemmer as stemEnglish } from '@orama/stemmers/english';
 import { eng, fra } from 'stopword';
+import { DEFAULTS } from '../defaults.js';
 import type { Chunk, Language, Span } from '../types.js';
 
 /**
@@ -40,14 +41,13 @@ export function foldText(text: string): string {
 
 /** Folded forms of the words met so far: texts repeat their words, and folding is costly (NFD, a regex). */
 const FOLDED_WORDS = new Map<string, string>();
-const MAX_FOLDED_WORDS = 200_000;
 
 /** `foldText` of one word from `words`, remembered. */
 export function foldWord(word: string): string {
   let folded = FOLDED_WORDS.get(word);
   if (folded === undefined) {
     folded = foldText(word);
-    if (FOLDED_WORDS.size >= MAX_FOLDED_WORDS) FOLDED_WORDS.clear();
+    if (FOLDED_WORDS.size >= DEFAULTS.caches.foldedWords) FOLDED_WORDS.clear();
     FOLDED_WORDS.set(word, folded);
   }
   return folded;
