@@ -5,11 +5,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type Config, parseConfig } from '../core/config.js';
 import { IndexMissingError } from '../core/errors.js';
 import { openIndexStore } from '../core/index/open-index-store.js';
+import { collect } from '../core/index/passage-index.js';
 import { createPool } from '../core/index/postgres/database.js';
 import { GenerationWriter } from '../core/index/postgres/generation-writer.js';
+import { openPostgresGeneration } from '../core/index/postgres/postgres-generation.js';
+import { embeddedText } from '../core/index/vector-index.js';
+import type { Chunk } from '../core/types.js';
 import { ingest, planChanges } from '../ingest/build-index.js';
 import { READER_VERSION } from '../ingest/load-documents.js';
 import { runScript, startScript } from '../scripts/lib/run-script.js';
+import { fakeEmbedding, startOpenAiWireServer } from './helpers/openai-wire-server.js';
 import { dropSchema, scratchSchema, sharedDatabaseUrl } from './helpers/pglite-server.js';
 import { createWorkspace, PROJECT_ROOT } from './helpers/test-index.js';
 
@@ -293,6 +298,40 @@ describe('updating the generation a database serves', () => {
     await expect(attempt).rejects.toBeInstanceOf(IndexMissingError);
     await expect(attempt).rejects.toThrow(
       /carries unchanged files over from was removed meanwhile by another ingest; run the ingest again/,
+    );
+  });
+
+  it('reads back what an incremental ingest needs of the generation served: censuses, passages and vectors', async () => {
+    const server = await startOpenAiWireServer({ dimensions: 16 });
+    cleanups.push(() => server.close());
+    const db = await database(files, {
+      OPENAI_API_KEY: 'sk-local',
+      OPENAI_BASE_URL: server.baseUrl,
+      EMBEDDING_MODEL: 'text-embedding-3-small',
+    });
+    await ingest(db.config);
+    const pool = createPool(db.config.database!, () => undefined, 1);
+    cleanups.push(() => pool.end());
+    const opened = await openPostgresGeneration(pool, db.config.database!, db.config.indexName);
+    if (!('generation' in opened)) throw new Error(opened.unusable);
+    const { generation } = opened;
+    expect(generation.description.sources.map((source) => source.source)).toEqual(Object.keys(files));
+    expect((await generation.censuses()).map((census) => census.source)).toEqual(Object.keys(files));
+    const store = openIndexStore(db.config);
+    cleanups.push(() => store.close());
+    const served = await collect((await store.load()).allChunks());
+    expect(await collect(generation.chunks({ start: 1, end: 3 }))).toEqual(served.slice(1, 3));
+    // The vectors the server gave for each passage's text, as float32, in the order of the ranges asked for.
+    const vectors = await collect(
+      generation.vectors([
+        { start: 2, end: 3 },
+        { start: 0, end: 1 },
+      ]),
+    );
+    expect(vectors).toEqual(
+      [served[2], served[0]].map((chunk) =>
+        Float32Array.from(fakeEmbedding(embeddedText(chunk as Chunk).replace(/\n/g, ' '), 16)),
+      ),
     );
   });
 });
