@@ -131,7 +131,10 @@ export interface HttpConfig {
   corsOrigins: string[];
   /** Requests per minute per key (or per address without keys); 0: no limit. */
   rateLimitPerMinute: number;
-  /** Where requests are counted: in each process, or in the database every process shares (exact across them). */
+  /**
+   * Where requests are counted, for this limit and the embeds': in each process, or in the database every process
+   * shares (exact across them).
+   */
   rateLimitStore: 'memory' | 'database';
   requestTimeoutMs: number;
   /** Proxies in front of the server whose X-Forwarded-For is trusted, for the client address. */

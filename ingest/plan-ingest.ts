@@ -106,24 +106,24 @@ export async function planIngest(
   options: PlanOptions = {},
 ): Promise<IngestPlan> {
   const generation = 'generation' in stored ? stored.generation : undefined;
-  const manifest = generation?.manifest;
+  const description = generation?.description;
   const fullReason = options.full
     ? 'a full rebuild was asked for'
     : 'unusable' in stored
       ? stored.unusable
-      : (settingsChange(stored.generation.manifest, settings) ??
+      : (settingsChange(stored.generation.description, settings) ??
         (settings.carriesVectors && !stored.generation.keepsVectors
           ? 'the index in place keeps no vectors to reuse'
           : undefined));
 
   const indexed = new Map<string, { checksum: string; range: OrdinalRange }>();
   let ordinal = 0;
-  for (const source of manifest?.sources ?? []) {
+  for (const source of description?.sources ?? []) {
     indexed.set(source.source, { checksum: source.checksum, range: { start: ordinal, end: ordinal + source.chunks } });
     ordinal += source.chunks;
   }
   // Files the index in place skipped: unchanged, they would be skipped again for the same reason.
-  const skippedBefore = new Map((manifest?.skipped ?? []).map((file) => [file.source, file]));
+  const skippedBefore = new Map((description?.skipped ?? []).map((file) => [file.source, file]));
   const storedCensus = new Map<string, DocumentCensus>();
   if (fullReason === undefined && generation !== undefined) {
     for (const { source, ...census } of await generation.censuses()) storedCensus.set(source, census);
@@ -195,7 +195,7 @@ export async function planIngest(
     options.onPlanned?.(plannedFile, 'reading' in found ? (found.reading.pages?.length ?? 0) : 0);
   }
   const present = new Set(files.map((file) => file.source));
-  const removed = [...(manifest?.sources ?? []), ...(manifest?.skipped ?? [])]
+  const removed = [...(description?.sources ?? []), ...(description?.skipped ?? [])]
     .map((source) => source.source)
     .filter((source) => !present.has(source))
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));

@@ -9,14 +9,21 @@
  * so that both see the same load on a shared machine, and the ratio of their medians is printed. An untimed full
  * ingest comes first, so that loading the modules is not counted against the first run measured.
  *
+ * With --store postgres the index is a generation in the PostgreSQL database of DATABASE_URL, in a scratch schema
+ * dropped at the end (each embedder an index of its own); a replaced generation is removed at once by the next
+ * ingest (no grace period: no server reads it).
+ *
  * Run:  npm run bench:incremental [-- --rounds N]
+ *       DATABASE_URL=postgres://… npm run bench:incremental -- --store postgres
  * Exit: 0 when every ingest succeeded; 1 otherwise; 2 on bad flags.
  */
 import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { integerFlag, readFlags } from '../core/command-line.js';
-import { parseConfig } from '../core/config.js';
+import pg from 'pg';
+import { FlagError, integerFlag, readFlags } from '../core/command-line.js';
+import { loadConfig, parseConfig } from '../core/config.js';
+import { describeDatabase, quoteName } from '../core/index/postgres/database.js';
 import { renderTable } from '../eval/report.js';
 import { type IngestSummary, ingest } from '../ingest/build-index.js';
 import { describeMachine } from './lib/machine.js';
@@ -31,15 +38,16 @@ const FOLDERS = ['policy-en', 'nodejs-en', 'devref-fr', 'aptitude-fr'];
 /** Dimensions of the server's vectors (text-embedding-3-small gives 1536; the count of requests does not depend on it). */
 const SERVER_DIMENSIONS = 256;
 
-const USAGE = `Usage: npm run bench:incremental [-- --rounds N]
+const USAGE = `Usage: npm run bench:incremental [-- --rounds N] [--store postgres]
 
 Ingests a corpus of ${CORPUS_FILES} HTML files in full, then changes one file and updates the index, N times (default 3),
 with the lexical embedder and with a local embedding server speaking OpenAI's wire format; prints the time of each
 kind of run (median), their ratio, and the embedding requests each made.
 
 Options:
-  --rounds N   full rebuilds and updates of each embedder (default 3)
-  --help       show this help`;
+  --rounds N     full rebuilds and updates of each embedder (default 3)
+  --store NAME   folder (default) or postgres: the index in the database of DATABASE_URL, in a scratch schema
+  --help         show this help`;
 
 interface Measure {
   ms: number[];
@@ -51,12 +59,29 @@ interface Measure {
 
 async function main(): Promise<number> {
   const values = readFlags(
-    { rounds: { type: 'string', default: '3' }, help: { type: 'boolean', default: false } },
+    {
+      rounds: { type: 'string', default: '3' },
+      store: { type: 'string', default: 'folder' },
+      help: { type: 'boolean', default: false },
+    },
     USAGE,
-    (flags) => ({ rounds: integerFlag('rounds', flags.rounds, 1, 100) }),
+    (flags) => {
+      if (flags.store !== 'folder' && flags.store !== 'postgres') {
+        throw new FlagError(`--store must be folder or postgres, not ${flags.store}`);
+      }
+      const database = flags.store === 'postgres' ? loadConfig().database : undefined;
+      if (flags.store === 'postgres' && database === undefined) {
+        throw new FlagError('--store postgres needs DATABASE_URL (a PostgreSQL database with pgvector)');
+      }
+      return { rounds: integerFlag('rounds', flags.rounds, 1, 100), database };
+    },
   );
   if (typeof values === 'number') return values;
   const { rounds } = values;
+  const database =
+    values.database === undefined
+      ? undefined
+      : { url: values.database.url, schema: `bench_incremental_${process.pid}` };
   const work = await mkdtemp(path.join(os.tmpdir(), 'bench-incremental-'));
   const server = await startOpenAiWireServer({ dimensions: SERVER_DIMENSIONS });
   try {
@@ -66,7 +91,10 @@ async function main(): Promise<number> {
     const changing = files[Math.floor(files.length / 2)] ?? '';
     console.log(describeMachine());
     console.log(
-      `corpus: ${files.length} HTML files from eval/corpora; the file changed: ${changing}; ${rounds} rounds`,
+      `corpus: ${files.length} HTML files from eval/corpora; the file changed: ${changing}; ${rounds} rounds; ` +
+        (database === undefined
+          ? 'the index in a folder'
+          : `the index in PostgreSQL (${describeDatabase(database.url)}, schema ${database.schema})`),
     );
     const embedders: Record<string, NodeJS.ProcessEnv> = {
       lexical: { EMBEDDER: 'lexical' },
@@ -79,8 +107,23 @@ async function main(): Promise<number> {
     };
     const rows: string[][] = [];
     for (const [name, overrides] of Object.entries(embedders)) {
+      const store: NodeJS.ProcessEnv =
+        database === undefined
+          ? { INDEX_STORE: 'folder' }
+          : {
+              INDEX_STORE: 'postgres',
+              DATABASE_URL: database.url,
+              DATABASE_SCHEMA: database.schema,
+              INDEX_NAME: `bench-${rows.length}`,
+              GENERATION_GRACE_SECONDS: '0',
+            };
       const config = parseConfig(
-        offlineEnvironment({ CORPUS_DIR: corpusDir, INDEX_DIR: path.join(work, `index-${rows.length}`), ...overrides }),
+        offlineEnvironment({
+          CORPUS_DIR: corpusDir,
+          INDEX_DIR: path.join(work, `index-${rows.length}`),
+          ...store,
+          ...overrides,
+        }),
         PROJECT_ROOT,
       );
       const full: Measure = { ms: [], summary: undefined, requests: [], inputs: [] };
@@ -151,6 +194,18 @@ async function main(): Promise<number> {
   } finally {
     await server.close();
     await rm(work, { recursive: true, force: true });
+    if (database !== undefined) await dropSchema(database.url, database.schema);
+  }
+}
+
+/** Drops the scratch schema of a run with --store postgres, and everything in it. */
+async function dropSchema(url: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  try {
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS ${quoteName(schema)} CASCADE`);
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }
 

@@ -25,8 +25,11 @@ export interface AppDependencies {
   logger?: Logger;
   /** Folder of the chat page; defaults to `server/public`. */
   publicDir?: string;
-  /** Where the rate limit counts requests when not in this process (a database every server shares). */
-  rateLimitStore?: Store;
+  /**
+   * Where the rate limits count requests when not in this process (a database every server shares): the store of
+   * one limit, its keys under `prefix` (each limit has a store of its own).
+   */
+  rateLimitStores?: (prefix: string) => Store;
 }
 
 const DEFAULT_PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
@@ -67,10 +70,15 @@ export function createApp(dependencies: AppDependencies): express.Express {
   // The widget's API: no API key (a page cannot keep one secret), but only from the origins each embed lists.
   app.use(
     '/api/embeds',
-    embedRoutes({ engine: dependencies.engine, embeds: http.embeds, requestTimeoutMs: http.requestTimeoutMs }),
+    embedRoutes({
+      engine: dependencies.engine,
+      embeds: http.embeds,
+      requestTimeoutMs: http.requestTimeoutMs,
+      rateLimitStores: dependencies.rateLimitStores,
+    }),
   );
   // One limit for both APIs: a client cannot double its share by using both.
-  const rateLimit = limitRate(http, dependencies.rateLimitStore);
+  const rateLimit = limitRate(http, dependencies.rateLimitStores?.('api:'));
   app.use(
     '/api',
     crossOrigin(http.corsOrigins),

@@ -8,23 +8,24 @@ import { IndexMissingError } from '../core/errors.js';
 import { openIndexStore } from '../core/index/open-index-store.js';
 import { createPool, isUnavailable, type Pool, withDatabase } from '../core/index/postgres/database.js';
 import { checkSchema, migrate } from '../core/index/postgres/migrations.js';
-import { DatabaseRateLimitStore } from './middleware/database-rate-limit-store.js';
+import { DatabaseRateLimits } from './middleware/database-rate-limit-store.js';
 import { createApp } from './app.js';
 import { listen } from './http-server.js';
 import { createLogger } from './logging.js';
 
 /**
- * The database a server uses (for its index or its shared rate limit), made ready before the server listens: the
+ * The database a server uses (for its index or its shared rate limits), made ready before the server listens: the
  * migrations it lacks are applied (under the migrations' lock, a no-op when the schema is current), so that servers
  * may start before the first ingest, and a schema newer than this version reads is refused. A database that does
- * not answer stops the start-up with a message naming it. Returns the rate limit's store when requests are counted
+ * not answer stops the start-up with a message naming it. Returns the rate limits' counts when requests are counted
  * in the database.
  */
-async function prepareDatabase(
-  config: Config,
-): Promise<{ rateLimit: DatabaseRateLimitStore | undefined; pool?: Pool }> {
+async function prepareDatabase(config: Config): Promise<{ rateLimit: DatabaseRateLimits | undefined; pool?: Pool }> {
   const database = config.database;
-  const countsThere = config.http.rateLimitStore === 'database' && config.http.rateLimitPerMinute > 0;
+  const limited =
+    config.http.rateLimitPerMinute > 0 ||
+    config.http.embeds.some((embed) => embed.requestsPerMinute > 0 || embed.requestsPerMinutePerAddress > 0);
+  const countsThere = config.http.rateLimitStore === 'database' && limited;
   if (database === undefined || (config.indexStore !== 'postgres' && !countsThere)) return { rateLimit: undefined };
   const pool = createPool(database, () => undefined, DEFAULTS.database.rateLimitPoolMax);
   try {
@@ -40,7 +41,7 @@ async function prepareDatabase(
     await pool.end();
     return { rateLimit: undefined };
   }
-  return { rateLimit: new DatabaseRateLimitStore(pool, database.schema), pool };
+  return { rateLimit: new DatabaseRateLimits(pool, database.schema), pool };
 }
 
 /**
@@ -99,7 +100,7 @@ export async function runServer(config: Config): Promise<void> {
     engine: () => engine,
     http,
     logger,
-    ...(rateLimit === undefined ? {} : { rateLimitStore: rateLimit }),
+    ...(rateLimit === undefined ? {} : { rateLimitStores: (prefix: string) => rateLimit.store(prefix) }),
   });
   const server = listen(app, config.port, config.host, () => {
     const address = server.address();

@@ -7,7 +7,12 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmbedConfig } from '../core/config.js';
 import type { Answer } from '../core/types.js';
+import { parseConfig } from '../core/config.js';
+import { createPool } from '../core/index/postgres/database.js';
+import { migrate } from '../core/index/postgres/migrations.js';
 import { type AppDependencies, createApp } from '../server/app.js';
+import { DatabaseRateLimits } from '../server/middleware/database-rate-limit-store.js';
+import { dropSchema, scratchSchema, sharedDatabaseUrl } from './helpers/pglite-server.js';
 import { useCorpusEngine } from './helpers/test-index.js';
 
 const SITE = 'https://docs.example.org';
@@ -27,8 +32,16 @@ function embed(fields: Partial<EmbedConfig> = {}): EmbedConfig {
   };
 }
 
-async function serve(embeds: EmbedConfig[], http: AppDependencies['http'] = {}): Promise<string> {
-  const app = createApp({ engine: () => corpus.engine, http: { embeds, ...http } });
+async function serve(
+  embeds: EmbedConfig[],
+  http: AppDependencies['http'] = {},
+  rateLimitStores?: AppDependencies['rateLimitStores'],
+): Promise<string> {
+  const app = createApp({
+    engine: () => corpus.engine,
+    http: { embeds, ...http },
+    ...(rateLimitStores === undefined ? {} : { rateLimitStores }),
+  });
   const server = await new Promise<Server>((resolve) => {
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
   });
@@ -201,5 +214,63 @@ describe('embed rate limits', () => {
     expect(limited.status).toBe(429);
     expect(await limited.json()).toMatchObject({ error: { message: /at most 3 questions a minute/ } });
     expect((await askThrough(base, 'other', SITE, { question }, from('203.0.113.4'))).status).toBe(200);
+  });
+
+  it('counts them in the database when so configured: exact across two servers sharing it', async () => {
+    const url = await sharedDatabaseUrl();
+    const schema = scratchSchema('embed_limits');
+    const pool = createPool(parseConfig({ DATABASE_URL: url, DATABASE_SCHEMA: schema }).database!);
+    const limits = new DatabaseRateLimits(pool, schema);
+    try {
+      await migrate(pool, schema);
+      const embeds = [
+        embed({ requestsPerMinute: 5 }),
+        embed({ id: 'visitors', requestsPerMinutePerAddress: 3 }),
+        embed({ id: 'apart', requestsPerMinute: 5 }),
+      ];
+      const stores = (prefix: string) => limits.store(prefix);
+      const bases = [await serve(embeds, { trustProxy: 1 }, stores), await serve(embeds, { trustProxy: 1 }, stores)];
+      /** Asks through an embed from an address, on each server in turn, and returns the statuses. */
+      const burst = async (id: string, count: number, address: (index: number) => string) =>
+        Promise.all(
+          Array.from({ length: count }, async (_request, index) => {
+            const response = await askThrough(
+              bases[index % 2] ?? '',
+              id,
+              SITE,
+              { question },
+              {
+                'x-forwarded-for': address(index),
+              },
+            );
+            await response.arrayBuffer();
+            return response.status;
+          }),
+        );
+      const count = (statuses: number[], status: number) => statuses.filter((value) => value === status).length;
+
+      // The embed's limit, over many addresses: 5 of 8 pass, whichever server took them.
+      const perEmbed = await burst('docs', 8, (index) => `203.0.113.${index + 1}`);
+      expect([count(perEmbed, 200), count(perEmbed, 429)]).toEqual([5, 3]);
+      // A visitor's limit, from one address: 3 of 6 pass; another address still has its own.
+      const perVisitor = await burst('visitors', 6, () => '198.51.100.7');
+      expect([count(perVisitor, 200), count(perVisitor, 429)]).toEqual([3, 3]);
+      expect(await burst('visitors', 1, () => '198.51.100.8')).toEqual([200]);
+      // Each embed counts apart from the others.
+      expect(count(await burst('apart', 2, () => '203.0.113.9'), 200)).toBe(2);
+      // Counted where both servers count: every request of each embed, refused ones included.
+      const rows = await pool.query<{ key: string; hits: number }>(
+        `SELECT key, hits FROM "${schema}".rate_limits WHERE key LIKE 'embed:%' ORDER BY key`,
+      );
+      expect(rows.rows).toEqual([
+        { key: 'embed:apart', hits: 2 },
+        { key: 'embed:docs', hits: 8 },
+        { key: 'embed:visitors', hits: 7 },
+      ]);
+    } finally {
+      limits.shutdown();
+      await pool.end();
+      await dropSchema(url, schema);
+    }
   });
 });

@@ -90,7 +90,9 @@ describe('servers sharing one database', () => {
     const { workspace, environment } = await setup();
     const migrated = await runScript('ingest/migrate-database.ts', { env: environment });
     expect(migrated.stderr).toBe('');
-    expect(migrated.stdout).toMatch(/Applied migration\(s\) 1 to postgres:\/\/.*schema t_servers_.*now at version 1/);
+    expect(migrated.stdout).toMatch(
+      /Applied migration\(s\) 1, 2 to postgres:\/\/.*schema t_servers_.*now at version 2/,
+    );
     expect((await runScript('ingest/migrate-database.ts', { env: environment })).stdout).toMatch(/is up to date/);
     const first = await runScript('ingest/main.ts', { env: environment });
     expect(first.stderr).toBe('');

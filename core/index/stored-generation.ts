@@ -6,17 +6,19 @@ import { readCensusFile, type SourceCensus } from './census-file.js';
 import { ChunkStore } from './chunk-store.js';
 import { fileChecksum, INDEX_FILES, readGeneration } from './index-store.js';
 import { INDEX_FORMAT_VERSION, type Manifest } from './manifest.js';
+import type { IndexDescription } from './passage-index.js';
 import { SourceTexts } from './source-texts.js';
 import { type OrdinalRange, readVectors } from './vector-file.js';
 
 /**
- * The index in place, as an incremental ingest reads it to carry over what did not change: its manifest (settings,
- * and each source's checksum and passage count, in order), each source's census of page furniture, its passages and
- * source texts, and the vectors an embedding server gave. The folder store implements it (`openStoredGeneration`);
- * another store can implement the same and reuse ingest's plan (`ingest/plan-ingest.ts`).
+ * The index in place, as an incremental ingest reads it to carry over what did not change: its description
+ * (settings, and each source's checksum and passage count, in order), each source's census of page furniture, its
+ * passages and source texts, and the vectors an embedding server gave. The folder store implements it
+ * (`openStoredGeneration`), and so does the database (`openPostgresGeneration`); ingest's plan
+ * (`ingest/plan-ingest.ts`) reads either.
  */
 export interface StoredGeneration {
-  readonly manifest: Manifest;
+  readonly description: IndexDescription;
   /** Whether the generation keeps its embedder's vectors (an index embedded by a server does). */
   readonly keepsVectors: boolean;
   /** The census of each source, in the manifest's order. */
@@ -86,11 +88,15 @@ export async function openStoredGeneration(indexDir: string): Promise<StoredGene
 class FolderGeneration implements StoredGeneration {
   constructor(
     private readonly directory: string,
-    readonly manifest: Manifest,
+    private readonly manifest: Manifest,
     readonly keepsVectors: boolean,
     private readonly store: ChunkStore,
     private readonly texts: SourceTexts,
   ) {}
+
+  get description(): Manifest {
+    return this.manifest;
+  }
 
   async censuses(): Promise<SourceCensus[]> {
     const file = path.join(this.directory, INDEX_FILES.census);

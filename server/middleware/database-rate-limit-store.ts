@@ -3,36 +3,61 @@ import type { Pool } from '../../core/index/postgres/database.js';
 import { quoteName } from '../../core/index/postgres/database.js';
 
 /**
- * An express-rate-limit store in PostgreSQL, so that every server process and machine counts against the same
- * limit: one row per client and window, incremented atomically (an upsert locks the row), so
- * `RATE_LIMIT_PER_MINUTE` holds exactly however many replicas share the database. Windows are fixed and start at
- * a client's first request; rows of windows long over are deleted once a window.
+ * Rate limits counted in PostgreSQL, so that every server process and machine counts against the same limits: the
+ * API's, and each embed's (per embed and per visitor address). One row per limit, client and window, incremented
+ * atomically (an upsert locks the row), so a limit holds exactly however many replicas share the database. Windows
+ * are fixed and start at a client's first request; rows of windows long over are deleted once a window, by one timer
+ * whatever the number of limits.
  */
-export class DatabaseRateLimitStore implements Store {
-  /** The counts live in the database, shared with other processes. */
-  readonly localKeys = false;
-  readonly prefix: string;
-  private windowMs = 60_000;
-  private sweeper: NodeJS.Timeout | undefined;
+export class DatabaseRateLimits {
   private readonly table: string;
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly pool: Pool,
     schema: string,
-    prefix = 'api:',
   ) {
     this.table = `${quoteName(schema)}.rate_limits`;
-    this.prefix = prefix;
   }
+
+  /** The store of one limit, its keys under `prefix`: express-rate-limit takes a store of its own per limiter. */
+  store(prefix: string): Store {
+    return new DatabaseRateLimitStore(this.pool, this.table, prefix, (windowMs) => this.sweepEvery(windowMs));
+  }
+
+  /** Stops deleting old rows. */
+  shutdown(): void {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
+
+  private sweepEvery(windowMs: number): void {
+    if (this.sweeper !== undefined) return;
+    this.sweeper = setInterval(() => {
+      this.pool
+        .query(`DELETE FROM ${this.table} WHERE reset_at < now() - make_interval(secs => $1)`, [windowMs / 1000])
+        .catch(() => undefined);
+    }, windowMs);
+    this.sweeper.unref();
+  }
+}
+
+/** An express-rate-limit store of one limit in the shared table (`DatabaseRateLimits.store`). */
+class DatabaseRateLimitStore implements Store {
+  /** The counts live in the database, shared with other processes. */
+  readonly localKeys = false;
+  private windowMs = 60_000;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly table: string,
+    readonly prefix: string,
+    private readonly onWindow: (windowMs: number) => void,
+  ) {}
 
   init(options: Options): void {
     this.windowMs = options.windowMs;
-    this.sweeper = setInterval(() => {
-      this.pool
-        .query(`DELETE FROM ${this.table} WHERE reset_at < now() - make_interval(secs => $1)`, [this.windowMs / 1000])
-        .catch(() => undefined);
-    }, this.windowMs);
-    this.sweeper.unref();
+    this.onWindow(this.windowMs);
   }
 
   async get(key: string): Promise<ClientRateLimitInfo | undefined> {
@@ -66,9 +91,5 @@ export class DatabaseRateLimitStore implements Store {
 
   async resetKey(key: string): Promise<void> {
     await this.pool.query(`DELETE FROM ${this.table} WHERE key = $1`, [this.prefix + key]);
-  }
-
-  shutdown(): void {
-    clearInterval(this.sweeper);
   }
 }

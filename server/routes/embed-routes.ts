@@ -1,5 +1,6 @@
 import cors from 'cors';
 import express, { type Request, type RequestHandler, type Router } from 'express';
+import type { Store } from 'express-rate-limit';
 import type { EmbedConfig } from '../../core/config.js';
 import { DEFAULTS } from '../../core/defaults.js';
 import type { Engine } from '../../core/engine.js';
@@ -13,6 +14,8 @@ export interface EmbedRoutesOptions {
   engine: () => Engine | undefined;
   embeds: readonly EmbedConfig[];
   requestTimeoutMs: number;
+  /** Where the embeds' limits are counted when not in this process (`AppDependencies.rateLimitStores`). */
+  rateLimitStores?: ((prefix: string) => Store) | undefined;
 }
 
 /**
@@ -44,11 +47,13 @@ export function embedRoutes(options: EmbedRoutesOptions): Router {
             perMinute: config.requestsPerMinute,
             key: () => config.id,
             message: `This site's assistant takes at most ${config.requestsPerMinute} questions a minute.`,
+            store: options.rateLimitStores?.('embed:'),
           }),
           limitRequests({
             perMinute: config.requestsPerMinutePerAddress,
             key: (request) => `${config.id}:${clientAddress(request)}`,
             message: `Too many questions: at most ${config.requestsPerMinutePerAddress} a minute.`,
+            store: options.rateLimitStores?.('embed-visitor:'),
           }),
         ],
       },

@@ -96,3 +96,21 @@ export async function dropSchema(url: string, schema: string): Promise<void> {
     await client.end().catch(() => undefined);
   }
 }
+
+/**
+ * A fresh, empty PostgreSQL store for a shared store suite (`describeIndexStore`, `describeIncrementalIngest`): a
+ * scratch schema of the run's database, dropped after each test.
+ */
+export function scratchPostgresStore(label: string): {
+  environment: () => Promise<NodeJS.ProcessEnv>;
+  cleanup: (environment: NodeJS.ProcessEnv) => Promise<void>;
+} {
+  return {
+    environment: async () => ({
+      INDEX_STORE: 'postgres',
+      DATABASE_URL: await sharedDatabaseUrl(),
+      DATABASE_SCHEMA: scratchSchema(label),
+    }),
+    cleanup: (environment) => dropSchema(environment['DATABASE_URL'] ?? '', environment['DATABASE_SCHEMA'] ?? ''),
+  };
+}

@@ -1,13 +1,16 @@
 import os from 'node:os';
 import type { DatabaseConfig } from '../../config.js';
 import { DEFAULTS } from '../../defaults.js';
+import { IndexMissingError } from '../../errors.js';
 import type { Chunk, SourceDocument } from '../../types.js';
+import type { DocumentCensus } from '../census-file.js';
 import type { KeywordIndex } from '../keyword-index.js';
 import type { IndexDescription } from '../passage-index.js';
 import { sourceTextOf } from '../source-texts.js';
+import type { OrdinalRange } from '../vector-file.js';
 import { inTransaction, type Pool, type Queryable, quoteName, unavailable, vectorLiteral } from './database.js';
 import { migrate } from './migrations.js';
-import { generationTables, type KeywordStatistics, type StoredDescription } from './postgres-index.js';
+import { generationTables, type KeywordStatistics, type StoredDescription, UNDEFINED_TABLE } from './postgres-index.js';
 
 /**
  * Writes a new generation of an index into the database and makes it current in one transaction.
@@ -73,16 +76,19 @@ export class GenerationWriter {
     }
   }
 
-  /** Adds a document: its row in the list of sources, with its citable text. */
-  async addSource(document: SourceDocument, chunkCount: number): Promise<void> {
+  /**
+   * Adds a document: its row in the list of sources, with its citable text and its census of page furniture (which
+   * a later ingest reads to judge it again without reading the file).
+   */
+  async addSource(document: SourceDocument, chunkCount: number, census: DocumentCensus): Promise<void> {
     const text = sourceTextOf(document);
     const position = this.sourcePosition;
     this.sourcePosition += 1;
     await this.settle();
     await this.pool.query(
       `INSERT INTO ${this.tables.sources}
-           (generation, position, source, checksum, title, language, chars, chunk_count, text, sections, pages)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+           (generation, position, source, checksum, title, language, chars, chunk_count, text, sections, pages, census)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
       [
         this.generation,
         position,
@@ -95,8 +101,61 @@ export class GenerationWriter {
         text.text,
         JSON.stringify(text.sections),
         text.pages === undefined ? null : JSON.stringify(text.pages),
+        JSON.stringify({ names: census.names, blocks: census.blocks }),
       ],
     );
+  }
+
+  /**
+   * Carries sources of an earlier generation over as they are, at the next positions, in the order given: their rows
+   * (citable texts, spans, censuses) are copied inside the database, never read into this process. Returns the page
+   * count of each (paged documents).
+   */
+  async carrySources(from: number, sources: readonly string[]): Promise<Array<number | undefined>> {
+    const first = this.sourcePosition;
+    this.sourcePosition += sources.length;
+    await this.settle();
+    const result = await this.pool
+      .query<{ source: string; pages: number | null }>(
+        `INSERT INTO ${this.tables.sources}
+             (generation, position, source, checksum, title, language, chars, chunk_count, text, sections, pages, census)
+           SELECT $1, $2 + carried.n - 1, s.source, s.checksum, s.title, s.language, s.chars, s.chunk_count, s.text,
+                  s.sections, s.pages, s.census
+             FROM unnest($3::text[]) WITH ORDINALITY AS carried(source, n)
+             JOIN ${generationTables(this.database.schema, from).sources} s ON s.source = carried.source
+         RETURNING source, jsonb_array_length(pages) AS pages`,
+        [this.generation, first, sources],
+      )
+      .catch(carriedFrom(from));
+    const pages = new Map(result.rows.map((row) => [row.source, row.pages ?? undefined]));
+    const missing = sources.find((source) => !pages.has(source));
+    if (missing !== undefined) throw new Error(`generation ${from} holds no source ${missing}`);
+    return sources.map((source) => pages.get(source));
+  }
+
+  /**
+   * Carries passages of an earlier generation over with their vectors, after the passages added so far: the rows of
+   * the ordinal range are copied inside the database and renumbered to follow on.
+   */
+  async carryChunks(from: number, range: OrdinalRange): Promise<void> {
+    await this.flushChunks();
+    const first = this.written;
+    const count = range.end - range.start;
+    this.written += count;
+    await this.send(async () => {
+      const copied = await this.pool
+        .query(
+          `INSERT INTO ${this.tables.chunks} (generation, ordinal, ${CHUNK_VALUE_COLUMNS})
+           SELECT $1, ordinal - $2 + $3, ${CHUNK_VALUE_COLUMNS}
+             FROM ${generationTables(this.database.schema, from).chunks}
+            WHERE ordinal >= $2 AND ordinal < $4 ORDER BY ordinal`,
+          [this.generation, range.start, first, range.end],
+        )
+        .catch(carriedFrom(from));
+      if (copied.rowCount !== count) {
+        throw new Error(`generation ${from} holds ${copied.rowCount} of the ${count} passages carried from it`);
+      }
+    });
   }
 
   /** Adds the next passage (ordinals follow the order of the calls) with its vector. */
@@ -214,9 +273,7 @@ export class GenerationWriter {
     this.written += rows.length;
     await this.send(() =>
       this.pool.query(
-        `INSERT INTO ${this.tables.chunks}
-           (generation, ordinal, id, source, title, section, language, kind, page, start_offset, end_offset, text,
-            sentences, embedding)
+        `INSERT INTO ${this.tables.chunks} (generation, ordinal, ${CHUNK_VALUE_COLUMNS})
          SELECT $1, * FROM unnest($2::integer[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::text[],
                                   $8::text[], $9::integer[], $10::integer[], $11::integer[], $12::text[], $13::jsonb[],
                                   $14::vector[])`,
@@ -336,6 +393,26 @@ export class GenerationWriter {
     await this.inflight;
     if (this.failure !== undefined) throw this.failure;
   }
+}
+
+/** The columns of a passage's row besides its generation and ordinal: what a carried passage keeps as it is. */
+const CHUNK_VALUE_COLUMNS =
+  'id, source, title, section, language, kind, page, start_offset, end_offset, text, sentences, embedding';
+
+/**
+ * What to raise when copying from an earlier generation fails: the generation may have been removed meanwhile (past
+ * its grace period, by another ingest), which running the ingest again gets past.
+ */
+function carriedFrom(generation: number): (error: unknown) => never {
+  return (error) => {
+    if ((error as { code?: unknown }).code === UNDEFINED_TABLE) {
+      throw new IndexMissingError(
+        `The generation ${generation} this ingest carries unchanged files over from was removed meanwhile by ` +
+          'another ingest; run the ingest again.',
+      );
+    }
+    throw error;
+  };
 }
 
 /** The kind of a passage's sentences, or 'mixed'. */

@@ -122,7 +122,20 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: "each source's census of page furniture, for incremental ingest",
+    sql: (s) => `
+      -- What each source brought to the corpus-wide judgement of page furniture (hashes of its page names and
+      -- blocks), so that an ingest can judge an unchanged document again without reading it. Null in the
+      -- generations written before: an ingest then reads the whole corpus again.
+      ALTER TABLE ${s}.sources ADD COLUMN census jsonb;
+    `,
+  },
 ];
+
+/** The first schema whose sources keep their census of page furniture, which an incremental ingest needs. */
+export const CENSUS_VERSION = 2;
 
 /** The schema version this code reads and writes. */
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

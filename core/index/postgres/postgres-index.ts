@@ -10,7 +10,7 @@ import { gramsOf, GramIndex } from '../fuzzy-terms.js';
 import { allowedEdits, fuzzyMatchWeight } from '../keyword-index.js';
 import { chunkSchema, INDEX_FORMAT_VERSION, manifestSchema } from '../manifest.js';
 import type { IndexDescription, IndexedSource, PassageIndex, SearchHit } from '../passage-index.js';
-import { type Pool, quoteName, unavailable, vectorLiteral } from './database.js';
+import { type Pool, type Queryable, quoteName, unavailable, vectorLiteral } from './database.js';
 import { checkSchema, schemaVersion } from './migrations.js';
 
 /**
@@ -71,20 +71,71 @@ export async function loadPostgresIndex(options: PostgresIndexOptions): Promise<
     // A database no ingest has written to yet is an index not built yet: servers wait for it, answering 503.
     if ((await schemaVersion(pool, database.schema)) === 0) throw missing(indexName);
     await checkSchema(pool, database.schema);
-    const s = quoteName(database.schema);
-    const found = await pool.query<GenerationRow>(
-      `SELECT g.id::integer AS id, g.description, g.keyword_statistics, g.embedder_state
-         FROM ${s}.indexes i JOIN ${s}.generations g ON g.id = i.current_generation
-        WHERE i.name = $1`,
-      [indexName],
-    );
-    const row = found.rows[0];
+    const row = await servedGeneration(pool, database.schema, indexName);
     if (row === undefined) throw missing(indexName);
     return await openGeneration(options, row);
   } catch (error) {
     throw unavailable(database.url, error);
   }
 }
+
+/**
+ * The generation the index `indexName` serves, or undefined when it has none (or the schema does not exist yet): a
+ * primary-key read of the `indexes` row, what servers poll.
+ */
+export async function servedGeneration(
+  database: Queryable,
+  schema: string,
+  indexName: string,
+): Promise<GenerationRow | undefined> {
+  const s = quoteName(schema);
+  try {
+    const result = await database.query<GenerationRow>(
+      `SELECT g.id::integer AS id, g.description, g.keyword_statistics, g.embedder_state
+         FROM ${s}.indexes i JOIN ${s}.generations g ON g.id = i.current_generation
+        WHERE i.name = $1`,
+      [indexName],
+    );
+    return result.rows[0];
+  } catch (error) {
+    if ((error as { code?: unknown }).code === UNDEFINED_TABLE) return undefined;
+    throw error;
+  }
+}
+
+/** The sources of a generation, in path order, as an index lists them. */
+export async function indexedSources(
+  database: Queryable,
+  schema: string,
+  generation: number,
+): Promise<IndexedSource[]> {
+  const result = await database.query<IndexedSource>(
+    `SELECT source, checksum, title, language, chars, chunk_count AS chunks
+       FROM ${generationTables(schema, generation).sources} ORDER BY position`,
+  );
+  return result.rows;
+}
+
+/** A source's citable text in a generation, with its section (and page) spans; undefined when it holds none. */
+export async function readSourceText(
+  database: Queryable,
+  schema: string,
+  generation: number,
+  source: string,
+): Promise<SourceText | undefined> {
+  const result = await database.query<Omit<SourceText, 'pages'> & { pages: SourceText['pages'] | null }>(
+    `SELECT source, title, language, text, sections, pages FROM ${generationTables(schema, generation).sources}
+      WHERE source = $1`,
+    [source],
+  );
+  const row = result.rows[0];
+  if (row === undefined) return undefined;
+  const { pages, ...text } = row;
+  return pages === null || pages === undefined ? text : { ...text, pages };
+}
+
+/** PostgreSQL's error code for a table that does not exist (a generation removed, a schema not created). */
+export const UNDEFINED_TABLE = '42P01';
 
 function missing(indexName: string): IndexMissingError {
   return new IndexMissingError(
@@ -109,26 +160,19 @@ export async function openGeneration(options: PostgresIndexOptions, row: Generat
         'Re-run `npm run ingest` to rebuild it.',
     );
   }
-  const tables = generationTables(database.schema, row.id);
-  const sources = await pool.query<{
-    source: string;
-    checksum: string;
-    title: string;
-    language: 'fr' | 'en';
-    chars: number;
-    chunks: number;
-  }>(`SELECT source, checksum, title, language, chars, chunk_count AS chunks FROM ${tables.sources} ORDER BY position`);
+  const sources = await indexedSources(pool, database.schema, row.id);
   const embeddings = await restoreEmbeddings(embedder, row.embedder_state);
   return new PostgresIndex(
     options,
     row.id,
-    { ...stored, sources: sources.rows },
+    { ...stored, sources },
     keywordStatisticsSchema.parse(row.keyword_statistics),
     embeddings,
   );
 }
 
-interface ChunkRow {
+/** A passage's row, as `CHUNK_COLUMNS` selects it. */
+export interface ChunkRow {
   ordinal: number;
   id: string;
   source: string;
@@ -142,7 +186,9 @@ interface ChunkRow {
   sentences: Chunk['sentences'];
 }
 
-const CHUNK_COLUMNS = 'ordinal, id, source, title, section, language, page, start_offset, end_offset, text, sentences';
+/** The columns of a passage's row that make its chunk (`toChunk`). */
+export const CHUNK_COLUMNS =
+  'ordinal, id, source, title, section, language, page, start_offset, end_offset, text, sentences';
 
 /** A generation of an index in the database, read on demand. */
 export class PostgresIndex implements PassageIndex {
@@ -175,14 +221,11 @@ export class PostgresIndex implements PassageIndex {
 
   async sourceText(source: string): Promise<SourceText | undefined> {
     if (!this.names.has(source)) return undefined;
-    const result = await this.query<Omit<SourceText, 'pages'> & { pages: SourceText['pages'] | null }>(
-      `SELECT source, title, language, text, sections, pages FROM ${this.tables.sources} WHERE source = $1`,
-      [source],
-    );
-    const row = result.rows[0];
-    if (row === undefined) return undefined;
-    const { pages, ...text } = row;
-    return pages === null || pages === undefined ? text : { ...text, pages };
+    try {
+      return await readSourceText(this.options.pool, this.options.database.schema, this.generationId, source);
+    } catch (error) {
+      throw this.failure(error);
+    }
   }
 
   async chunks(ids: readonly string[]): Promise<Array<Chunk | undefined>> {
@@ -355,11 +398,7 @@ export class PostgresIndex implements PassageIndex {
     return expansions;
   }
 
-  /**
-   * One statement against the generation's tables. A database that does not answer is a 503; a generation whose
-   * tables were removed (a server that missed the switch past the grace period) asks the client to retry, while the
-   * watcher moves to the current one.
-   */
+  /** One statement against the generation's tables; a failure is what `failure` makes of it. */
   private async query<Row extends object>(
     sql: string,
     values: unknown[] = [],
@@ -379,13 +418,22 @@ export class PostgresIndex implements PassageIndex {
         client.release();
       }
     } catch (error) {
-      if ((error as { code?: unknown }).code === '42P01') {
-        throw new IndexUnavailableError(
-          `The index generation ${this.generation} was replaced and removed; retry in a moment.`,
-        );
-      }
-      throw unavailable(this.options.database.url, error);
+      throw this.failure(error);
     }
+  }
+
+  /**
+   * What a failed read means to the client: a database that does not answer is a 503; a generation whose tables
+   * were removed (a server that missed the switch past the grace period) asks the client to retry, while the
+   * watcher moves to the current one.
+   */
+  private failure(error: unknown): unknown {
+    if ((error as { code?: unknown }).code === UNDEFINED_TABLE) {
+      return new IndexUnavailableError(
+        `The index generation ${this.generation} was replaced and removed; retry in a moment.`,
+      );
+    }
+    return unavailable(this.options.database.url, error);
   }
 }
 
@@ -393,7 +441,7 @@ export class PostgresIndex implements PassageIndex {
 const graphConnections = new WeakSet<object>();
 
 /** A passage from its row: the chunk ingest split, with its page when it has one. */
-function toChunk(row: ChunkRow): Chunk {
+export function toChunk(row: ChunkRow): Chunk {
   const chunk = {
     id: row.id,
     source: row.source,

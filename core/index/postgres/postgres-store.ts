@@ -1,14 +1,15 @@
 import type { DatabaseConfig, EmbedderConfig } from '../../config.js';
 import type { IndexWatcher, WatchOptions } from '../watch-index.js';
 import type { IndexDescription } from '../passage-index.js';
-import { createPool, describeDatabase, isUnavailable, type Pool, quoteName, unavailable } from './database.js';
+import { createPool, describeDatabase, isUnavailable, type Pool, unavailable } from './database.js';
 import { schemaVersion, SCHEMA_VERSION } from './migrations.js';
 import {
   type GenerationRow,
-  generationTables,
+  indexedSources,
   loadPostgresIndex,
   openGeneration,
   type PostgresIndex,
+  servedGeneration,
   storedDescriptionSchema,
 } from './postgres-index.js';
 
@@ -38,11 +39,7 @@ export class PostgresStore {
       if (row === undefined) return undefined;
       const stored = storedDescriptionSchema.safeParse(row.description);
       if (!stored.success) return undefined;
-      const tables = generationTables(this.database.schema, row.id);
-      const sources = await this.pool.query<IndexDescription['sources'][number]>(
-        `SELECT source, checksum, title, language, chars, chunk_count AS chunks FROM ${tables.sources} ORDER BY position`,
-      );
-      return { ...stored.data, sources: sources.rows };
+      return { ...stored.data, sources: await indexedSources(this.pool, this.database.schema, row.id) };
     } catch (error) {
       throw unavailable(this.database.url, error);
     }
@@ -93,19 +90,7 @@ export class PostgresStore {
   }
 
   /** The generation the index serves now, or undefined when it has none (or the schema does not exist yet). */
-  private async currentRow(): Promise<GenerationRow | undefined> {
-    const s = quoteName(this.database.schema);
-    try {
-      const result = await this.pool.query<GenerationRow>(
-        `SELECT g.id::integer AS id, g.description, g.keyword_statistics, g.embedder_state
-           FROM ${s}.indexes i JOIN ${s}.generations g ON g.id = i.current_generation
-          WHERE i.name = $1`,
-        [this.indexName],
-      );
-      return result.rows[0];
-    } catch (error) {
-      if ((error as { code?: unknown }).code === '42P01') return undefined;
-      throw error;
-    }
+  private currentRow(): Promise<GenerationRow | undefined> {
+    return servedGeneration(this.pool, this.database.schema, this.indexName);
   }
 }
