@@ -175,9 +175,14 @@ export const DEFAULTS = Object.freeze({
     queryTimeoutMs: 15_000,
     /**
      * A replaced generation stays this long for the servers still reading it (a request may take up to
-     * `requestTimeoutMs`, and a server notices a switch within `indexPollMs`), then an ingest removes it.
+     * `requestTimeoutMs`, and a server notices a switch within `indexPollMs`), then an ingest or a server removes it.
      */
     generationGraceSeconds: 300,
+    /**
+     * How often a server serving from the database removes the generations past their grace period (replaced, or
+     * abandoned by an ingest), so that none outlives it by much when no further ingest comes.
+     */
+    removeStaleEveryMs: 60_000,
     /** An ingest writes that it is alive this often… */
     heartbeatMs: 10_000,
     /** …and a generation being built whose ingest has not written for this long was abandoned (killed, crashed). */

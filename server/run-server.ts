@@ -8,6 +8,7 @@ import { IndexMissingError } from '../core/errors.js';
 import { openIndexStore } from '../core/index/open-index-store.js';
 import { createPool, isUnavailable, type Pool, withDatabase } from '../core/index/postgres/database.js';
 import { checkSchema, migrate } from '../core/index/postgres/migrations.js';
+import { StaleGenerationsError } from '../core/index/postgres/postgres-store.js';
 import { DatabaseRateLimits } from './middleware/database-rate-limit-store.js';
 import { createApp } from './app.js';
 import { listen } from './http-server.js';
@@ -82,13 +83,18 @@ export async function runServer(config: Config): Promise<void> {
             }
             logger.info({ index: index.generation, chunks: index.chunkCount }, 'serving a new index');
           },
-          onError: (error, generation) =>
+          onError: (error, generation) => {
+            if (error instanceof StaleGenerationsError) {
+              logger.warn({ err: error.cause, index: generation }, error.message);
+              return;
+            }
             logger.error(
               { err: error, index: generation },
               isUnavailable(error)
                 ? 'the index store does not answer; still serving what it can'
                 : 'new index not loaded; still serving the previous one',
-            ),
+            );
+          },
         });
 
   const rateLimit = database.rateLimit;

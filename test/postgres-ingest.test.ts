@@ -196,6 +196,40 @@ describe('ingest into PostgreSQL', () => {
       code: 'index_unavailable',
     });
   });
+
+  it('has a serving process remove the generations past their grace period when no ingest comes', async () => {
+    const db = await database(undefined, { GENERATION_GRACE_SECONDS: '3600' });
+    await ingest(db.config);
+    await ingest(db.config);
+    const store = openIndexStore(db.config);
+    cleanups.push(() => store.close());
+    const index = await store.load();
+    const errors: unknown[] = [];
+    const watch = () =>
+      store.watch({
+        current: index.generation,
+        intervalMs: 20,
+        onIndex: () => {},
+        onError: (error) => errors.push(error),
+      });
+    // Within the grace period, watching removes nothing.
+    const early = watch();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    early.stop();
+    expect((await generations(db)).map((row) => row.state)).toEqual(['retired', 'current']);
+    // Past it, a watching server removes the replaced generation and its tables, and keeps serving its own.
+    await db.query(`UPDATE "${db.schema}".generations SET retired_at = now() - interval '2 hours'`);
+    const late = watch();
+    const deadline = Date.now() + 10_000;
+    while ((await generations(db)).length > 1 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    late.stop();
+    expect((await generations(db)).map((row) => row.state)).toEqual(['current']);
+    expect(new Set((await partitions(db)).map((name) => name.replace(/.*_g/, ''))).size).toBe(1);
+    expect((await index.keywordSearch('commandement Wiesbaden', 3)).length).toBeGreaterThan(0);
+    expect(errors).toEqual([]);
+  });
 });
 
 describe('updating the generation a database serves', () => {

@@ -1,7 +1,9 @@
 import type { DatabaseConfig, EmbedderConfig } from '../../config.js';
+import { DEFAULTS } from '../../defaults.js';
 import type { IndexWatcher, WatchOptions } from '../watch-index.js';
 import type { IndexDescription } from '../passage-index.js';
 import { createPool, describeDatabase, isUnavailable, type Pool, unavailable } from './database.js';
+import { removeStaleGenerations } from './generation-writer.js';
 import { schemaVersion, SCHEMA_VERSION } from './migrations.js';
 import {
   type GenerationRow,
@@ -12,6 +14,15 @@ import {
   servedGeneration,
   storedDescriptionSchema,
 } from './postgres-index.js';
+
+/** Removing generations past their grace period failed (the generation served is not concerned). */
+export class StaleGenerationsError extends Error {
+  constructor(cause: unknown) {
+    super(`removing generations past their grace period failed: ${(cause as Error).message ?? String(cause)}`, {
+      cause,
+    });
+  }
+}
 
 /**
  * The indexes of a PostgreSQL database: one pool per process, shared by the generations it serves one after the
@@ -53,12 +64,17 @@ export class PostgresStore {
     let seen = current;
     let busy = false;
     let down = false;
+    let removedAt = 0;
     const check = async () => {
       if (busy) return;
       busy = true;
       try {
         const row = await this.currentRow();
         down = false;
+        if (Date.now() - removedAt >= DEFAULTS.database.removeStaleEveryMs) {
+          removedAt = Date.now();
+          await this.removeStale().catch((error: unknown) => onError(new StaleGenerationsError(error), seen ?? ''));
+        }
         if (row === undefined) return;
         const generation = `${this.indexName}@${row.id}`;
         if (generation === seen) return;
@@ -79,6 +95,15 @@ export class PostgresStore {
     const timer = setInterval(() => void check(), intervalMs);
     timer.unref();
     return { stop: () => clearInterval(timer) };
+  }
+
+  /**
+   * Removes this index's generations past their grace period, as an ingest does before it writes: without another
+   * ingest they would stay. Servers may do it at the same moment: a generation's tables are dropped in one
+   * transaction, with IF EXISTS, so the second finds nothing left to do.
+   */
+  removeStale(): Promise<number[]> {
+    return removeStaleGenerations(this.pool, this.database, this.indexName);
   }
 
   close(): Promise<void> {
