@@ -1,11 +1,11 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import os, { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { EmbeddingsInterface } from '@langchain/core/embeddings';
 import type { Config } from '../core/config.js';
 import { DEFAULTS } from '../core/defaults.js';
 import { createIndexEmbedder, embedderId } from '../core/embeddings/create-embeddings.js';
-import { LexicalEmbeddings } from '../core/embeddings/lexical-embeddings.js';
+import { featureRecords, LexicalEmbeddings } from '../core/embeddings/lexical-embeddings.js';
 import { CorpusError, UnreadableDocumentError } from '../core/errors.js';
 import { CensusWriter } from '../core/index/census-file.js';
 import { ChunkWriter, readChunks } from '../core/index/chunk-store.js';
@@ -48,6 +48,14 @@ import {
   readAhead,
   settingsChange,
 } from './plan-ingest.js';
+import { FeatureSpool } from './feature-spool.js';
+import { createPreparation, type Preparation } from './preparation-pool.js';
+import {
+  type CensusedFile,
+  type PreparationSettings,
+  type PreparedPassages,
+  type SplitDocument,
+} from './prepare-passages.js';
 import { ReadingSpool } from './reading-spool.js';
 import { BoilerplateCensus, censusOf } from './remove-boilerplate.js';
 import { type ChunkerSettings, splitIntoChunks } from './split-into-chunks.js';
@@ -118,10 +126,18 @@ export interface IngestOptions {
   full?: boolean;
   /** Told of the progress of a long ingest, as it goes. */
   onProgress?: (progress: IngestProgress) => void;
+  /**
+   * Worker threads that read and split files, 0 for this thread alone; by default one per core for a corpus of
+   * `DEFAULTS.ingest.threadsFromBytes` or more.
+   */
+  threads?: number;
 }
 
 /** The spool of files read, in the staging folder while the index is built; removed before the manifest is written. */
 const SPOOL_FILE = '.readings.jsonl';
+
+/** The passages' lexical features, in the staging folder between the split and the embedding; removed before. */
+const FEATURES_FILE = '.features.bin';
 
 /** Passages embedded at a time by an embedder other than the lexical one (a request to a server). */
 const EMBEDDING_BATCH = 64;
@@ -151,6 +167,10 @@ export async function ingest(config: Config, options: IngestOptions = {}): Promi
   const report = options.onProgress ?? (() => undefined);
   const clock = stopwatch();
   const files = await corpusFiles(config);
+  const preparation = createPreparation(
+    preparationSettings(config, chunker),
+    options.threads ?? (await preparationThreads(files)),
+  );
   const stored = await openStoredGeneration(config.indexDir);
   try {
     const timings = { planMs: 0, splitMs: 0, indexMs: 0, writeMs: 0 };
@@ -163,7 +183,9 @@ export async function ingest(config: Config, options: IngestOptions = {}): Promi
         let pages = 0;
         plan = await planIngest(files, stored, ingestSettings(config, chunker), {
           full: options.full,
-          keep: (file) => spool.add(file),
+          read: (file) => preparation.read(file),
+          ahead: preparation.concurrency,
+          keep: (file) => spool.addLine(file.line),
           onPlanned: (_file, filePages) => {
             planned += 1;
             pages += filePages;
@@ -178,7 +200,7 @@ export async function ingest(config: Config, options: IngestOptions = {}): Promi
         }
         timings.planMs = clock.lap();
         const from = plan.fullReason === undefined && 'generation' in stored ? stored.generation : undefined;
-        const written = await writeGeneration(staging, plan, spool, from, config, chunker, options, () => {
+        const written = await writeGeneration(staging, plan, spool, from, config, chunker, options, preparation, () => {
           timings.splitMs = clock.lap();
         });
         timings.indexMs = clock.lap();
@@ -192,6 +214,7 @@ export async function ingest(config: Config, options: IngestOptions = {}): Promi
     if (built === undefined || plan === undefined) throw new Error('the index was written without a summary');
     return { ...built, changes: changesOf(plan), generation, timings: { ...timings, totalMs: clock.total() } };
   } finally {
+    await preparation.close();
     if ('generation' in stored) stored.generation.close();
   }
 }
@@ -232,6 +255,28 @@ function ingestSettings(config: Config, chunker: ChunkerSettings = DEFAULTS.chun
   };
 }
 
+function preparationSettings(config: Config, chunker: ChunkerSettings): PreparationSettings {
+  return {
+    chunker,
+    lexical: config.embedder.kind === 'lexical' ? { dimensions: config.embedder.dimensions } : undefined,
+  };
+}
+
+/**
+ * Threads to read and split the corpus with: one per core, unless the corpus is too small for their start (a few
+ * tenths of a second each) to pay, or there is a single core.
+ */
+async function preparationThreads(files: readonly CorpusFile[]): Promise<number> {
+  const cores = availableParallelism();
+  if (cores < 2) return 0;
+  let bytes = 0;
+  for (const file of files) {
+    bytes += (await stat(file.absolutePath)).size;
+    if (bytes >= DEFAULTS.ingest.threadsFromBytes) return cores;
+  }
+  return 0;
+}
+
 function changesOf(plan: IngestPlan): IngestChanges {
   const sources = (status: FileStatus) =>
     plan.files.filter((file) => file.status === status).map((file) => file.file.source);
@@ -252,6 +297,16 @@ interface Run {
   from: number | undefined;
 }
 
+/** What the split stage wrote, and what the embedding and the index files need of it. */
+interface SplitCorpus {
+  sources: Manifest['sources'];
+  documents: IngestedDocument[];
+  skipped: SkippedFile[];
+  runs: Run[];
+  chunkCount: number;
+  keywords: KeywordIndexBuilder;
+}
+
 /** Writes the files of a new generation in `staging` as the plan says; returns its manifest and what it did. */
 async function writeGeneration(
   staging: string,
@@ -261,89 +316,127 @@ async function writeGeneration(
   config: Config,
   chunker: ChunkerSettings,
   options: IngestOptions,
+  preparation: Preparation,
   onSplit: () => void,
 ): Promise<{ manifest: ManifestContent; summary: Omit<IngestSummary, 'changes' | 'generation' | 'timings'> }> {
-  const chunksFile = path.join(staging, INDEX_FILES.chunks);
-  const writer = await ChunkWriter.create(chunksFile);
-  const keywords = new KeywordIndexBuilder();
   const lexical =
     config.embedder.kind === 'lexical' ? new LexicalEmbeddings({ dimensions: config.embedder.dimensions }) : undefined;
-  const sources: Manifest['sources'] = [];
-  const documents: IngestedDocument[] = [];
-  const skipped: SkippedFile[] = [];
-  const runs: Run[] = [];
+  // The passages' lexical features, counted once, for the fit of the weights and then for the vectors.
+  const features = lexical === undefined ? undefined : await FeatureSpool.create(path.join(staging, FEATURES_FILE));
+  try {
+    const split = await splitCorpus(staging, plan, spool, stored, preparation, lexical, features);
+    lexical?.completeFit();
+    onSplit();
+    return await indexPassages(staging, split, stored, config, chunker, options, lexical, features);
+  } finally {
+    await features?.remove();
+  }
+}
+
+/**
+ * The split stage: takes each file's passages in corpus order — split from the spool by the preparation's threads,
+ * or carried over and analysed again — and writes them with the source texts and censuses, adding their terms to
+ * the keyword index and their features to the lexical embedder's fit and the feature spool.
+ */
+async function splitCorpus(
+  staging: string,
+  plan: IngestPlan,
+  spool: ReadingSpool,
+  stored: StoredGeneration | undefined,
+  preparation: Preparation,
+  lexical: LexicalEmbeddings | undefined,
+  features: FeatureSpool | undefined,
+): Promise<SplitCorpus> {
+  const writer = await ChunkWriter.create(path.join(staging, INDEX_FILES.chunks));
   const sourceTexts = await SourceTextWriter.create(path.join(staging, INDEX_FILES.sources));
   const censuses = await CensusWriter.create(path.join(staging, INDEX_FILES.census));
-  const storedSources = new Map(stored?.manifest.sources.map((entry) => [entry.source, entry]));
-  const add = async (chunk: Chunk) => {
-    await writer.add(chunk);
-    keywords.add(keywordTerms(chunk));
-    lexical?.observe(embeddedText(chunk));
+  const split: SplitCorpus = {
+    sources: [],
+    documents: [],
+    skipped: [],
+    runs: [],
+    chunkCount: 0,
+    keywords: new KeywordIndexBuilder(),
   };
-  const spooled = spool.files();
+  const storedSources = new Map(stored?.manifest.sources.map((entry) => [entry.source, entry]));
+  const append = async (passages: PreparedPassages) => {
+    for (const [index, id] of passages.ids.entries()) {
+      await writer.addLine(id, passages.lines[index] ?? '');
+      split.keywords.add(passages.terms[index] ?? []);
+    }
+    if (lexical === undefined || features === undefined) return;
+    if (passages.features === undefined) throw new Error('passages were prepared without their features');
+    for (const record of featureRecords(passages.features)) lexical.observeFeatures(record);
+    await features.add(passages.features);
+  };
+  const spooled = spool.lines()[Symbol.asyncIterator]();
   try {
-    // A file the plan read comes back from the spool; an unchanged file whose page furniture changed is read now.
-    const read = async (file: PlannedFile): Promise<ReadFile | undefined> => {
-      if (file.skipped !== undefined || file.carried !== undefined) return undefined;
+    await preparation.judge(plan.census.judgement());
+    // A file the plan read comes back from the spool; an unchanged file whose page furniture changed is read now;
+    // the stored passages of an unchanged one are analysed again, for the new keyword index and embedder's fit.
+    const prepare = async (file: PlannedFile): Promise<SplitDocument | PreparedPassages | undefined> => {
+      if (file.skipped !== undefined) return undefined;
+      if (file.carried !== undefined) {
+        if (stored === undefined) throw new Error(`${file.file.source} cannot be carried over`);
+        const chunks: Chunk[] = [];
+        for await (const chunk of stored.chunks(file.carried)) chunks.push(chunk);
+        return preparation.analyse(chunks);
+      }
       if (file.read) {
         const next = await spooled.next();
-        if (next.done === true || next.value.source !== file.file.source) {
-          throw new Error(`the spool does not hold ${file.file.source}`);
-        }
-        return next.value;
+        if (next.done === true) throw new Error(`the spool does not hold ${file.file.source}`);
+        return preparation.split(next.value);
       }
-      return readUnchanged(file);
+      return preparation.split((await readUnchanged(file, preparation)).line);
     };
-    for await (const [file, found] of readAhead(plan.files, read)) {
+    for await (const [file, prepared] of readAhead(plan.files, prepare, preparation.concurrency)) {
       const { source } = file.file;
       if (file.skipped !== undefined) {
-        skipped.push(file.skipped);
+        split.skipped.push(file.skipped);
         continue;
       }
-      if (found === undefined) {
+      if (prepared === undefined) throw new Error(`${source} was not prepared`);
+      if (!('entry' in prepared)) {
         // Carried over: the stored passages, text and census, as they are.
         const entry = storedSources.get(source);
         const census = plan.carriedCensus.get(source);
         const text = await stored?.sourceText(source);
-        if (stored === undefined || file.carried === undefined || entry === undefined || census === undefined) {
+        if (file.carried === undefined || entry === undefined || census === undefined) {
           throw new Error(`${source} cannot be carried over`);
         }
         if (text === undefined) throw new Error(`the index in place holds no text of ${source}`);
-        for await (const chunk of stored.chunks(file.carried)) await add(chunk);
+        await append(prepared);
         await sourceTexts.addText(text);
         await censuses.add(source, census);
         const range = sourceTexts.ranges.get(source);
         if (range === undefined) throw new Error(`No text was written for ${source}.`);
-        sources.push({ ...entry, text: range });
-        documents.push({
+        split.sources.push({ ...entry, text: range });
+        split.documents.push({
           source,
           chars: entry.chars,
           language: entry.language,
           chunks: entry.chunks,
           ...(text.pages === undefined ? {} : { pages: text.pages.length }),
         });
-        runs.push({ count: entry.chunks, from: file.carried.start });
+        split.runs.push({ count: entry.chunks, from: file.carried.start });
         continue;
       }
-      const census = censusOf(found.reading);
-      const document = toDocument(found, plan.census.content(found.reading, census));
-      const chunks = splitIntoChunks(document, chunker);
-      for (const chunk of chunks) await add(chunk);
-      await sourceTexts.add(document);
-      await censuses.add(source, census);
-      const text = sourceTexts.ranges.get(document.source);
-      if (text === undefined) throw new Error(`No text was written for ${document.source}.`);
-      sources.push({
-        source: document.source,
-        checksum: document.checksum,
-        title: document.title,
-        language: document.language,
-        chars: document.text.length,
-        chunks: chunks.length,
-        text,
+      const { entry, pages } = prepared;
+      if (entry.source !== source) throw new Error(`the spool holds ${entry.source} where ${source} was expected`);
+      await append(prepared.passages);
+      await sourceTexts.addLine(source, prepared.textLine);
+      await censuses.addLine(prepared.censusLine);
+      const text = sourceTexts.ranges.get(source);
+      if (text === undefined) throw new Error(`No text was written for ${source}.`);
+      split.sources.push({ ...entry, text });
+      split.documents.push({
+        source,
+        chars: entry.chars,
+        language: entry.language,
+        chunks: entry.chunks,
+        ...(pages === undefined ? {} : { pages }),
       });
-      documents.push(ingestedDocument(document, chunks.length));
-      runs.push({ count: chunks.length, from: undefined });
+      split.runs.push({ count: entry.chunks, from: undefined });
     }
   } finally {
     await spooled.return(undefined);
@@ -351,15 +444,33 @@ async function writeGeneration(
     await writeFile(path.join(staging, INDEX_FILES.chunkTable), await writer.close());
     await sourceTexts.close();
     await censuses.close();
+    // The threads are done: the memory they held is the vector graphs' now.
+    await preparation.close();
   }
-  lexical?.completeFit();
-  onSplit();
+  split.chunkCount = writer.count;
+  return split;
+}
 
-  // Embed in this thread (or take the stored vectors), build the graphs in others.
+/**
+ * The embed and index stage: embeds the passages in this thread (the lexical embedder from their features, a server
+ * in batches, or the stored vectors of carried passages) and hands the vectors to worker threads that build the
+ * graphs, while this thread lays out the keyword index.
+ */
+async function indexPassages(
+  staging: string,
+  split: SplitCorpus,
+  stored: StoredGeneration | undefined,
+  config: Config,
+  chunker: ChunkerSettings,
+  options: IngestOptions,
+  lexical: LexicalEmbeddings | undefined,
+  features: FeatureSpool | undefined,
+): Promise<{ manifest: ManifestContent; summary: Omit<IngestSummary, 'changes' | 'generation' | 'timings'> }> {
+  const { chunkCount, runs } = split;
+  const chunksFile = path.join(staging, INDEX_FILES.chunks);
   const embedder = lexical === undefined ? await createIndexEmbedder(config.embedder, []) : undefined;
   const embeddings = options.embeddings ?? lexical ?? embedder?.embeddings;
   if (embeddings === undefined) throw new Error('no embedder');
-  const chunkCount = writer.count;
   // Only a server's vectors are kept, and carried over; the lexical ones depend on weights fitted on the corpus.
   const keepsVectors = config.embedder.kind !== 'lexical';
   const carried = keepsVectors && stored !== undefined;
@@ -384,7 +495,12 @@ async function writeGeneration(
   let embedded = 0;
   try {
     report();
-    if (embeddings instanceof LexicalEmbeddings) {
+    if (embeddings === lexical && features !== undefined) {
+      const scratch = new Float32Array(lexical.dimensions);
+      for await (const record of features.records()) await addVector(lexical.vectorOfFeatures(record, scratch));
+      if (added !== chunkCount) throw new Error(`${added} feature records for ${chunkCount} passages`);
+      embedded = chunkCount;
+    } else if (embeddings instanceof LexicalEmbeddings) {
       const scratch = new Float32Array(embeddings.dimensions);
       for await (const chunk of readChunks(chunksFile))
         await addVector(embeddings.vector(embeddedText(chunk), scratch));
@@ -418,7 +534,7 @@ async function writeGeneration(
     options.onProgress?.({ stage: 'write' });
     await vectorFile?.close();
     // The keyword index is laid out while the workers insert the last vectors.
-    await writeFile(path.join(staging, INDEX_FILES.keywords), keywords.build().toBuffer());
+    await writeFile(path.join(staging, INDEX_FILES.keywords), split.keywords.build().toBuffer());
     await built.finish(
       Array.from({ length: built.shardCount }, (_shard, index) => path.join(staging, vectorShardFile(index))),
     );
@@ -431,13 +547,13 @@ async function writeGeneration(
         embedder: { id, dimensions: built.dimensions },
         readerVersion: READER_VERSION,
         chunker: { ...chunker },
-        sources,
-        skipped,
+        sources: split.sources,
+        skipped: split.skipped,
         chunkCount,
       },
       summary: {
-        documents,
-        skipped,
+        documents: split.documents,
+        skipped: split.skipped,
         chunkCount,
         embeddedChunks: embedded,
         carriedChunks: runs.reduce((total, run) => total + (run.from === undefined ? 0 : run.count), 0),
@@ -456,8 +572,8 @@ async function writeGeneration(
  * Reads an unchanged file the plan did not read (its page furniture changed with the corpus), making sure it is the
  * file the plan checksummed: a file edited during the ingest is not indexed under its old checksum.
  */
-async function readUnchanged(file: PlannedFile): Promise<ReadFile> {
-  const found = await readCorpusFile(file.file).catch((error: unknown) => {
+async function readUnchanged(file: PlannedFile, preparation: Preparation): Promise<CensusedFile> {
+  const found = await preparation.read(file.file).catch((error: unknown) => {
     if (error instanceof UnreadableDocumentError) return undefined;
     throw error;
   });

@@ -3,8 +3,9 @@ import type { DocumentCensus } from '../core/index/census-file.js';
 import type { Manifest } from '../core/index/manifest.js';
 import type { StoredGenerationResult } from '../core/index/stored-generation.js';
 import type { OrdinalRange } from '../core/index/vector-file.js';
-import { type CorpusFile, fileChecksum, type ReadFile, readCorpusFile, type SkippedFile } from './load-documents.js';
-import { BoilerplateCensus, censusOf } from './remove-boilerplate.js';
+import { type CorpusFile, fileChecksum, type SkippedFile } from './load-documents.js';
+import { type CensusedFile, readForCensus } from './prepare-passages.js';
+import { BoilerplateCensus } from './remove-boilerplate.js';
 import type { ChunkerSettings } from './split-into-chunks.js';
 
 /**
@@ -51,8 +52,15 @@ export interface PlannedFile {
 export interface PlanOptions {
   /** Plan a full rebuild, whatever the index in place. */
   full?: boolean;
+  /**
+   * Reads a file and makes its census (in another thread, say); by default `readForCensus` in this thread. Throws
+   * `UnreadableDocumentError` for a file that cannot be read.
+   */
+  read?: (file: CorpusFile) => Promise<CensusedFile>;
+  /** Files read ahead of the one being planned (several threads read at once); 1 by default. */
+  ahead?: number;
   /** Given each file the plan reads, in order, so that the ingest need not parse it again. */
-  keep?: (file: ReadFile) => Promise<void>;
+  keep?: (file: CensusedFile) => Promise<void>;
   /** Told of each file planned, in order, with the pages of the file when the plan read a paged one. */
   onPlanned?: (file: PlannedFile, pages: number) => void;
 }
@@ -133,7 +141,8 @@ export async function planIngest(
   const census = new BoilerplateCensus();
   const planned: PlannedFile[] = [];
   const carriedCensus = new Map<string, DocumentCensus>();
-  const look = async (file: CorpusFile): Promise<{ checksum: string } | ReadFile | SkippedFile> => {
+  const read = options.read ?? readForCensus;
+  const look = async (file: CorpusFile): Promise<{ checksum: string } | CensusedFile | SkippedFile> => {
     if (fullReason === undefined) {
       const entry = indexed.get(file.source);
       const skipped = skippedBefore.get(file.source);
@@ -143,12 +152,12 @@ export async function planIngest(
         if (checksum === entry?.checksum) return { checksum };
       }
     }
-    return readCorpusFile(file).catch(async (error: unknown): Promise<SkippedFile> => {
+    return read(file).catch(async (error: unknown): Promise<SkippedFile> => {
       if (!(error instanceof UnreadableDocumentError)) throw error;
       return { source: file.source, checksum: await fileChecksum(file), reason: error.message };
     });
   };
-  for await (const [file, found] of readAhead(files, look)) {
+  for await (const [file, found] of readAhead(files, look, options.ahead)) {
     const before = indexed.get(file.source) ?? skippedBefore.get(file.source);
     const status: FileStatus =
       before === undefined ? 'added' : before.checksum === found.checksum ? 'unchanged' : 'changed';
@@ -163,8 +172,8 @@ export async function planIngest(
         read: false,
         skipped: found,
       };
-    } else if ('reading' in found) {
-      census.count(censusOf(found.reading));
+    } else if ('census' in found) {
+      census.count(found.census);
       await options.keep?.(found);
       plannedFile = {
         file,
@@ -192,7 +201,7 @@ export async function planIngest(
       };
     }
     planned.push(plannedFile);
-    options.onPlanned?.(plannedFile, 'reading' in found ? (found.reading.pages?.length ?? 0) : 0);
+    options.onPlanned?.(plannedFile, 'census' in found ? found.pages : 0);
   }
   const present = new Set(files.map((file) => file.source));
   const removed = [...(manifest?.sources ?? []), ...(manifest?.skipped ?? [])]
@@ -220,23 +229,29 @@ function sameJudgement(left: readonly boolean[], right: readonly boolean[]): boo
 }
 
 /**
- * Maps each item through `work` in order, starting the next one while the current one is consumed: a file is read
- * while the previous one is processed.
+ * Maps each item through `work` in order, keeping `ahead` items started beyond the one being consumed: a file is
+ * read while the previous one is processed, or several at once by several threads.
  */
-export async function* readAhead<T, R>(items: readonly T[], work: (item: T) => Promise<R>): AsyncGenerator<[T, R]> {
-  const start = (position: number) => {
-    const item = items[position];
-    if (item === undefined) return undefined;
+export async function* readAhead<T, R>(
+  items: readonly T[],
+  work: (item: T) => Promise<R>,
+  ahead = 1,
+): AsyncGenerator<[T, R]> {
+  const started: Array<{ item: T; result: Promise<R> }> = [];
+  let next = 0;
+  const start = () => {
+    const item = items[next];
+    if (item === undefined) return;
+    next += 1;
     const result = work(item);
-    // Awaited on the next turn; a failure meanwhile must not go unhandled.
+    // Awaited in its turn; a failure meanwhile must not go unhandled.
     result.catch(() => undefined);
-    return { item, result };
+    started.push({ item, result });
   };
-  let next = start(0);
-  for (let position = 0; next !== undefined; position += 1) {
-    const current = next;
+  while (started.length < ahead && next < items.length) start();
+  for (let current = started.shift(); current !== undefined; current = started.shift()) {
     const value = await current.result;
-    next = start(position + 1);
+    while (started.length < ahead && next < items.length) start();
     yield [current.item, value];
   }
 }

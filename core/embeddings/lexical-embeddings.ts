@@ -36,6 +36,10 @@ export class LexicalEmbeddings extends Embeddings {
   /** Document frequency per bucket while fitting (see `observe`). */
   private fitting: Float64Array | undefined;
   private readonly features = new FeatureCounter();
+  private readonly scratch = new FeatureRecords();
+  /** Which buckets the passage being observed touched already: those stamped with the current stamp. */
+  private seen: Uint32Array;
+  private stamp = 0;
   /** The features of each word met so far: most words of a corpus come back, so each is hashed once. */
   private readonly wordFeatures = new Map<string, WordFeatures | null>();
 
@@ -46,6 +50,7 @@ export class LexicalEmbeddings extends Embeddings {
     this.maxNgram = options.maxNgram ?? DEFAULTS.lexicalEmbeddings.maxNgram;
     this.wordWeight = options.wordWeight ?? DEFAULTS.lexicalEmbeddings.wordWeight;
     this.idf = new Float64Array(this.dimensions).fill(1);
+    this.seen = new Uint32Array(this.dimensions);
   }
 
   /** Identifies the feature space: two indexes are comparable only when their ids are equal. */
@@ -61,10 +66,21 @@ export class LexicalEmbeddings extends Embeddings {
 
   /** Counts one passage towards the inverse document frequencies; `completeFit` then applies them. */
   observe(text: string): void {
+    this.observeFeatures(this.featuresOf(text));
+  }
+
+  /**
+   * Counts one passage, given as its features (`appendFeatures`), towards the inverse document frequencies: what
+   * `observe` does, for an ingest that counted the passage's features once for both the fit and the vector.
+   */
+  observeFeatures(record: Uint32Array): void {
     this.fitting ??= new Float64Array(this.dimensions);
     const frequency = this.fitting;
-    this.countFeatures(text);
-    this.features.forEachBucket(this.dimensions, (bucket) => {
+    // A bucket counts once per passage, however many of its features fall in it.
+    this.stamp += 1;
+    forEachFeature(record, (bucket) => {
+      if (this.seen[bucket] === this.stamp) return;
+      this.seen[bucket] = this.stamp;
       frequency[bucket] = (frequency[bucket] ?? 0) + 1;
     });
     this.documentCount += 1;
@@ -122,10 +138,15 @@ export class LexicalEmbeddings extends Embeddings {
     text: string,
     into: Float32Array | Float64Array = new Float32Array(this.dimensions),
   ): Float32Array | Float64Array {
+    return this.vectorOfFeatures(this.featuresOf(text), into);
+  }
+
+  /** The vector of a text given as its features (`appendFeatures`): the same numbers as `vector` of the text. */
+  vectorOfFeatures<T extends Float32Array | Float64Array>(record: Uint32Array, into: T): T {
     const sums = new Float64Array(this.dimensions);
-    this.countFeatures(text);
-    this.features.forEach((code, count, weight) => {
-      const bucket = code % this.dimensions;
+    forEachFeature(record, (bucket, count, word, negative) => {
+      const magnitude = word ? this.wordWeight : 1;
+      const weight = negative ? -magnitude : magnitude;
       sums[bucket] = (sums[bucket] ?? 0) + weight * (1 + Math.log(count)) * (this.idf[bucket] ?? 1);
     });
     let norm = 0;
@@ -135,11 +156,39 @@ export class LexicalEmbeddings extends Embeddings {
     return into;
   }
 
+  /**
+   * Appends the features of a text to `records`, as one record (see `FeatureRecords`): each distinct feature in the
+   * order first met, with its bucket, its sign, whether it is a whole word, and its count.
+   */
+  appendFeatures(text: string, records: FeatureRecords): void {
+    if (this.dimensions > MAX_RECORDED_DIMENSIONS) {
+      throw new Error(`features are recorded for at most ${MAX_RECORDED_DIMENSIONS} dimensions`);
+    }
+    this.countFeatures(text);
+    records.begin();
+    this.features.forEach((code, count, weight) => {
+      const low = (code % this.dimensions) * 4 + (Math.abs(weight) === 1 ? 0 : 2) + (weight < 0 ? 1 : 0);
+      if (count < 0xffff) records.push(count * 0x10000 + low);
+      else {
+        records.push(0xffff0000 + low);
+        records.push(count);
+      }
+    });
+    records.end();
+  }
+
+  /** The features of one text as a record, in a buffer reused by the next call. */
+  private featuresOf(text: string): Uint32Array {
+    this.scratch.clear();
+    this.appendFeatures(text, this.scratch);
+    return this.scratch.record(0);
+  }
+
   /** Fills the counter with the features of a text: each content word, and its character n-grams. */
   private countFeatures(text: string): void {
     this.features.clear();
     for (const word of words(text)) {
-      const features = this.featuresOf(word);
+      const features = this.wordFeaturesOf(word);
       if (features === null) continue;
       for (let index = 0; index < features.codes.length; index += 1) {
         this.features.add(features.codes[index] ?? 0, features.weights[index] ?? 0);
@@ -147,7 +196,7 @@ export class LexicalEmbeddings extends Embeddings {
     }
   }
 
-  private featuresOf(word: string): WordFeatures | null {
+  private wordFeaturesOf(word: string): WordFeatures | null {
     let features = this.wordFeatures.get(word);
     if (features !== undefined) return features;
     const folded = foldText(word);
@@ -241,17 +290,6 @@ class FeatureCounter {
     for (const slot of this.used) visit(this.codes[slot] ?? 0, this.counts[slot] ?? 0, this.weights[slot] ?? 0);
   }
 
-  /** Each bucket that at least one counted feature falls in, once. */
-  forEachBucket(dimensions: number, visit: (bucket: number) => void): void {
-    const seen = new Set<number>();
-    for (const slot of this.used) {
-      const bucket = (this.codes[slot] ?? 0) % dimensions;
-      if (seen.has(bucket)) continue;
-      seen.add(bucket);
-      visit(bucket);
-    }
-  }
-
   /** Doubles the table, keeping what it counted and the order it was met in. */
   private grow(): void {
     const entries = this.used.map((slot) => [this.codes[slot] ?? 0, this.weights[slot] ?? 0, this.counts[slot] ?? 0]);
@@ -264,6 +302,95 @@ class FeatureCounter {
     this.stamp = 1;
     this.used = [];
     for (const [code = 0, weight = 0, count = 0] of entries) this.add(code, weight, count);
+  }
+}
+
+/** A bucket times 4, plus its two flags, fits the low 16 bits of a feature's word. */
+const MAX_RECORDED_DIMENSIONS = 0x4000;
+
+/**
+ * The counted features of texts, one record per text, as 32-bit words: a record is its length in words, then each
+ * distinct feature in the order first met, as one word — its bucket × 4, plus 2 for a whole-word feature and 1 when
+ * it counts negatively, in the low 16 bits, and its count in the high 16 — followed by its full count when that is
+ * 0xffff or more. An ingest counts a passage's features once, for the fit (`observeFeatures`) and for its vector
+ * (`vectorOfFeatures`), and keeps them on disk in between: about 4 bytes per distinct feature of a passage.
+ */
+export class FeatureRecords {
+  private words = new Uint32Array(1 << 12);
+  private length = 0;
+  private start = 0;
+  private readonly starts: number[] = [];
+
+  /** Records held. */
+  get count(): number {
+    return this.starts.length;
+  }
+
+  /** Starts the next record. */
+  begin(): void {
+    this.start = this.length;
+    this.push(0);
+  }
+
+  push(word: number): void {
+    if (this.length === this.words.length) {
+      const grown = new Uint32Array(this.words.length * 2);
+      grown.set(this.words);
+      this.words = grown;
+    }
+    this.words[this.length] = word;
+    this.length += 1;
+  }
+
+  /** Ends the record begun last, writing its length. */
+  end(): void {
+    this.words[this.start] = this.length - this.start - 1;
+    this.starts.push(this.start);
+  }
+
+  /** The features of record `index` (a view, valid until the next change). */
+  record(index: number): Uint32Array {
+    const start = this.starts[index];
+    if (start === undefined) throw new Error(`no feature record ${index}`);
+    return this.words.subarray(start + 1, start + 1 + (this.words[start] ?? 0));
+  }
+
+  /** Every record so far, lengths included, as one array of its own; then starts again empty. */
+  take(): Uint32Array {
+    const taken = this.words.slice(0, this.length);
+    this.clear();
+    return taken;
+  }
+
+  clear(): void {
+    this.length = 0;
+    this.starts.length = 0;
+  }
+}
+
+/** Each record of a run of records as `FeatureRecords.take` gives them (a view of each, in order). */
+export function* featureRecords(words: Uint32Array): Generator<Uint32Array> {
+  for (let start = 0; start < words.length;) {
+    const length = words[start] ?? 0;
+    if (start + 1 + length > words.length) throw new Error('a feature record runs past its end');
+    yield words.subarray(start + 1, start + 1 + length);
+    start += 1 + length;
+  }
+}
+
+/** Visits each feature of a record with its bucket, count and flags. */
+function forEachFeature(
+  record: Uint32Array,
+  visit: (bucket: number, count: number, word: boolean, negative: boolean) => void,
+): void {
+  for (let index = 0; index < record.length; index += 1) {
+    const value = record[index] ?? 0;
+    let count = value >>> 16;
+    if (count === 0xffff) {
+      index += 1;
+      count = record[index] ?? 0;
+    }
+    visit((value & 0xffff) >>> 2, count, (value & 2) !== 0, (value & 1) !== 0);
   }
 }
 

@@ -1,0 +1,136 @@
+import {
+  FeatureRecords,
+  LexicalEmbeddings,
+  type LexicalEmbeddingsOptions,
+} from '../core/embeddings/lexical-embeddings.js';
+import { censusLine, type DocumentCensus } from '../core/index/census-file.js';
+import { chunkLine } from '../core/index/chunk-store.js';
+import { type FieldTerms, keywordTerms } from '../core/index/keyword-index.js';
+import type { Manifest } from '../core/index/manifest.js';
+import { sourceTextLine, sourceTextOf } from '../core/index/source-texts.js';
+import { embeddedText } from '../core/index/vector-index.js';
+import type { Chunk } from '../core/types.js';
+import { type CorpusFile, readCorpusFile, toDocument } from './load-documents.js';
+import { type SpooledFile, spoolLine } from './reading-spool.js';
+import { censusOf, FurnitureJudgement, type FurnitureVerdict } from './remove-boilerplate.js';
+import { type ChunkerSettings, splitIntoChunks } from './split-into-chunks.js';
+
+/**
+ * The work an ingest does on one file at a time, apart from the corpus-wide steps: reading a file for the census of
+ * page furniture, then splitting it into passages and analysing them (their lines of the passages file, keyword
+ * terms and lexical features), so that the thread that writes the index only appends what it is given, in order.
+ * Nothing here depends on another file, so that several threads can do it at once (`preparation-pool.ts`).
+ */
+
+export interface PreparationSettings {
+  chunker: ChunkerSettings;
+  /** The lexical embedder's settings when passages are embedded by it: their features are then counted here. */
+  lexical: LexicalEmbeddingsOptions | undefined;
+}
+
+/** A file read for the census: what the plan needs of it, and the file with its census as a line of the spool. */
+export interface CensusedFile {
+  source: string;
+  checksum: string;
+  census: DocumentCensus;
+  /** Pages of a paged document (PDF), 0 for others. */
+  pages: number;
+  /** The file read and its census, as `ReadingSpool.addLine` keeps them. */
+  line: string;
+}
+
+/** Passages made ready to append to the index: their lines of the passages file, keyword terms and features. */
+export interface PreparedPassages {
+  ids: string[];
+  /** Each passage's line of the passages file (`chunkLine`). */
+  lines: string[];
+  terms: FieldTerms[];
+  /** Each passage's lexical features, one record each (`FeatureRecords`), when the lexical embedder is used. */
+  features: Uint32Array | undefined;
+}
+
+/** A document split into passages, with what the index keeps of it besides them. */
+export interface SplitDocument {
+  /** The manifest's entry of the source, but where its text lies (known once it is written). */
+  entry: Omit<Manifest['sources'][number], 'text'>;
+  /** Pages of a paged document (PDF). */
+  pages: number | undefined;
+  passages: PreparedPassages;
+  /** The source's line of the file of source texts (`sourceTextLine`). */
+  textLine: string;
+  /** The source's line of the census file (`censusLine`). */
+  censusLine: string;
+}
+
+/** Reads a corpus file and makes its census; throws `UnreadableDocumentError` for a file that cannot be read. */
+export async function readForCensus(file: CorpusFile): Promise<CensusedFile> {
+  const read = await readCorpusFile(file);
+  const census = censusOf(read.reading);
+  return {
+    source: read.source,
+    checksum: read.checksum,
+    census,
+    pages: read.reading.pages?.length ?? 0,
+    line: spoolLine({ ...read, census }),
+  };
+}
+
+/** Does the per-file work of an ingest in one thread, keeping what it learns of words from one file to the next. */
+export class PassagePreparer {
+  private readonly lexical: LexicalEmbeddings | undefined;
+  private readonly records = new FeatureRecords();
+  private judgement: FurnitureJudgement | undefined;
+
+  constructor(private readonly settings: PreparationSettings) {
+    this.lexical = settings.lexical === undefined ? undefined : new LexicalEmbeddings(settings.lexical);
+  }
+
+  read(file: CorpusFile): Promise<CensusedFile> {
+    return readForCensus(file);
+  }
+
+  /** Takes the corpus's judgement of page furniture, which every file split after it is judged by. */
+  judge(verdict: FurnitureVerdict): void {
+    this.judgement = new FurnitureJudgement(verdict);
+  }
+
+  /** Splits a file read for the census (its spool line) into passages, keeping only the blocks that are content. */
+  split(line: string): SplitDocument {
+    if (this.judgement === undefined) throw new Error('a file is split before the census judged page furniture');
+    const file = JSON.parse(line) as SpooledFile;
+    const census = file.census ?? censusOf(file.reading);
+    const document = toDocument(file, this.judgement.content(file.reading, census));
+    const chunks = splitIntoChunks(document, this.settings.chunker);
+    return {
+      entry: {
+        source: document.source,
+        checksum: document.checksum,
+        title: document.title,
+        language: document.language,
+        chars: document.text.length,
+        chunks: chunks.length,
+      },
+      pages: document.pages?.length,
+      passages: this.prepare(chunks),
+      textLine: sourceTextLine(sourceTextOf(document)),
+      censusLine: censusLine(document.source, census),
+    };
+  }
+
+  /** Analyses passages carried over from the index in place, as `split` analyses those it makes. */
+  analyse(chunks: readonly Chunk[]): PreparedPassages {
+    return this.prepare(chunks);
+  }
+
+  private prepare(chunks: readonly Chunk[]): PreparedPassages {
+    const passages: PreparedPassages = { ids: [], lines: [], terms: [], features: undefined };
+    for (const chunk of chunks) {
+      passages.ids.push(chunk.id);
+      passages.lines.push(chunkLine(chunk));
+      passages.terms.push(keywordTerms(chunk));
+      this.lexical?.appendFeatures(embeddedText(chunk), this.records);
+    }
+    if (this.lexical !== undefined) passages.features = this.records.take();
+    return passages;
+  }
+}
