@@ -1,8 +1,4 @@
-import {
-  FeatureRecords,
-  LexicalEmbeddings,
-  type LexicalEmbeddingsOptions,
-} from '../core/embeddings/lexical-embeddings.js';
+import { FeatureRecords, type LexicalFeatureSettings, LexicalFeatures } from '../core/embeddings/lexical-features.js';
 import { censusLine, type DocumentCensus } from '../core/index/census-file.js';
 import { chunkLine } from '../core/index/chunk-store.js';
 import { type FieldTerms, keywordTerms } from '../core/index/keyword-index.js';
@@ -25,7 +21,7 @@ import { type ChunkerSettings, splitIntoChunks } from './split-into-chunks.js';
 export interface PreparationSettings {
   chunker: ChunkerSettings;
   /** The lexical embedder's settings when passages are embedded by it: their features are then counted here. */
-  lexical: LexicalEmbeddingsOptions | undefined;
+  lexical: LexicalFeatureSettings | undefined;
 }
 
 /** A file read for the census: what the plan needs of it, and the file with its census as a line of the spool. */
@@ -77,12 +73,12 @@ export async function readForCensus(file: CorpusFile): Promise<CensusedFile> {
 
 /** Does the per-file work of an ingest in one thread, keeping what it learns of words from one file to the next. */
 export class PassagePreparer {
-  private readonly lexical: LexicalEmbeddings | undefined;
+  private readonly lexical: LexicalFeatures | undefined;
   private readonly records = new FeatureRecords();
   private judgement: FurnitureJudgement | undefined;
 
   constructor(private readonly settings: PreparationSettings) {
-    this.lexical = settings.lexical === undefined ? undefined : new LexicalEmbeddings(settings.lexical);
+    this.lexical = settings.lexical === undefined ? undefined : new LexicalFeatures(settings.lexical);
   }
 
   read(file: CorpusFile): Promise<CensusedFile> {
@@ -128,7 +124,7 @@ export class PassagePreparer {
       passages.ids.push(chunk.id);
       passages.lines.push(chunkLine(chunk));
       passages.terms.push(keywordTerms(chunk));
-      this.lexical?.appendFeatures(embeddedText(chunk), this.records);
+      this.lexical?.append(embeddedText(chunk), this.records);
     }
     if (this.lexical !== undefined) passages.features = this.records.take();
     return passages;
