@@ -201,24 +201,61 @@ const ENGLISH_MARKERS = new Set(
     .filter((word) => !AMBIGUOUS.has(word)),
 );
 
+/** The clues a text gives of its language: French and English function words, elisions and accents. */
+export interface LanguageEvidence {
+  french: number;
+  english: number;
+}
+
+/** Whether a lowercased word is a French (bit 1) or English (bit 2) function word, remembered per word. */
+const MARKER_OF_WORD = new Map<string, number>();
+
+function markerOf(word: string): number {
+  let marker = MARKER_OF_WORD.get(word);
+  if (marker === undefined) {
+    const folded = foldWord(word);
+    marker = (FRENCH_MARKERS.has(folded) ? 1 : 0) + (ENGLISH_MARKERS.has(folded) ? 2 : 0);
+    if (MARKER_OF_WORD.size >= MAX_FOLDED_WORDS) MARKER_OF_WORD.clear();
+    MARKER_OF_WORD.set(word, marker);
+  }
+  return marker;
+}
+
+/**
+ * Counts the clues of a text's language. Clues never span a line break, so the evidence of texts joined by line
+ * breaks is the sum of theirs: a document's blocks are counted once for their own language and their document's.
+ */
+export function languageEvidence(text: string): LanguageEvidence {
+  let french = 0;
+  let english = 0;
+  for (const word of words(text)) {
+    const marker = markerOf(word);
+    french += marker & 1;
+    english += marker >> 1;
+  }
+  french += (text.match(/[àâçéèêëîïôûùüÿœ«»]/giu) ?? []).length * 0.5;
+  french += (text.match(/\b(?:qu|[ldjmnst])['’]\p{L}/giu) ?? []).length;
+  english += (text.match(/\p{L}['’]s\b/giu) ?? []).length;
+  return { french, english };
+}
+
+/**
+ * The language clues point to: ties, and evidence of fewer than `minEvidence` clues, go to `fallback` (a bare name
+ * such as « Wiesbaden » says nothing about the language, nor does a short label in a translated manual).
+ */
+export function languageOf(evidence: LanguageEvidence, fallback: Language = 'en', minEvidence = 0): Language {
+  const { french, english } = evidence;
+  if (french === english || french + english < minEvidence) return fallback;
+  return french > english ? 'fr' : 'en';
+}
+
 /**
  * Guesses whether a text is French or English from its function words, elisions and accents.
  * Ties, and texts with less evidence than `minEvidence` clues, go to `fallback`: a bare name such as « Wiesbaden »
  * says nothing about the language, nor does a short label in a translated manual.
  */
 export function detectLanguage(text: string, fallback: Language = 'en', minEvidence = 0): Language {
-  let french = 0;
-  let english = 0;
-  for (const word of words(text)) {
-    const folded = foldWord(word);
-    if (FRENCH_MARKERS.has(folded)) french += 1;
-    if (ENGLISH_MARKERS.has(folded)) english += 1;
-  }
-  french += (text.match(/[àâçéèêëîïôûùüÿœ«»]/giu) ?? []).length * 0.5;
-  french += (text.match(/\b(?:qu|[ldjmnst])['’]\p{L}/giu) ?? []).length;
-  english += (text.match(/\p{L}['’]s\b/giu) ?? []).length;
-  if (french === english || french + english < minEvidence) return fallback;
-  return french > english ? 'fr' : 'en';
+  return languageOf(languageEvidence(text), fallback, minEvidence);
 }
 
 /** The language of most of the characters of some spans (blocks, sentences); ties go to `fallback`. */
