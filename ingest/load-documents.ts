@@ -6,7 +6,6 @@ import { dominantLanguage, languageEvidence, languageOf } from '../core/text/ana
 import type { Block, SourceDocument } from '../core/types.js';
 import { checkFileKind } from './readers/check-file-kind.js';
 import { readHtml } from './readers/read-html.js';
-import { readMarkdown } from './readers/read-markdown.js';
 import { readPlainText } from './readers/read-plain-text.js';
 import type { Reading } from './readers/reading.js';
 import { removeBoilerplate } from './remove-boilerplate.js';
@@ -14,17 +13,23 @@ import { removeBoilerplate } from './remove-boilerplate.js';
 type Reader = (bytes: Uint8Array) => Reading | Promise<Reading>;
 
 /** A reader of text: the file must be text, read as UTF-8. */
-function textReader(read: (text: string) => Reading): Reader {
+function textReader(read: (text: string) => Reading | Promise<Reading>): Reader {
   return (bytes) => {
     checkFileKind(bytes, 'text');
     return read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
   };
 }
 
+/** Reads Markdown with mdast, loaded (some hundred modules) when a corpus has a Markdown file. */
+async function readMarkdownText(text: string): Promise<Reading> {
+  const { readMarkdown } = await import('./readers/read-markdown.js');
+  return readMarkdown(text);
+}
+
 const READERS: Readonly<Record<string, Reader>> = {
   '.txt': textReader(readPlainText),
-  '.md': textReader(readMarkdown),
-  '.markdown': textReader(readMarkdown),
+  '.md': textReader(readMarkdownText),
+  '.markdown': textReader(readMarkdownText),
   '.html': textReader(readHtml),
   '.htm': textReader(readHtml),
   // pdf.js and mammoth take a while to load: they are loaded when a corpus has a file for them.
