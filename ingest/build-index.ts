@@ -58,6 +58,7 @@ import {
   type SplitDocument,
 } from './prepare-passages.js';
 import { ReadingSpool } from './reading-spool.js';
+import type { SpooledLine } from './spool-file.js';
 import { BoilerplateCensus, censusOf } from './remove-boilerplate.js';
 import { type ChunkerSettings, splitIntoChunks } from './split-into-chunks.js';
 
@@ -168,25 +169,27 @@ export async function ingest(config: Config, options: IngestOptions = {}): Promi
   const report = options.onProgress ?? (() => undefined);
   const clock = stopwatch();
   const files = await corpusFiles(config);
-  const preparation = createPreparation(
-    preparationSettings(config, chunker),
-    options.threads ?? (await preparationThreads(files)),
-  );
+  const threads = options.threads ?? (await preparationThreads(files));
   const stored = await openStoredGeneration(config.indexDir);
   try {
     const timings = { planMs: 0, splitMs: 0, indexMs: 0, writeMs: 0 };
     let plan: IngestPlan | undefined;
     let built: Omit<IngestSummary, 'changes' | 'generation' | 'timings'> | undefined;
     const generation = await writeIndex(config.indexDir, async (staging) => {
-      const spool = await ReadingSpool.create(path.join(staging, SPOOL_FILE));
+      // Files are read and split in these threads, which keep what they read in spool files in the staging folder.
+      const preparation = createPreparation(preparationSettings(config, chunker), threads, staging);
       try {
         let planned = 0;
         let pages = 0;
+        const spooled = new Map<string, SpooledLine>();
         plan = await planIngest(files, stored, ingestSettings(config, chunker), {
           full: options.full,
-          read: (file) => preparation.read(file),
+          read: async (file) => {
+            const read = await preparation.read(file);
+            spooled.set(read.source, read.spooled);
+            return read;
+          },
           ahead: preparation.concurrency,
-          keep: (file) => spool.addLine(file.line),
           onPlanned: (_file, filePages) => {
             planned += 1;
             pages += filePages;
@@ -201,21 +204,30 @@ export async function ingest(config: Config, options: IngestOptions = {}): Promi
         }
         timings.planMs = clock.lap();
         const from = plan.fullReason === undefined && 'generation' in stored ? stored.generation : undefined;
-        const written = await writeGeneration(staging, plan, spool, from, config, chunker, options, preparation, () => {
-          timings.splitMs = clock.lap();
-        });
+        const written = await writeGeneration(
+          staging,
+          plan,
+          spooled,
+          from,
+          config,
+          chunker,
+          options,
+          preparation,
+          () => {
+            timings.splitMs = clock.lap();
+          },
+        );
         timings.indexMs = clock.lap();
         built = written.summary;
         return written.manifest;
       } finally {
-        await spool.remove();
+        await preparation.close();
       }
     });
     timings.writeMs = clock.lap();
     if (built === undefined || plan === undefined) throw new Error('the index was written without a summary');
     return { ...built, changes: changesOf(plan), generation, timings: { ...timings, totalMs: clock.total() } };
   } finally {
-    await preparation.close();
     if ('generation' in stored) stored.generation.close();
   }
 }
@@ -312,7 +324,7 @@ interface SplitCorpus {
 async function writeGeneration(
   staging: string,
   plan: IngestPlan,
-  spool: ReadingSpool,
+  spooled: ReadonlyMap<string, SpooledLine>,
   stored: StoredGeneration | undefined,
   config: Config,
   chunker: ChunkerSettings,
@@ -325,7 +337,7 @@ async function writeGeneration(
   // The passages' lexical features, counted once, for the fit of the weights and then for the vectors.
   const features = lexical === undefined ? undefined : await FeatureSpool.create(path.join(staging, FEATURES_FILE));
   try {
-    const split = await splitCorpus(staging, plan, spool, stored, preparation, lexical, features);
+    const split = await splitCorpus(staging, plan, spooled, stored, preparation, lexical, features);
     lexical?.completeFit();
     onSplit();
     return await indexPassages(staging, split, stored, config, chunker, options, lexical, features);
@@ -342,7 +354,7 @@ async function writeGeneration(
 async function splitCorpus(
   staging: string,
   plan: IngestPlan,
-  spool: ReadingSpool,
+  spooled: ReadonlyMap<string, SpooledLine>,
   stored: StoredGeneration | undefined,
   preparation: Preparation,
   lexical: LexicalEmbeddings | undefined,
@@ -361,19 +373,19 @@ async function splitCorpus(
   };
   const storedSources = new Map(stored?.manifest.sources.map((entry) => [entry.source, entry]));
   const append = async (passages: PreparedPassages) => {
-    for (const [index, id] of passages.ids.entries()) {
-      await writer.addLine(id, passages.lines[index] ?? '');
-      split.keywords.add(passages.terms[index] ?? []);
+    for (const [index, id] of passages.ids.entries()) await writer.addLine(id, passages.lines[index] ?? '');
+    const { numbering, counted } = passages.terms;
+    if (split.keywords.addNumbered(numbering, preparation.termsOf(numbering), counted) !== passages.ids.length) {
+      throw new Error('the keyword terms of a file are not those of its passages');
     }
     if (lexical === undefined || features === undefined) return;
     if (passages.features === undefined) throw new Error('passages were prepared without their features');
     for (const record of featureRecords(passages.features)) lexical.observeFeatures(record);
     await features.add(passages.features);
   };
-  const spooled = spool.lines()[Symbol.asyncIterator]();
   try {
     await preparation.judge(plan.census.judgement());
-    // A file the plan read comes back from the spool; an unchanged file whose page furniture changed is read now;
+    // A file the plan read is split from its spool; an unchanged file whose page furniture changed is read now;
     // the stored passages of an unchanged one are analysed again, for the new keyword index and embedder's fit.
     const prepare = async (file: PlannedFile): Promise<SplitDocument | PreparedPassages | undefined> => {
       if (file.skipped !== undefined) return undefined;
@@ -384,11 +396,11 @@ async function splitCorpus(
         return preparation.analyse(chunks);
       }
       if (file.read) {
-        const next = await spooled.next();
-        if (next.done === true) throw new Error(`the spool does not hold ${file.file.source}`);
-        return preparation.split(next.value);
+        const line = spooled.get(file.file.source);
+        if (line === undefined) throw new Error(`no spool holds ${file.file.source}`);
+        return preparation.split(line);
       }
-      return preparation.split((await readUnchanged(file, preparation)).line);
+      return preparation.split((await readUnchanged(file, preparation)).spooled);
     };
     for await (const [file, prepared] of readAhead(plan.files, prepare, preparation.concurrency)) {
       const { source } = file.file;
@@ -440,8 +452,6 @@ async function splitCorpus(
       split.runs.push({ count: entry.chunks, from: undefined });
     }
   } finally {
-    await spooled.return(undefined);
-    await spool.remove();
     await writeFile(path.join(staging, INDEX_FILES.chunkTable), await writer.close());
     await sourceTexts.close();
     await censuses.close();

@@ -3,9 +3,8 @@ import type { DocumentCensus } from '../core/index/census-file.js';
 import type { Manifest } from '../core/index/manifest.js';
 import type { StoredGenerationResult } from '../core/index/stored-generation.js';
 import type { OrdinalRange } from '../core/index/vector-file.js';
-import { type CorpusFile, fileChecksum, type SkippedFile } from './load-documents.js';
-import { type CensusedFile, readForCensus } from './prepare-passages.js';
-import { BoilerplateCensus } from './remove-boilerplate.js';
+import { type CorpusFile, fileChecksum, readCorpusFile, type SkippedFile } from './load-documents.js';
+import { BoilerplateCensus, censusOf } from './remove-boilerplate.js';
 import type { ChunkerSettings } from './split-into-chunks.js';
 
 /**
@@ -42,7 +41,7 @@ export interface PlannedFile {
    * enough pages, or no longer): it is read and split again, as a full rebuild would.
    */
   refurnished: boolean;
-  /** Read by the plan (added, changed, or any file of a full rebuild), and handed to `PlanOptions.keep`. */
+  /** Read by the plan (added, changed, or any file of a full rebuild), by `PlanOptions.read`. */
   read: boolean;
   /** Why the file cannot be read: found by the plan, or an unchanged file the index in place skipped already. */
   skipped: SkippedFile | undefined;
@@ -53,16 +52,34 @@ export interface PlanOptions {
   /** Plan a full rebuild, whatever the index in place. */
   full?: boolean;
   /**
-   * Reads a file and makes its census (in another thread, say); by default `readForCensus` in this thread. Throws
-   * `UnreadableDocumentError` for a file that cannot be read.
+   * Reads a file and makes its census (keeping what it read for the ingest, in another thread, say); by default
+   * `readFileCensus`. Throws `UnreadableDocumentError` for a file that cannot be read.
    */
-  read?: (file: CorpusFile) => Promise<CensusedFile>;
+  read?: (file: CorpusFile) => Promise<FileCensus>;
   /** Files read ahead of the one being planned (several threads read at once); 1 by default. */
   ahead?: number;
-  /** Given each file the plan reads, in order, so that the ingest need not parse it again. */
-  keep?: (file: CensusedFile) => Promise<void>;
   /** Told of each file planned, in order, with the pages of the file when the plan read a paged one. */
   onPlanned?: (file: PlannedFile, pages: number) => void;
+}
+
+/** What the plan needs of a file it reads: its checksum, its census of page furniture and its pages. */
+export interface FileCensus {
+  source: string;
+  checksum: string;
+  census: DocumentCensus;
+  /** Pages of a paged document (PDF), 0 for others. */
+  pages: number;
+}
+
+/** Reads a corpus file for its census; throws `UnreadableDocumentError` for a file that cannot be read. */
+export async function readFileCensus(file: CorpusFile): Promise<FileCensus> {
+  const read = await readCorpusFile(file);
+  return {
+    source: read.source,
+    checksum: read.checksum,
+    census: censusOf(read.reading),
+    pages: read.reading.pages?.length ?? 0,
+  };
 }
 
 export interface IngestPlan {
@@ -141,8 +158,8 @@ export async function planIngest(
   const census = new BoilerplateCensus();
   const planned: PlannedFile[] = [];
   const carriedCensus = new Map<string, DocumentCensus>();
-  const read = options.read ?? readForCensus;
-  const look = async (file: CorpusFile): Promise<{ checksum: string } | CensusedFile | SkippedFile> => {
+  const read = options.read ?? readFileCensus;
+  const look = async (file: CorpusFile): Promise<{ checksum: string } | FileCensus | SkippedFile> => {
     if (fullReason === undefined) {
       const entry = indexed.get(file.source);
       const skipped = skippedBefore.get(file.source);
@@ -174,7 +191,6 @@ export async function planIngest(
       };
     } else if ('census' in found) {
       census.count(found.census);
-      await options.keep?.(found);
       plannedFile = {
         file,
         checksum: found.checksum,

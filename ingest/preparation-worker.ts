@@ -5,15 +5,18 @@ import type { PreparationReply, PreparationTask } from './preparation-pool.js';
 
 /**
  * A thread that reads and splits files for an ingest (`preparation-pool.ts`): it runs each task it is sent on its
- * own `PassagePreparer` and answers with the output, handing the buffer of features over rather than copying it.
+ * own `PassagePreparer` and answers with the output, handing the buffers of terms and features over rather than copying them.
  */
 const port = parentPort;
 if (port === null) throw new Error('preparation-worker.ts runs in a worker thread');
-const preparer = new PassagePreparer((workerData as { settings: PreparationSettings }).settings);
+const { settings, spool, thread } = workerData as { settings: PreparationSettings; spool: string; thread: number };
+const preparer = new PassagePreparer(settings, spool, thread);
 
 /** The buffer of the passages' features, moved to the other thread with the message. */
 function moved(passages: PreparedPassages): ArrayBuffer[] {
-  return passages.features === undefined ? [] : [passages.features.buffer as ArrayBuffer];
+  const buffers = [passages.terms.counted.buffer as ArrayBuffer];
+  if (passages.features !== undefined) buffers.push(passages.features.buffer as ArrayBuffer);
+  return buffers;
 }
 
 async function perform(message: PreparationTask): Promise<{ output: unknown; transfer: ArrayBuffer[] }> {
@@ -31,6 +34,9 @@ async function perform(message: PreparationTask): Promise<{ output: unknown; tra
       const passages = preparer.analyse(message.input);
       return { output: passages, transfer: moved(passages) };
     }
+    case 'close':
+      preparer.close();
+      return { output: undefined, transfer: [] };
   }
 }
 

@@ -1,21 +1,23 @@
 import { FeatureRecords, type LexicalFeatureSettings, LexicalFeatures } from '../core/embeddings/lexical-features.js';
-import { censusLine, type DocumentCensus } from '../core/index/census-file.js';
+import { censusLine } from '../core/index/census-file.js';
 import { chunkLine } from '../core/index/chunk-store.js';
-import { type FieldTerms, keywordTerms } from '../core/index/keyword-index.js';
+import { keywordTerms, TermNumbering } from '../core/index/keyword-index.js';
 import type { Manifest } from '../core/index/manifest.js';
 import { sourceTextLine, sourceTextOf } from '../core/index/source-texts.js';
 import { embeddedText } from '../core/index/vector-index.js';
 import type { Chunk } from '../core/types.js';
 import { type CorpusFile, readCorpusFile, toDocument } from './load-documents.js';
-import { type SpooledFile, spoolLine } from './reading-spool.js';
+import type { FileCensus } from './plan-ingest.js';
 import { censusOf, FurnitureJudgement, type FurnitureVerdict } from './remove-boilerplate.js';
+import { SpoolFile, type SpooledLine } from './spool-file.js';
 import { type ChunkerSettings, splitIntoChunks } from './split-into-chunks.js';
 
 /**
  * The work an ingest does on one file at a time, apart from the corpus-wide steps: reading a file for the census of
- * page furniture, then splitting it into passages and analysing them (their lines of the passages file, keyword
- * terms and lexical features), so that the thread that writes the index only appends what it is given, in order.
- * Nothing here depends on another file, so that several threads can do it at once (`preparation-pool.ts`).
+ * page furniture (keeping what was read in a spool file), then splitting it into passages and analysing them (their
+ * lines of the passages file, keyword terms and lexical features), so that the thread that writes the index only
+ * appends what it is given, in order. Nothing here depends on another file, so that several threads can do it at
+ * once (`preparation-pool.ts`).
  */
 
 export interface PreparationSettings {
@@ -24,15 +26,9 @@ export interface PreparationSettings {
   lexical: LexicalFeatureSettings | undefined;
 }
 
-/** A file read for the census: what the plan needs of it, and the file with its census as a line of the spool. */
-export interface CensusedFile {
-  source: string;
-  checksum: string;
-  census: DocumentCensus;
-  /** Pages of a paged document (PDF), 0 for others. */
-  pages: number;
-  /** The file read and its census, as `ReadingSpool.addLine` keeps them. */
-  line: string;
+/** A file read for the census: what the plan needs of it, and where the spool keeps it for the split. */
+export interface CensusedFile extends FileCensus {
+  spooled: SpooledLine;
 }
 
 /** Passages made ready to append to the index: their lines of the passages file, keyword terms and features. */
@@ -40,7 +36,8 @@ export interface PreparedPassages {
   ids: string[];
   /** Each passage's line of the passages file (`chunkLine`). */
   lines: string[];
-  terms: FieldTerms[];
+  /** The passages' keyword terms as `KeywordIndexBuilder.addNumbered` takes them. */
+  terms: { numbering: number; newTerms: string[]; counted: Uint32Array };
   /** Each passage's lexical features, one record each (`FeatureRecords`), when the lexical embedder is used. */
   features: Uint32Array | undefined;
 }
@@ -58,31 +55,38 @@ export interface SplitDocument {
   censusLine: string;
 }
 
-/** Reads a corpus file and makes its census; throws `UnreadableDocumentError` for a file that cannot be read. */
-export async function readForCensus(file: CorpusFile): Promise<CensusedFile> {
-  const read = await readCorpusFile(file);
-  const census = censusOf(read.reading);
-  return {
-    source: read.source,
-    checksum: read.checksum,
-    census,
-    pages: read.reading.pages?.length ?? 0,
-    line: spoolLine({ ...read, census }),
-  };
-}
-
 /** Does the per-file work of an ingest in one thread, keeping what it learns of words from one file to the next. */
 export class PassagePreparer {
   private readonly lexical: LexicalFeatures | undefined;
   private readonly records = new FeatureRecords();
+  private readonly numbering = new TermNumbering();
+  private readonly spool: SpoolFile;
   private judgement: FurnitureJudgement | undefined;
 
-  constructor(private readonly settings: PreparationSettings) {
+  /**
+   * `spoolPath`: the spool file this thread keeps the files it reads in; `numbering`: which thread this is, as the
+   * index builder knows its numbering of terms.
+   */
+  constructor(
+    private readonly settings: PreparationSettings,
+    spoolPath: string,
+    private readonly thread: number,
+  ) {
     this.lexical = settings.lexical === undefined ? undefined : new LexicalFeatures(settings.lexical);
+    this.spool = new SpoolFile(spoolPath);
   }
 
-  read(file: CorpusFile): Promise<CensusedFile> {
-    return readForCensus(file);
+  /** Reads a corpus file, makes its census and spools it; throws `UnreadableDocumentError` for a file unreadable. */
+  async read(file: CorpusFile): Promise<CensusedFile> {
+    const read = await readCorpusFile(file);
+    const census = censusOf(read.reading);
+    return {
+      source: read.source,
+      checksum: read.checksum,
+      census,
+      pages: read.reading.pages?.length ?? 0,
+      spooled: this.spool.append({ ...read, census }),
+    };
   }
 
   /** Takes the corpus's judgement of page furniture, which every file split after it is judged by. */
@@ -90,12 +94,11 @@ export class PassagePreparer {
     this.judgement = new FurnitureJudgement(verdict);
   }
 
-  /** Splits a file read for the census (its spool line) into passages, keeping only the blocks that are content. */
-  split(line: string): SplitDocument {
+  /** Splits a file read for the census (by any thread) into passages, keeping only the blocks that are content. */
+  split(spooled: SpooledLine): SplitDocument {
     if (this.judgement === undefined) throw new Error('a file is split before the census judged page furniture');
-    const file = JSON.parse(line) as SpooledFile;
-    const census = file.census ?? censusOf(file.reading);
-    const document = toDocument(file, this.judgement.content(file.reading, census));
+    const file = this.spool.read(spooled);
+    const document = toDocument(file, this.judgement.content(file.reading, file.census));
     const chunks = splitIntoChunks(document, this.settings.chunker);
     return {
       entry: {
@@ -109,7 +112,7 @@ export class PassagePreparer {
       pages: document.pages?.length,
       passages: this.prepare(chunks),
       textLine: sourceTextLine(sourceTextOf(document)),
-      censusLine: censusLine(document.source, census),
+      censusLine: censusLine(document.source, file.census),
     };
   }
 
@@ -118,15 +121,26 @@ export class PassagePreparer {
     return this.prepare(chunks);
   }
 
+  /** Closes the spool files this thread opened. */
+  close(): void {
+    this.spool.close();
+  }
+
   private prepare(chunks: readonly Chunk[]): PreparedPassages {
-    const passages: PreparedPassages = { ids: [], lines: [], terms: [], features: undefined };
+    const ids: string[] = [];
+    const lines: string[] = [];
+    const counted: number[] = [];
     for (const chunk of chunks) {
-      passages.ids.push(chunk.id);
-      passages.lines.push(chunkLine(chunk));
-      passages.terms.push(keywordTerms(chunk));
+      ids.push(chunk.id);
+      lines.push(chunkLine(chunk));
+      this.numbering.appendCounted(keywordTerms(chunk), counted);
       this.lexical?.append(embeddedText(chunk), this.records);
     }
-    if (this.lexical !== undefined) passages.features = this.records.take();
-    return passages;
+    return {
+      ids,
+      lines,
+      terms: { numbering: this.thread, newTerms: this.numbering.takeNew(), counted: Uint32Array.from(counted) },
+      features: this.lexical === undefined ? undefined : this.records.take(),
+    };
   }
 }

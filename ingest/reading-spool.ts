@@ -1,15 +1,5 @@
 import { type FileHandle, open, rm } from 'node:fs/promises';
-import type { DocumentCensus } from '../core/index/census-file.js';
-import { readLines } from '../core/index/json-lines.js';
 import type { ReadFile } from './load-documents.js';
-
-/** A file read, with its census of page furniture when the ingest made one, as the spool keeps it. */
-export type SpooledFile = ReadFile & { census?: DocumentCensus };
-
-/** The spool's line of a file read: what `ReadingSpool.addLine` takes, made by the thread that read the file. */
-export function spoolLine(file: SpooledFile): string {
-  return JSON.stringify(file);
-}
 
 /**
  * The files an ingest has read, kept on disk between its two passes over the corpus (the census of what repeats
@@ -37,27 +27,28 @@ export class ReadingSpool {
     return this.count;
   }
 
-  async add(file: SpooledFile): Promise<void> {
-    await this.addLine(spoolLine(file));
-  }
-
-  /** Keeps a file already written as its line (`spoolLine`). */
-  async addLine(line: string): Promise<void> {
+  async add(file: ReadFile): Promise<void> {
     if (this.writing === undefined) throw new Error('The spool is being read back.');
-    await this.writing.write(`${line}\n`);
+    await this.writing.write(`${JSON.stringify(file)}\n`);
     this.count += 1;
   }
 
   /** The files kept, in the order they were added. */
-  async *files(): AsyncGenerator<SpooledFile> {
-    for await (const line of this.lines()) yield JSON.parse(line) as SpooledFile;
-  }
-
-  /** The lines of the files kept, in the order they were added, unparsed (the thread that splits a file parses it). */
-  async *lines(): AsyncGenerator<string> {
+  async *files(): AsyncGenerator<ReadFile> {
     await this.writing?.close();
     this.writing = undefined;
-    yield* readLines(this.path);
+    const file = await open(this.path, 'r');
+    try {
+      let rest = '';
+      for await (const piece of file.createReadStream({ encoding: 'utf8', highWaterMark: 1 << 20 })) {
+        const lines = (rest + String(piece)).split('\n');
+        rest = lines.pop() ?? '';
+        for (const line of lines) yield JSON.parse(line) as ReadFile;
+      }
+      if (rest !== '') yield JSON.parse(rest) as ReadFile;
+    } finally {
+      await file.close();
+    }
   }
 
   /** Deletes the spool file. */

@@ -5,7 +5,7 @@ import { DEFAULTS } from '../core/defaults.js';
 import { UnreadableDocumentError } from '../core/errors.js';
 import { ingest } from '../ingest/build-index.js';
 import { createPreparation } from '../ingest/preparation-pool.js';
-import { PassagePreparer } from '../ingest/prepare-passages.js';
+import { type CensusedFile, PassagePreparer, type SplitDocument } from '../ingest/prepare-passages.js';
 import { BoilerplateCensus } from '../ingest/remove-boilerplate.js';
 import { makeDocx } from './helpers/make-docx.js';
 import { annualReport } from './helpers/make-pdf.js';
@@ -108,31 +108,60 @@ describe('reading and splitting files in worker threads', () => {
 describe('the preparation of files', () => {
   const settings = { chunker: DEFAULTS.chunking, lexical: { dimensions: 256 } };
 
+  /** Split documents with their passages' terms spelt out, as each thread's numbering of terms says them. */
+  function spelt(): (split: SplitDocument) => unknown {
+    const numberings = new Map<number, string[]>();
+    return ({ passages, ...split }) => {
+      const { numbering, newTerms, counted } = passages.terms;
+      const terms = numberings.get(numbering) ?? [];
+      numberings.set(numbering, [...terms, ...newTerms]);
+      const known = numberings.get(numbering) ?? [];
+      const fields: string[] = [];
+      for (let offset = 0; offset < counted.length;) {
+        const distinct = counted[offset] ?? 0;
+        const pairs = Array.from(counted.subarray(offset + 1, offset + 1 + 2 * distinct));
+        fields.push(pairs.map((value, index) => (index % 2 === 0 ? known[value] : value)).join(' '));
+        offset += 1 + 2 * distinct;
+      }
+      return { ...split, passages: { ...passages, terms: fields } };
+    };
+  }
+
   it('answers in a worker thread what it answers in this one', async () => {
-    const { config } = await workspace(await mixedCorpus(3, () => true));
+    const { root, config } = await workspace(await mixedCorpus(3, () => true));
     const files = (await readdir(config.corpusDir)).sort().map((name) => ({
       absolutePath: path.join(config.corpusDir, name),
       source: `corpus/${name}`,
     }));
     const readable = files.filter((file) => !file.source.endsWith('vide.txt'));
-    const inline = new PassagePreparer(settings);
-    const threaded = createPreparation(settings, 2);
+    const inline = new PassagePreparer(settings, path.join(root, 'inline.jsonl'), 0);
+    const threaded = createPreparation(settings, 2, root);
     try {
       const census = new BoilerplateCensus();
       const read = await Promise.all(readable.map((file) => threaded.read(file)));
-      expect(read).toEqual(await Promise.all(readable.map((file) => inline.read(file))));
+      const alone = await Promise.all(readable.map((file) => inline.read(file)));
+      const withoutSpool = ({ spooled: _spooled, ...file }: CensusedFile) => file;
+      expect(read.map(withoutSpool)).toEqual(alone.map(withoutSpool));
       for (const file of read) census.count(file.census);
       inline.judge(census.judgement().toJSON());
       await threaded.judge(census.judgement());
-      for (const file of read) expect(await threaded.split(file.line)).toEqual(inline.split(file.line));
+      const [ours, theirs] = [spelt(), spelt()];
+      for (const [index, file] of read.entries()) {
+        const expected = inline.split(alone[index]?.spooled ?? file.spooled);
+        expect(ours(await threaded.split(file.spooled))).toEqual(theirs(expected));
+      }
     } finally {
+      inline.close();
       await threaded.close();
     }
+    // The threads' spool files are gone with them.
+    expect((await readdir(root)).filter((name) => name.startsWith('.readings'))).toEqual([]);
   }, 60_000);
 
   it('rejects an unreadable file with its reason, any other failure as an error, and every task once closed', async () => {
-    const { config } = await workspace({ 'corpus/vide.txt': '' });
-    const threaded = createPreparation(settings, 1);
+    const { root, config } = await workspace({ 'corpus/vide.txt': '' });
+    const threaded = createPreparation(settings, 1, root);
+    const spooled = { path: path.join(root, '.readings-0.jsonl'), offset: 0, length: 2 };
     try {
       const empty = { absolutePath: path.join(config.corpusDir, 'vide.txt'), source: 'corpus/vide.txt' };
       const unreadable = await threaded.read(empty).catch((error: unknown) => error);
@@ -143,10 +172,10 @@ describe('the preparation of files', () => {
       expect(failure).not.toBeInstanceOf(UnreadableDocumentError);
       expect((failure as Error).message).toMatch(/ENOENT/);
       // Splitting before the census judged page furniture is a bug, said as such.
-      await expect(threaded.split('{}')).rejects.toThrow(/before the census/);
+      await expect(threaded.split(spooled)).rejects.toThrow(/before the census/);
     } finally {
       await threaded.close();
     }
-    await expect(threaded.split('{}')).rejects.toThrow(/closed/);
+    await expect(threaded.split(spooled)).rejects.toThrow(/closed/);
   }, 60_000);
 });

@@ -1,6 +1,12 @@
 import { Embeddings } from '@langchain/core/embeddings';
 import { z } from 'zod';
-import { FeatureRecords, forEachFeature, type LexicalFeatureSettings, LexicalFeatures } from './lexical-features.js';
+import {
+  decodeFeatures,
+  type DecodedFeatures,
+  FeatureRecords,
+  type LexicalFeatureSettings,
+  LexicalFeatures,
+} from './lexical-features.js';
 
 export type LexicalEmbeddingsOptions = LexicalFeatureSettings;
 
@@ -30,12 +36,16 @@ export class LexicalEmbeddings extends Embeddings {
   /** Which buckets the passage being observed touched already: those stamped with the current stamp. */
   private seen: Uint32Array;
   private stamp = 0;
+  /** Scratch space of `vectorOfFeatures` and `observeFeatures`, reused. */
+  private readonly sums: Float64Array;
+  private readonly decoded: DecodedFeatures = { buckets: new Uint32Array(0), weights: new Float64Array(0) };
 
   constructor(options: LexicalEmbeddingsOptions) {
     super({});
     this.features = new LexicalFeatures(options);
     this.idf = new Float64Array(this.dimensions).fill(1);
     this.seen = new Uint32Array(this.dimensions);
+    this.sums = new Float64Array(this.dimensions);
   }
 
   get dimensions(): number {
@@ -68,11 +78,14 @@ export class LexicalEmbeddings extends Embeddings {
     const frequency = this.fitting;
     // A bucket counts once per passage, however many of its features fall in it.
     this.stamp += 1;
-    forEachFeature(record, (bucket) => {
-      if (this.seen[bucket] === this.stamp) return;
+    const count = decodeFeatures(record, this.features.wordWeight, this.decoded);
+    const { buckets } = this.decoded;
+    for (let index = 0; index < count; index += 1) {
+      const bucket = buckets[index] ?? 0;
+      if (this.seen[bucket] === this.stamp) continue;
       this.seen[bucket] = this.stamp;
       frequency[bucket] = (frequency[bucket] ?? 0) + 1;
-    });
+    }
     this.documentCount += 1;
   }
 
@@ -140,14 +153,16 @@ export class LexicalEmbeddings extends Embeddings {
 
   /** The vector of a text given as its features (`appendFeatures`): the same numbers as `vector` of the text. */
   vectorOfFeatures<T extends Float32Array | Float64Array>(record: Uint32Array, into: T): T {
-    const sums = new Float64Array(this.dimensions);
-    forEachFeature(record, (bucket, count, word, negative) => {
-      const magnitude = word ? this.features.wordWeight : 1;
-      const weight = negative ? -magnitude : magnitude;
-      sums[bucket] = (sums[bucket] ?? 0) + weight * (1 + Math.log(count)) * (this.idf[bucket] ?? 1);
-    });
+    const sums = this.sums;
+    sums.fill(0);
+    const count = decodeFeatures(record, this.features.wordWeight, this.decoded);
+    const { buckets, weights } = this.decoded;
+    for (let index = 0; index < count; index += 1) {
+      const bucket = buckets[index] ?? 0;
+      sums[bucket] = (sums[bucket] ?? 0) + (weights[index] ?? 0) * (this.idf[bucket] ?? 1);
+    }
     let norm = 0;
-    for (const value of sums) norm += value * value;
+    for (let index = 0; index < this.dimensions; index += 1) norm += (sums[index] ?? 0) * (sums[index] ?? 0);
     norm = Math.sqrt(norm);
     for (let index = 0; index < this.dimensions; index += 1) into[index] = norm === 0 ? 0 : (sums[index] ?? 0) / norm;
     return into;

@@ -247,20 +247,40 @@ export function* featureRecords(words: Uint32Array): Generator<Uint32Array> {
   }
 }
 
-/** Visits each feature of a record with its bucket, its count, whether it is a whole word and whether negative. */
-export function forEachFeature(
-  record: Uint32Array,
-  visit: (bucket: number, count: number, word: boolean, negative: boolean) => void,
-): void {
+/** `1 + Math.log(count)` of the small counts most features have, computed once (the same numbers). */
+const SUBLINEAR_COUNTS = Float64Array.from({ length: 256 }, (_value, count) => 1 + Math.log(count));
+
+/**
+ * The features of a record as bucket and sublinear signed weight (`weight × (1 + ln count)`), written into reused
+ * arrays (grown when too short) and in the record's order; returns how many there are.
+ */
+export function decodeFeatures(record: Uint32Array, wordWeight: number, into: DecodedFeatures): number {
+  if (into.buckets.length < record.length) {
+    into.buckets = new Uint32Array(record.length);
+    into.weights = new Float64Array(record.length);
+  }
+  const { buckets, weights } = into;
+  let count = 0;
   for (let index = 0; index < record.length; index += 1) {
     const value = record[index] ?? 0;
-    let count = value >>> 16;
-    if (count === 0xffff) {
+    let times = value >>> 16;
+    if (times === 0xffff) {
       index += 1;
-      count = record[index] ?? 0;
+      times = record[index] ?? 0;
     }
-    visit((value & 0xffff) >>> 2, count, (value & 2) !== 0, (value & 1) !== 0);
+    const magnitude = value & 2 ? wordWeight : 1;
+    const weight = value & 1 ? -magnitude : magnitude;
+    buckets[count] = (value & 0xffff) >>> 2;
+    weights[count] = weight * (times < SUBLINEAR_COUNTS.length ? (SUBLINEAR_COUNTS[times] ?? 0) : 1 + Math.log(times));
+    count += 1;
   }
+  return count;
+}
+
+/** Arrays `decodeFeatures` writes into, kept from one record to the next. */
+export interface DecodedFeatures {
+  buckets: Uint32Array;
+  weights: Float64Array;
 }
 
 const FNV_OFFSET = 0x811c9dc5;
