@@ -37,6 +37,9 @@ export function removeBoilerplate(
  * - `JUDGED_ROW` `[4, hash, ...cells]`: the same, and left out when each cell that is neither empty nor a link (whose
  *   hashes follow) names a page of the corpus.
  */
+/** A text with at least two letters. */
+const TWO_LETTERS = /\p{L}[^]*?\p{L}/u;
+
 const LABEL_KEPT = 0;
 const LABEL_DROPPED = 1;
 const DROPPED = 2;
@@ -55,7 +58,7 @@ export function censusOf(reading: Reading, settings: BoilerplateSettings = DEFAU
   const heading = keyed.find(({ block }) => isLabel(block));
   if (heading !== undefined) names.push(keyHash(heading.key));
   const blocks = keyed.map(({ block, key }): number[] => {
-    const fewLetters = (key.match(/\p{L}/gu) ?? []).length < 2;
+    const fewLetters = !TWO_LETTERS.test(key);
     if (isLabel(block)) return [fewLetters ? LABEL_DROPPED : LABEL_KEPT];
     const hash = keyHash(key);
     if (fewLetters || block.linkShare >= settings.maxLinkShare) return [DROPPED, hash];

@@ -29,6 +29,8 @@ const FRAMING_WORDS = (
 
 /** Lowercases and removes diacritics: « Défense » → « defense », « œuvre » → « oeuvre ». */
 export function foldText(text: string): string {
+  // Plain ASCII has no accent or ligature to fold: lowercasing is all there is to do.
+  if (!NOT_ASCII.test(text)) return text.toLowerCase();
   return text
     .toLowerCase()
     .normalize('NFD')
@@ -37,6 +39,8 @@ export function foldText(text: string): string {
     .replace(/æ/g, 'ae')
     .replace(/ß/g, 'ss');
 }
+
+const NOT_ASCII = /[\u0080-\uffff]/;
 
 /** Folded forms of the words met so far: texts repeat their words, and folding is costly (NFD, a regex). */
 const FOLDED_WORDS = new Map<string, string>();
@@ -222,6 +226,19 @@ function markerOf(word: string): number {
 }
 
 /**
+ * The characters that are a clue of French (accents, guillemets), as a table of UTF-16 code units: those the pattern
+ * matches, ignoring case, tested once each (no character outside the Basic Multilingual Plane matches it).
+ */
+const ACCENT_CLUES = (() => {
+  const pattern = /[àâçéèêëîïôûùüÿœ«»]/iu;
+  const clues = new Uint8Array(0x10000);
+  for (let code = 0; code < clues.length; code += 1) {
+    if ((code < 0xd800 || code > 0xdfff) && pattern.test(String.fromCharCode(code))) clues[code] = 1;
+  }
+  return clues;
+})();
+
+/**
  * Counts the clues of a text's language. Clues never span a line break, so the evidence of texts joined by line
  * breaks is the sum of theirs: a document's blocks are counted once for their own language and their document's.
  */
@@ -233,9 +250,14 @@ export function languageEvidence(text: string): LanguageEvidence {
     french += marker & 1;
     english += marker >> 1;
   }
-  french += (text.match(/[àâçéèêëîïôûùüÿœ«»]/giu) ?? []).length * 0.5;
-  french += (text.match(/\b(?:qu|[ldjmnst])['’]\p{L}/giu) ?? []).length;
-  english += (text.match(/\p{L}['’]s\b/giu) ?? []).length;
+  for (let index = 0; index < text.length; index += 1) {
+    if (ACCENT_CLUES[text.charCodeAt(index)] === 1) french += 0.5;
+  }
+  // Elisions and possessives need an apostrophe, which most texts have few of.
+  if (text.includes("'") || text.includes('’')) {
+    french += (text.match(/\b(?:qu|[ldjmnst])['’]\p{L}/giu) ?? []).length;
+    english += (text.match(/\p{L}['’]s\b/giu) ?? []).length;
+  }
   return { french, english };
 }
 
