@@ -129,8 +129,8 @@ export interface IngestOptions {
   /** Told of the progress of a long ingest, as it goes. */
   onProgress?: (progress: IngestProgress) => void;
   /**
-   * Worker threads that read and split files, 0 for this thread alone; by default one per core for a corpus of
-   * `DEFAULTS.ingest.threadsFromBytes` or more.
+   * Threads that read and split files, this one included (1: this one alone); by default one per core for a corpus
+   * of `DEFAULTS.ingest.threadsFromBytes` or more.
    */
   threads?: number;
 }
@@ -276,18 +276,18 @@ function preparationSettings(config: Config, chunker: ChunkerSettings): Preparat
 }
 
 /**
- * Threads to read and split the corpus with: one per core, unless the corpus is too small for their start (a few
- * tenths of a second each) to pay, or there is a single core.
+ * Threads to read and split the corpus with: one per core, unless the corpus is too small for a worker thread's cost
+ * (its start, and compiling and collecting its own copy of the code) to pay, or there is a single core.
  */
 async function preparationThreads(files: readonly CorpusFile[]): Promise<number> {
   const cores = availableParallelism();
-  if (cores < 2) return 0;
+  if (cores < 2) return 1;
   let bytes = 0;
   for (const file of files) {
     bytes += (await stat(file.absolutePath)).size;
     if (bytes >= DEFAULTS.ingest.threadsFromBytes) return cores;
   }
-  return 0;
+  return 1;
 }
 
 function changesOf(plan: IngestPlan): IngestChanges {

@@ -11,14 +11,14 @@ import {
   type PreparedPassages,
   type SplitDocument,
 } from './prepare-passages.js';
-import type { FurnitureJudgement } from './remove-boilerplate.js';
+import type { FurnitureJudgement, FurnitureVerdict } from './remove-boilerplate.js';
 import type { SpooledLine } from './spool-file.js';
 
 /**
- * Where an ingest reads and splits its files: in this thread, or in worker threads, one file per task, so that
- * several files are read, split and analysed at once on a machine with several cores. Either way the results come
- * back as promises, which the ingest awaits in corpus order, keeping `concurrency` files in hand: the index written
- * is the same. What a thread reads is kept in its spool file in `folder` until it is split (by any thread).
+ * Where an ingest reads and splits its files, one file per task: in this thread, helped on a machine with several
+ * cores by worker threads, so that several files are read, split and analysed at once. The results come back as
+ * promises, which the ingest awaits in corpus order, keeping `concurrency` files in hand: the index written is the
+ * same whichever thread prepared which file. What a thread reads is kept in its spool file until it is split.
  */
 export interface Preparation {
   /** Files worth having in preparation at once. */
@@ -34,91 +34,41 @@ export interface Preparation {
    * in the order it made them, so that the terms of any result received are known, whatever order results are used in.
    */
   termsOf(numbering: number): readonly string[];
-  /** Stops the threads, if any, and removes the spool files. */
+  /** Stops the worker threads and removes the spool files. */
   close(): Promise<void>;
 }
 
-/** The terms each thread numbered, gathered from its results as they arrive. */
-class NumberedTerms {
-  private readonly terms = new Map<number, string[]>();
-
-  /** Takes the new terms of a thread's result, passed on as it is. */
-  gather<T extends SplitDocument | PreparedPassages>(result: T): T {
-    const { numbering, newTerms } = 'entry' in result ? result.passages.terms : result.terms;
-    const known = this.terms.get(numbering) ?? [];
-    for (const term of newTerms) known.push(term);
-    this.terms.set(numbering, known);
-    return result;
-  }
-
-  of(numbering: number): readonly string[] {
-    return this.terms.get(numbering) ?? [];
-  }
-}
-
-/** A preparation in `threads` worker threads, or in this thread when `threads` is 0; spool files go in `folder`. */
+/**
+ * A preparation in `threads` threads: this one and `threads - 1` workers (a worker costs a few tenths of a second to
+ * start, and a second or so of compiling and collecting over an ingest). Spool files go in `folder`.
+ */
 export function createPreparation(settings: PreparationSettings, threads: number, folder: string): Preparation {
-  return threads > 0
-    ? new ThreadedPreparation(settings, threads, folder)
-    : new InlinePreparation(settings, spoolPath(folder, 0));
+  return new PreparationPool(settings, Math.max(1, threads), folder);
 }
 
-/** The spool file of thread `thread` (hidden, so that it is not taken for part of the index). */
-function spoolPath(folder: string, thread: number): string {
-  return path.join(folder, `.readings-${thread}.jsonl`);
-}
+/** A task: a method of `PassagePreparer` and its argument. */
+type Task =
+  | { task: 'read'; input: CorpusFile }
+  | { task: 'judge'; input: FurnitureVerdict }
+  | { task: 'split'; input: SpooledLine }
+  | { task: 'analyse'; input: Chunk[] }
+  | { task: 'close'; input: undefined };
 
-/** Everything in this thread, one file ahead of the one being written (the next is read while one is split). */
-class InlinePreparation implements Preparation {
-  readonly concurrency = 1;
-  private readonly preparer: PassagePreparer;
-  private readonly terms = new NumberedTerms();
-
-  constructor(
-    settings: PreparationSettings,
-    private readonly spool: string,
-  ) {
-    this.preparer = new PassagePreparer(settings, spool, 0);
-  }
-
-  read(file: CorpusFile): Promise<CensusedFile> {
-    return this.preparer.read(file);
-  }
-
-  judge(judgement: FurnitureJudgement): Promise<void> {
-    this.preparer.judge(judgement.toJSON());
-    return Promise.resolve();
-  }
-
-  split(spooled: SpooledLine): Promise<SplitDocument> {
-    return Promise.resolve().then(() => this.terms.gather(this.preparer.split(spooled)));
-  }
-
-  analyse(chunks: Chunk[]): Promise<PreparedPassages> {
-    return Promise.resolve().then(() => this.terms.gather(this.preparer.analyse(chunks)));
-  }
-
-  termsOf(numbering: number): readonly string[] {
-    return this.terms.of(numbering);
-  }
-
-  async close(): Promise<void> {
-    this.preparer.close();
-    await rm(this.spool, { force: true });
-  }
-}
-
-/** A task for a worker: a method of `PassagePreparer` and its argument. */
-export type PreparationTask =
-  | { id: number; task: 'read'; input: CorpusFile }
-  | { id: number; task: 'judge'; input: ReturnType<FurnitureJudgement['toJSON']> }
-  | { id: number; task: 'split'; input: SpooledLine }
-  | { id: number; task: 'analyse'; input: Chunk[] }
-  | { id: number; task: 'close'; input: undefined };
+/** A task as a worker is sent it. */
+export type PreparationTask = Task & { id: number };
 
 /** A worker's answer to a task: its output, or why it failed (a file that cannot be read is not a failure). */
 export type PreparationReply =
   { id: number; output: unknown } | { id: number; unreadable: string } | { id: number; failure: string };
+
+interface Pending {
+  task: Task;
+  resolve: (output: unknown) => void;
+  reject: (error: Error) => void;
+}
+
+/** Tasks a worker is given ahead of the one it works on, so that it never waits for this thread to hand it more. */
+const WORKER_QUEUE = 4;
 
 /**
  * Loads the worker module (TypeScript) in the thread: a worker does not inherit the TypeScript loader of the process,
@@ -132,28 +82,35 @@ import(workerData.loader).then((tsx) => {
 });
 `;
 
-interface Pending {
-  task: PreparationTask['task'];
-  resolve: (output: unknown) => void;
-  reject: (error: Error) => void;
+/** The spool file of thread `thread` (hidden, so that it is not taken for part of the index). */
+function spoolPath(folder: string, thread: number): string {
+  return path.join(folder, `.readings-${thread}.jsonl`);
 }
 
-/** The work in worker threads, each task given to the thread with the fewest in hand. */
-class ThreadedPreparation implements Preparation {
+/**
+ * The threads and the tasks waiting for one. Workers take tasks from the front of the queue as soon as they have
+ * fewer than `WORKER_QUEUE` in hand; this thread takes the next one whenever it has nothing else to do (between the
+ * results it appends to the index), so that the work shares itself out whatever the files' sizes.
+ */
+class PreparationPool implements Preparation {
   readonly concurrency: number;
+  private readonly local: PassagePreparer;
   private readonly workers: Array<{ worker: Worker; pending: Map<number, Pending> }>;
+  private readonly queue: Pending[] = [];
+  private readonly terms = new Map<number, string[]>();
+  private helping = false;
   private nextId = 0;
   private failure: Error | undefined;
-  private readonly terms = new NumberedTerms();
 
   constructor(
     settings: PreparationSettings,
     threads: number,
     private readonly folder: string,
   ) {
-    // Each thread splits one file while the next waits in its queue.
-    this.concurrency = threads * 2;
-    this.workers = Array.from({ length: threads }, (_thread, thread) => {
+    this.concurrency = threads === 1 ? 1 : threads * WORKER_QUEUE;
+    this.local = new PassagePreparer(settings, spoolPath(folder, 0), 0);
+    this.workers = Array.from({ length: threads - 1 }, (_worker, index) => {
+      const thread = index + 1;
       const workerData = {
         loader: import.meta.resolve('tsx/esm/api'),
         module: new URL('./preparation-worker.ts', import.meta.url).href,
@@ -166,20 +123,16 @@ class ThreadedPreparation implements Preparation {
       worker.on('message', (reply: PreparationReply) => {
         const waiting = pending.get(reply.id);
         pending.delete(reply.id);
-        if (waiting === undefined) return;
-        if ('output' in reply) {
-          // A thread's results arrive in the order it made them: its new terms are gathered now, in that order.
-          const { output } = reply;
-          if (waiting.task === 'split' || waiting.task === 'analyse') {
-            this.terms.gather(output as SplitDocument | PreparedPassages);
-          }
-          waiting.resolve(output);
-        } else if ('unreadable' in reply) waiting.reject(new UnreadableDocumentError(reply.unreadable));
-        else waiting.reject(new Error(`preparing a file failed in a worker thread: ${reply.failure}`));
+        if (waiting !== undefined) {
+          if ('output' in reply) waiting.resolve(this.gather(waiting.task, reply.output));
+          else if ('unreadable' in reply) waiting.reject(new UnreadableDocumentError(reply.unreadable));
+          else waiting.reject(new Error(`preparing a file failed in a worker thread: ${reply.failure}`));
+        }
+        this.dispatch();
       });
       const fail = (error: Error) => {
         this.failure ??= error;
-        for (const waiting of pending.values()) waiting.reject(error);
+        for (const waiting of [...pending.values(), ...this.queue.splice(0)]) waiting.reject(this.failure);
         pending.clear();
       };
       worker.on('error', fail);
@@ -194,7 +147,8 @@ class ThreadedPreparation implements Preparation {
 
   async judge(judgement: FurnitureJudgement): Promise<void> {
     const verdict = judgement.toJSON();
-    await Promise.all(this.workers.map((_worker, index) => this.run({ task: 'judge', input: verdict }, index)));
+    this.local.judge(verdict);
+    await Promise.all(this.workers.map((worker) => this.send(worker, { task: 'judge', input: verdict })));
   }
 
   split(spooled: SpooledLine): Promise<SplitDocument> {
@@ -206,31 +160,98 @@ class ThreadedPreparation implements Preparation {
   }
 
   termsOf(numbering: number): readonly string[] {
-    return this.terms.of(numbering);
+    return this.terms.get(numbering) ?? [];
   }
 
   async close(): Promise<void> {
     // Each thread closes its files (a thread's descriptors are the process's), unless it failed.
+    this.local.close();
     await Promise.all(
-      this.workers.map((_worker, index) => this.run({ task: 'close', input: undefined }, index).catch(() => undefined)),
+      this.workers.map((worker) => this.send(worker, { task: 'close', input: undefined }).catch(() => undefined)),
     );
     this.failure ??= new Error('the preparation of files is closed');
+    for (const waiting of this.queue.splice(0)) waiting.reject(this.failure);
     await Promise.all(this.workers.map(({ worker }) => worker.terminate()));
-    await Promise.all(this.workers.map((_worker, thread) => rm(spoolPath(this.folder, thread), { force: true })));
+    await Promise.all(
+      Array.from({ length: this.workers.length + 1 }, (_thread, thread) =>
+        rm(spoolPath(this.folder, thread), { force: true }),
+      ),
+    );
   }
 
-  /** Gives a task to worker `index`, or to the one with the fewest tasks in hand. */
-  private run(task: Omit<PreparationTask, 'id'>, index?: number): Promise<unknown> {
+  /** Queues a task for the first thread free to take it. */
+  private run(task: Task): Promise<unknown> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
-    const chosen =
-      this.workers[index ?? -1] ??
-      this.workers.reduce((least, candidate) => (candidate.pending.size < least.pending.size ? candidate : least));
-    if (chosen === undefined) return Promise.reject(new Error('no worker thread'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ task, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  /** Gives queued tasks to the workers that have room, and leaves the rest for this thread's idle moments. */
+  private dispatch(): void {
+    for (const worker of this.workers) {
+      while (worker.pending.size < WORKER_QUEUE && this.queue.length > 0) {
+        const next = this.queue.shift();
+        if (next !== undefined) this.send(worker, next.task).then(next.resolve, next.reject);
+      }
+    }
+    if (this.queue.length === 0 || this.helping) return;
+    this.helping = true;
+    setImmediate(() => {
+      this.helping = false;
+      const next = this.queue.shift();
+      if (next !== undefined) this.perform(next);
+      this.dispatch();
+    });
+  }
+
+  /** Does a task in this thread. */
+  private perform({ task, resolve, reject }: Pending): void {
+    const settle = (work: () => unknown) => {
+      try {
+        resolve(this.gather(task, work()));
+      } catch (error) {
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    };
+    switch (task.task) {
+      case 'read':
+        this.local.read(task.input).then(resolve, reject);
+        return;
+      case 'split':
+        settle(() => this.local.split(task.input));
+        return;
+      case 'analyse':
+        settle(() => this.local.analyse(task.input));
+        return;
+      default:
+        reject(new Error(`${task.task} is not a task for one thread`));
+    }
+  }
+
+  /** Sends a task to a worker; the promise settles with its reply. */
+  private send(worker: { worker: Worker; pending: Map<number, Pending> }, task: Task): Promise<unknown> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
     const id = this.nextId;
     this.nextId += 1;
     return new Promise((resolve, reject) => {
-      chosen.pending.set(id, { task: task.task, resolve, reject });
-      chosen.worker.postMessage({ ...task, id });
+      worker.pending.set(id, { task, resolve, reject });
+      worker.worker.postMessage({ ...task, id });
     });
+  }
+
+  /**
+   * Gathers the new terms of a split or analysis as it is made (in this thread) or arrives (from a worker, whose
+   * results arrive in the order it made them), and passes the result on.
+   */
+  private gather(task: Task, output: unknown): unknown {
+    if (task.task !== 'split' && task.task !== 'analyse') return output;
+    const result = output as SplitDocument | PreparedPassages;
+    const { numbering, newTerms } = 'entry' in result ? result.passages.terms : result.terms;
+    const known = this.terms.get(numbering) ?? [];
+    for (const term of newTerms) known.push(term);
+    this.terms.set(numbering, known);
+    return output;
   }
 }

@@ -73,7 +73,7 @@ async function expectSameFiles(ours: string, theirs: string): Promise<void> {
 describe('reading and splitting files in worker threads', () => {
   it('writes the index that one thread writes, file for file', async () => {
     const { config } = await workspace(await mixedCorpus(8, (page) => page < 6));
-    const alone = await ingest({ ...config, indexDir: `${config.indexDir}-alone` }, { threads: 0 });
+    const alone = await ingest({ ...config, indexDir: `${config.indexDir}-alone` }, { threads: 1 });
     const threaded = await ingest(config, { threads: 2 });
     expect(threaded.chunkCount).toBeGreaterThan(20);
     expect(threaded.documents).toEqual(alone.documents);
@@ -100,7 +100,7 @@ describe('reading and splitting files in worker threads', () => {
     expect(updated.changes.fullReason).toBeUndefined();
     expect(updated.changes.refurnished).toEqual(['corpus/chapitre-00.html', 'corpus/chapitre-01.html']);
     expect(updated.carriedChunks).toBeGreaterThan(0);
-    const rebuilt = await ingest({ ...config, indexDir: `${config.indexDir}-rebuilt` }, { threads: 0, full: true });
+    const rebuilt = await ingest({ ...config, indexDir: `${config.indexDir}-rebuilt` }, { threads: 1, full: true });
     await expectSameFiles(await realpath(config.indexDir), rebuilt.generation);
   }, 120_000);
 });
