@@ -1,10 +1,9 @@
 import { FeatureRecords, type LexicalFeatureSettings, LexicalFeatures } from '../core/embeddings/lexical-features.js';
 import { censusLine } from '../core/index/census-file.js';
 import { chunkLine } from '../core/index/chunk-store.js';
-import { keywordTerms, TermNumbering } from '../core/index/keyword-index.js';
+import { analysePassage, TermNumbering } from '../core/index/keyword-index.js';
 import type { Manifest } from '../core/index/manifest.js';
 import { sourceTextLine, sourceTextOf } from '../core/index/source-texts.js';
-import { embeddedText } from '../core/index/vector-index.js';
 import type { Chunk } from '../core/types.js';
 import { type CorpusFile, readCorpusFile, toDocument } from './load-documents.js';
 import type { FileCensus } from './plan-ingest.js';
@@ -133,8 +132,10 @@ export class PassagePreparer {
     for (const chunk of chunks) {
       ids.push(chunk.id);
       lines.push(chunkLine(chunk));
-      this.numbering.appendCounted(keywordTerms(chunk), counted);
-      this.lexical?.append(embeddedText(chunk), this.records);
+      // The keyword index and the lexical embedder read the same words of the passage.
+      const { terms, words } = analysePassage(chunk);
+      this.numbering.appendCounted(terms, counted);
+      this.lexical?.appendWords(words, this.records);
     }
     return {
       ids,

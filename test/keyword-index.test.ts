@@ -4,9 +4,10 @@ import MiniSearch from 'minisearch';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../core/defaults.js';
 import { boundedEditDistance, GramIndex } from '../core/index/fuzzy-terms.js';
-import { type KeywordChunk, KeywordIndex } from '../core/index/keyword-index.js';
+import { analysePassage, type KeywordChunk, KeywordIndex, keywordTerms } from '../core/index/keyword-index.js';
+import { embeddedText } from '../core/index/vector-index.js';
 import { contextText } from '../core/section-title.js';
-import { analyze, analyzeQuestion, analyzeSentences } from '../core/text/analyze.js';
+import { analyze, analyzeQuestion, analyzeSentences, words } from '../core/text/analyze.js';
 import type { Chunk, Language } from '../core/types.js';
 import { readCorpusFile, toDocuments } from '../ingest/load-documents.js';
 import { splitIntoChunks } from '../ingest/split-into-chunks.js';
@@ -123,6 +124,58 @@ describe('KeywordIndex', () => {
     ]);
     expect(index.query('air defence', 5).map((hit) => hit.ordinal)).toEqual([0]);
     expect(index.query('nothing here', 5)).toEqual([]);
+  });
+});
+
+describe('analysePassage', () => {
+  /** A passage of `text` (at offset 100) whose sentences are the given spans of it, in the given languages. */
+  const passage = (text: string, spans: Array<[number, number, Language]>): Chunk => ({
+    id: 'x',
+    source: 'essai.txt',
+    title: 'Guide d’essai',
+    section: ['Options', 'Σημείωση'],
+    language: 'fr',
+    start: 100,
+    end: 100 + text.length,
+    text,
+    sentences: spans.map(([start, end, language]) => ({
+      start: 100 + start,
+      end: 100 + end,
+      kind: 'paragraph',
+      language,
+    })),
+  });
+
+  it('reads the terms and the embedded words of a passage in one pass, as keywordTerms and words read them', async () => {
+    const cases = [
+      ...(await corpusChunks()).slice(0, 300),
+      // Words between two sentences (a dropped block) are read by the embedder only.
+      passage('The option works. Menu | Next. Elle marche aussi.', [
+        [0, 17, 'en'],
+        [32, 50, 'fr'],
+      ]),
+      // A sentence that ends inside a word: its words are not those of the text around it.
+      passage('Configuration options', [
+        [0, 6, 'en'],
+        [6, 21, 'fr'],
+      ]),
+      // Lowercase that depends on the neighbouring letters (a final sigma before a full stop and another word), or
+      // changes the text's length (a dotted capital I).
+      passage('ΟΔΟΣ.Αθήνα', [
+        [0, 5, 'en'],
+        [5, 10, 'en'],
+      ]),
+      passage('İİİ    ab    ', [
+        [0, 3, 'en'],
+        [7, 9, 'en'],
+      ]),
+      passage('', []),
+    ];
+    for (const chunk of cases) {
+      const { terms, words: read } = analysePassage(chunk);
+      expect(terms).toEqual(keywordTerms(chunk));
+      expect(read).toEqual(words(embeddedText(chunk)));
+    }
   });
 });
 

@@ -40,7 +40,12 @@ export class LexicalFeatures {
    * order first met, with its bucket, its sign, whether it is a whole word, and its count.
    */
   append(text: string, records: FeatureRecords): void {
-    this.countFeatures(text);
+    this.appendWords(words(text), records);
+  }
+
+  /** `append` of a text given as its words (`words` of it), for a caller that has them already. */
+  appendWords(textWords: readonly string[], records: FeatureRecords): void {
+    this.countFeatures(textWords);
     records.begin();
     this.features.forEach((code, count, weight) => {
       const low = (code % this.dimensions) * 4 + (Math.abs(weight) === 1 ? 0 : 2) + (weight < 0 ? 1 : 0);
@@ -53,10 +58,10 @@ export class LexicalFeatures {
     records.end();
   }
 
-  /** Fills the counter with the features of a text: each content word, and its character n-grams. */
-  private countFeatures(text: string): void {
+  /** Fills the counter with the features of a text's words: each content word, and its character n-grams. */
+  private countFeatures(textWords: readonly string[]): void {
     this.features.clear();
-    for (const word of words(text)) {
+    for (const word of textWords) {
       const features = this.wordFeaturesOf(word);
       if (features === null) continue;
       for (let index = 0; index < features.codes.length; index += 1) {

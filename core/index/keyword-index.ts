@@ -1,6 +1,6 @@
 import { DEFAULTS } from '../defaults.js';
 import { contextText } from '../section-title.js';
-import { analyze, analyzeQuestion, analyzeSentences } from '../text/analyze.js';
+import { analyze, analyzeQuestion, analyzeSentences, sentenceWords, termsOf, words } from '../text/analyze.js';
 import type { Chunk } from '../types.js';
 import { decodeSections, encodeSections } from './binary-sections.js';
 import { boundedEditDistance, GramIndex } from './fuzzy-terms.js';
@@ -49,6 +49,24 @@ export type KeywordChunk = Pick<Chunk, 'text' | 'start' | 'sentences' | 'languag
 /** The index terms of a passage, by field, as `KeywordIndexBuilder.add` takes them: each sentence in its language. */
 export function keywordTerms(chunk: KeywordChunk): FieldTerms {
   return [analyzeSentences(chunk), analyze(contextText(chunk), chunk.language)];
+}
+
+/**
+ * The keyword terms of a passage (`keywordTerms`) and the words of what the embedder reads of it (`embeddedText`:
+ * its context, then its text, as `words` gives them), reading each word of the passage once: a thread that analyses
+ * passages for the keyword index and the lexical embedder hands both the same words.
+ */
+export function analysePassage(chunk: KeywordChunk): { terms: FieldTerms; words: string[] } {
+  const contextWords = words(contextText(chunk));
+  const split = sentenceWords(chunk);
+  const sentenceTerms =
+    split === undefined
+      ? analyzeSentences(chunk)
+      : split.bySentence.flatMap((sentence, index) => termsOf(sentence, chunk.sentences[index]?.language ?? 'en'));
+  return {
+    terms: [sentenceTerms, termsOf(contextWords, chunk.language)],
+    words: [...contextWords, ...(split?.all ?? words(chunk.text))],
+  };
 }
 
 /**

@@ -98,12 +98,48 @@ function termOf(word: string, language: Language): string | null {
 
 /** The index terms of a text in a known language: content words, stemmed and folded. */
 export function analyze(text: string, language: Language): string[] {
+  return termsOf(words(text), language);
+}
+
+/** The index terms of a text given as its words (`words` of it). */
+export function termsOf(textWords: readonly string[], language: Language): string[] {
   const terms: string[] = [];
-  for (const word of words(text)) {
+  for (const word of textWords) {
     const term = termOf(word, language);
     if (term !== null) terms.push(term);
   }
   return terms;
+}
+
+/**
+ * The words of a passage's text (as `words` gives them) and those of each of its sentences, from one pass over the
+ * text; undefined when the words of a sentence might not be those of the text around it: a sentence boundary inside
+ * a word, or a character whose lowercase depends on its neighbours or changes the text's length (Σ, İ).
+ */
+export function sentenceWords(
+  chunk: Pick<Chunk, 'text' | 'start' | 'sentences'>,
+): { all: string[]; bySentence: string[][] } | undefined {
+  const { text, sentences } = chunk;
+  if (text.includes('Σ') || text.includes('İ')) return undefined;
+  const all: string[] = [];
+  const bySentence = sentences.map((): string[] => []);
+  let current = 0;
+  for (const match of text.toLowerCase().matchAll(/[\p{L}\p{N}]+/gu)) {
+    const start = match.index;
+    const end = start + match[0].length;
+    while (current < sentences.length && (sentences[current]?.end ?? 0) - chunk.start <= start) current += 1;
+    all.push(match[0]);
+    const sentence = sentences[current];
+    if (sentence === undefined) continue;
+    const sentenceStart = sentence.start - chunk.start;
+    if (start >= sentenceStart) {
+      if (end > sentence.end - chunk.start) return undefined;
+      bySentence[current]?.push(match[0]);
+    } else if (end > sentenceStart) {
+      return undefined;
+    }
+  }
+  return { all, bySentence };
 }
 
 /** The index terms of a passage, each sentence analysed in its own language. */
