@@ -68,7 +68,7 @@ interface Pending {
 }
 
 /** Tasks a worker is given ahead of the one it works on, so that it never waits for this thread to hand it more. */
-const WORKER_QUEUE = 4;
+const WORKER_QUEUE = 8;
 
 /**
  * Loads the worker module (TypeScript) in the thread: a worker does not inherit the TypeScript loader of the process,
