@@ -1,4 +1,5 @@
-import { type FileHandle, open, rm } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
+import { ScratchFile } from './scratch-file.js';
 
 /** Bytes written or read at a time. */
 const BLOCK_BYTES = 1 << 20;
@@ -9,20 +10,12 @@ const BLOCK_BYTES = 1 << 20;
  * memory does not hold the features of the corpus (about 4 bytes per distinct feature of a passage, some 200 MB at
  * 100,000 passages).
  */
-export class FeatureSpool {
-  private writing: FileHandle | undefined;
+export class FeatureSpool extends ScratchFile {
   private pending: Uint32Array[] = [];
   private pendingBytes = 0;
 
-  private constructor(
-    private readonly path: string,
-    file: FileHandle,
-  ) {
-    this.writing = file;
-  }
-
   static async create(path: string): Promise<FeatureSpool> {
-    return new FeatureSpool(path, await open(path, 'wx'));
+    return new FeatureSpool(path, await ScratchFile.openNew(path));
   }
 
   /** Appends records, as `FeatureRecords.take` gives them. */
@@ -36,8 +29,7 @@ export class FeatureSpool {
   /** Each record kept, in order, as a view that is valid until the next one is asked for. */
   async *records(): AsyncGenerator<Uint32Array> {
     await this.flush();
-    await this.writing?.close();
-    this.writing = undefined;
+    await this.endWriting();
     const file = await open(this.path, 'r');
     try {
       // Words read but not yet handed out: the start of a record that the next block completes.
@@ -67,13 +59,6 @@ export class FeatureSpool {
     } finally {
       await file.close();
     }
-  }
-
-  /** Deletes the spool file. */
-  async remove(): Promise<void> {
-    await this.writing?.close().catch(() => undefined);
-    this.writing = undefined;
-    await rm(this.path, { force: true });
   }
 
   private async flush(): Promise<void> {
