@@ -4,7 +4,14 @@ import MiniSearch from 'minisearch';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../core/defaults.js';
 import { boundedEditDistance, GramIndex } from '../core/index/fuzzy-terms.js';
-import { analysePassage, type KeywordChunk, KeywordIndex, keywordTerms } from '../core/index/keyword-index.js';
+import {
+  analysePassage,
+  type KeywordChunk,
+  KeywordIndex,
+  KeywordIndexBuilder,
+  keywordTerms,
+  TermNumbering,
+} from '../core/index/keyword-index.js';
 import { embeddedText } from '../core/index/vector-index.js';
 import { contextText } from '../core/section-title.js';
 import { analyze, analyzeQuestion, analyzeSentences, words } from '../core/text/analyze.js';
@@ -124,6 +131,32 @@ describe('KeywordIndex', () => {
     ]);
     expect(index.query('air defence', 5).map((hit) => hit.ordinal)).toEqual([0]);
     expect(index.query('nothing here', 5)).toEqual([]);
+  });
+});
+
+describe('KeywordIndexBuilder.addNumbered', () => {
+  it('builds from terms numbered by several threads the index that add builds from the terms', async () => {
+    const chunks = (await corpusChunks()).slice(0, 400);
+    const plain = new KeywordIndexBuilder();
+    for (const chunk of chunks) plain.add(keywordTerms(chunk));
+    // Passages 0–9 are numbered by one thread, 10–19 by another, and so on; every batch arrives (with the terms its
+    // thread numbered) before the builder takes the first, as a thread's results arrive ahead of their turn.
+    const numberings = [new TermNumbering(), new TermNumbering()];
+    const known: string[][] = [[], []];
+    const batches: Array<{ thread: number; counted: Uint32Array; passages: number }> = [];
+    for (let first = 0; first < chunks.length; first += 10) {
+      const thread = (first / 10) % 2;
+      const counted: number[] = [];
+      const batch = chunks.slice(first, first + 10);
+      for (const chunk of batch) numberings[thread]?.appendCounted(keywordTerms(chunk), counted);
+      known[thread]?.push(...(numberings[thread]?.takeNew() ?? []));
+      batches.push({ thread, counted: Uint32Array.from(counted), passages: batch.length });
+    }
+    const numbered = new KeywordIndexBuilder();
+    for (const { thread, counted, passages } of batches) {
+      expect(numbered.addNumbered(thread, known[thread] ?? [], counted)).toBe(passages);
+    }
+    expect(Buffer.compare(numbered.build().toBuffer(), plain.build().toBuffer())).toBe(0);
   });
 });
 

@@ -77,6 +77,10 @@ export function analysePassage(chunk: KeywordChunk): { terms: FieldTerms; words:
 export class TermNumbering {
   private readonly numbers = new Map<string, number>();
   private fresh: string[] = [];
+  /** Per number, its count in the field being counted: valid where `stamps` holds the field's stamp. */
+  private counts = new Uint32Array(1 << 12);
+  private stamps = new Uint32Array(1 << 12);
+  private stamp = 0;
 
   /**
    * Appends a passage's terms to `into`, field by field: how many distinct terms, then each one's number and count,
@@ -84,19 +88,38 @@ export class TermNumbering {
    */
   appendCounted(fieldTerms: FieldTerms, into: number[]): void {
     for (const terms of fieldTerms) {
-      const counts = new Map<number, number>();
+      this.stamp += 1;
+      const met: number[] = [];
       for (const term of terms) {
-        let number = this.numbers.get(term);
-        if (number === undefined) {
-          number = this.numbers.size;
-          this.numbers.set(term, number);
-          this.fresh.push(term);
+        const number = this.numberOf(term);
+        if (this.stamps[number] !== this.stamp) {
+          this.stamps[number] = this.stamp;
+          this.counts[number] = 0;
+          met.push(number);
         }
-        counts.set(number, (counts.get(number) ?? 0) + 1);
+        this.counts[number] = (this.counts[number] ?? 0) + 1;
       }
-      into.push(counts.size);
-      for (const [number, count] of counts) into.push(number, count);
+      into.push(met.length);
+      for (const number of met) into.push(number, this.counts[number] ?? 0);
     }
+  }
+
+  private numberOf(term: string): number {
+    let number = this.numbers.get(term);
+    if (number === undefined) {
+      number = this.numbers.size;
+      this.numbers.set(term, number);
+      this.fresh.push(term);
+      if (number === this.counts.length) {
+        const counts = new Uint32Array(number * 2);
+        counts.set(this.counts);
+        this.counts = counts;
+        const stamps = new Uint32Array(number * 2);
+        stamps.set(this.stamps);
+        this.stamps = stamps;
+      }
+    }
+    return number;
   }
 
   /** The terms numbered since the last call, in the order of their numbers. */
