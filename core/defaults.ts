@@ -14,6 +14,11 @@ export const DEFAULTS = Object.freeze({
   ingest: Object.freeze({
     /** How often progress is printed as a plain line when the output is not a terminal (CI, logs). */
     progressLineMs: 5_000,
+    /**
+     * A corpus of at least this many bytes is read and split by worker threads, one per core; a smaller one in the
+     * ingest's own thread, since starting a thread takes a few tenths of a second.
+     */
+    threadsFromBytes: 4_000_000,
   }),
   boilerplate: Object.freeze({
     /** A block with at least this share of its text in links is navigation (a table of contents, a menu). */

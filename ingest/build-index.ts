@@ -1,10 +1,12 @@
-import { writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { Config } from '../core/config.js';
 import { DEFAULTS } from '../core/defaults.js';
 import { createIndexEmbedder, embedderId } from '../core/embeddings/create-embeddings.js';
 import { LexicalEmbeddings } from '../core/embeddings/lexical-embeddings.js';
-import { CorpusError } from '../core/errors.js';
+import { featureRecords } from '../core/embeddings/lexical-features.js';
+import { CorpusError, UnreadableDocumentError } from '../core/errors.js';
 import { CensusWriter } from '../core/index/census-file.js';
 import { ChunkWriter, readChunks } from '../core/index/chunk-store.js';
 import {
@@ -22,27 +24,32 @@ import { SourceTextWriter } from '../core/index/source-texts.js';
 import { openStoredGeneration, type StoredGeneration } from '../core/index/stored-generation.js';
 import { VectorFileWriter } from '../core/index/vector-file.js';
 import { embeddedText, VectorIndexBuilder } from '../core/index/vector-index.js';
+import type { Chunk } from '../core/types.js';
 import { ingestIntoDatabase, planDatabaseChanges } from './ingest-into-database.js';
-import { fileChecksum, listCorpusFiles, READER_VERSION } from './load-documents.js';
-import { type IngestPlan, planIngest, settingsChange } from './plan-ingest.js';
-import { ReadingSpool } from './reading-spool.js';
+import { type CorpusFile, fileChecksum, listCorpusFiles, READER_VERSION, type SkippedFile } from './load-documents.js';
+import { type IngestPlan, type PlannedFile, planIngest, readAhead, settingsChange } from './plan-ingest.js';
+import { FeatureSpool } from './feature-spool.js';
+import { createPreparation, type Preparation } from './preparation-pool.js';
+import {
+  type CensusedFile,
+  type PreparationSettings,
+  type PreparedPassages,
+  type SplitDocument,
+} from './prepare-passages.js';
+import type { SpooledLine } from './spool-file.js';
 import type { ChunkerSettings } from './split-into-chunks.js';
 import {
-  carriedCount,
   changesOf,
   chunksOfRuns,
   corpusFiles,
   embedInBatches,
   type IngestChanges,
+  type IngestedDocument,
   type IngestOptions,
   type IngestSummary,
   ingestSettings,
-  planIntoSpool,
   rangeOf,
   type Run,
-  type SplitCorpus,
-  SPOOL_FILE,
-  splitPlannedFiles,
   stopwatch,
 } from './write-generation.js';
 
@@ -53,6 +60,9 @@ export type {
   IngestProgress,
   IngestSummary,
 } from './write-generation.js';
+
+/** The passages' lexical features, in the staging folder between the split and the embedding; removed before. */
+const FEATURES_FILE = '.features.bin';
 
 /**
  * load → split → embed → write: builds a complete index of the corpus and points the index folder at it.
@@ -71,32 +81,67 @@ export type {
  * threads that build the hnswlib graphs while this thread lays out the keyword index.
  *
  * A file that cannot be read is skipped and listed in the summary; when none can be, nothing is written and the
- * index in place keeps serving. With `INDEX_STORE=postgres` the index is a generation in the database, made the
- * same way (`ingest/ingest-into-database.ts`).
+ * index in place keeps serving.
  */
 export async function ingest(config: Config, options: IngestOptions = {}): Promise<IngestSummary> {
   if (config.indexStore === 'postgres') return ingestIntoDatabase(config, options);
+  const chunker = options.chunker ?? DEFAULTS.chunking;
+  const report = options.onProgress ?? (() => undefined);
   const clock = stopwatch();
   const files = await corpusFiles(config);
+  const threads = options.threads ?? (await preparationThreads(files));
   const stored = await openStoredGeneration(config.indexDir);
   try {
     const timings = { planMs: 0, splitMs: 0, indexMs: 0, writeMs: 0 };
     let plan: IngestPlan | undefined;
     let built: Omit<IngestSummary, 'changes' | 'generation' | 'timings'> | undefined;
     const generation = await writeIndex(config.indexDir, async (staging) => {
-      const spool = await ReadingSpool.create(path.join(staging, SPOOL_FILE));
+      // Files are read and split in these threads, which keep what they read in spool files in the staging folder.
+      const preparation = createPreparation(preparationSettings(config, chunker), threads, staging);
       try {
-        plan = await planIntoSpool(files, stored, spool, config, options);
+        let planned = 0;
+        let pages = 0;
+        const spooled = new Map<string, SpooledLine>();
+        plan = await planIngest(files, stored, ingestSettings(config, chunker), {
+          full: options.full,
+          read: async (file) => {
+            const read = await preparation.read(file);
+            spooled.set(read.source, read.spooled);
+            return read;
+          },
+          ahead: preparation.concurrency,
+          onPlanned: (_file, filePages) => {
+            planned += 1;
+            pages += filePages;
+            report({ stage: 'read', files: planned, totalFiles: files.length, pages });
+          },
+        });
+        if (plan.files.every((file) => file.skipped !== undefined)) {
+          throw new CorpusError(
+            `No document of the corpus folder ${config.corpusDir} could be read:\n` +
+              plan.files.map(({ skipped }) => `  ${skipped?.source}: ${skipped?.reason}`).join('\n'),
+          );
+        }
         timings.planMs = clock.lap();
         const from = plan.fullReason === undefined && 'generation' in stored ? stored.generation : undefined;
-        const written = await writeFolderGeneration(staging, plan, spool, from, config, options, () => {
-          timings.splitMs = clock.lap();
-        });
+        const written = await writeGeneration(
+          staging,
+          plan,
+          spooled,
+          from,
+          config,
+          chunker,
+          options,
+          preparation,
+          () => {
+            timings.splitMs = clock.lap();
+          },
+        );
         timings.indexMs = clock.lap();
         built = written.summary;
         return written.manifest;
       } finally {
-        await spool.remove();
+        await preparation.close();
       }
     });
     timings.writeMs = clock.lap();
@@ -122,82 +167,200 @@ export async function planChanges(
   }
 }
 
+function preparationSettings(config: Config, chunker: ChunkerSettings): PreparationSettings {
+  return {
+    chunker,
+    lexical: config.embedder.kind === 'lexical' ? { dimensions: config.embedder.dimensions } : undefined,
+  };
+}
+
+/**
+ * Threads to read and split the corpus with: one per core, unless the corpus is too small for a worker thread's cost
+ * (its start, and compiling and collecting its own copy of the code) to pay, or there is a single core.
+ */
+async function preparationThreads(files: readonly CorpusFile[]): Promise<number> {
+  const cores = availableParallelism();
+  if (cores < 2) return 1;
+  let bytes = 0;
+  for (const file of files) {
+    bytes += (await stat(file.absolutePath)).size;
+    if (bytes >= DEFAULTS.ingest.threadsFromBytes) return cores;
+  }
+  return 1;
+}
+
+/** What the split stage wrote, and what the embedding and the index files need of it. */
+interface FolderSplit {
+  sources: Manifest['sources'];
+  documents: IngestedDocument[];
+  skipped: SkippedFile[];
+  runs: Run[];
+  chunkCount: number;
+  keywords: KeywordIndexBuilder;
+}
+
 /** Writes the files of a new generation in `staging` as the plan says; returns its manifest and what it did. */
-async function writeFolderGeneration(
+async function writeGeneration(
   staging: string,
   plan: IngestPlan,
-  spool: ReadingSpool,
+  spooled: ReadonlyMap<string, SpooledLine>,
   stored: StoredGeneration | undefined,
   config: Config,
+  chunker: ChunkerSettings,
   options: IngestOptions,
+  preparation: Preparation,
   onSplit: () => void,
 ): Promise<{ manifest: ManifestContent; summary: Omit<IngestSummary, 'changes' | 'generation' | 'timings'> }> {
-  const chunker = options.chunker ?? DEFAULTS.chunking;
-  const chunksFile = path.join(staging, INDEX_FILES.chunks);
-  const writer = await ChunkWriter.create(chunksFile);
-  const keywords = new KeywordIndexBuilder();
   const lexical =
     config.embedder.kind === 'lexical' ? new LexicalEmbeddings({ dimensions: config.embedder.dimensions }) : undefined;
-  const sources: Manifest['sources'] = [];
+  // The passages' lexical features, counted once, for the fit of the weights and then for the vectors.
+  const features = lexical === undefined ? undefined : await FeatureSpool.create(path.join(staging, FEATURES_FILE));
+  try {
+    const split = await splitCorpus(staging, plan, spooled, stored, preparation, lexical, features);
+    lexical?.completeFit();
+    onSplit();
+    return await indexPassages(staging, split, stored, config, chunker, options, lexical, features);
+  } finally {
+    await features?.remove();
+  }
+}
+
+/**
+ * The split stage: takes each file's passages in corpus order — split from the spool by the preparation's threads,
+ * or carried over and analysed again — and writes them with the source texts and censuses, adding their terms to
+ * the keyword index and their features to the lexical embedder's fit and the feature spool.
+ */
+async function splitCorpus(
+  staging: string,
+  plan: IngestPlan,
+  spooled: ReadonlyMap<string, SpooledLine>,
+  stored: StoredGeneration | undefined,
+  preparation: Preparation,
+  lexical: LexicalEmbeddings | undefined,
+  features: FeatureSpool | undefined,
+): Promise<FolderSplit> {
+  const writer = await ChunkWriter.create(path.join(staging, INDEX_FILES.chunks));
   const sourceTexts = await SourceTextWriter.create(path.join(staging, INDEX_FILES.sources));
   const censuses = await CensusWriter.create(path.join(staging, INDEX_FILES.census));
-  const textRange = (source: string) => {
-    const range = sourceTexts.ranges.get(source);
-    if (range === undefined) throw new Error(`No text was written for ${source}.`);
-    return range;
+  const split: FolderSplit = {
+    sources: [],
+    documents: [],
+    skipped: [],
+    runs: [],
+    chunkCount: 0,
+    keywords: new KeywordIndexBuilder(),
   };
-  let split: SplitCorpus;
+  const storedSources = new Map(stored?.description.sources.map((entry) => [entry.source, entry]));
+  const append = async (passages: PreparedPassages) => {
+    for (const [index, id] of passages.ids.entries()) await writer.addLine(id, passages.lines[index] ?? '');
+    const { numbering, counted } = passages.terms;
+    if (split.keywords.addNumbered(numbering, preparation.termsOf(numbering), counted) !== passages.ids.length) {
+      throw new Error('the keyword terms of a file are not those of its passages');
+    }
+    if (lexical === undefined || features === undefined) return;
+    if (passages.features === undefined) throw new Error('passages were prepared without their features');
+    for (const record of featureRecords(passages.features)) lexical.observeFeatures(record);
+    await features.add(passages.features);
+  };
   try {
-    split = await splitPlannedFiles(
-      plan,
-      spool,
-      stored,
-      chunker,
-      { keywords, lexical },
-      {
-        addChunk: (chunk) => writer.add(chunk),
-        carrySources: async (carried) => {
-          const pages: Array<number | undefined> = [];
-          for (const { source, census } of carried) {
-            const text = await stored?.sourceText(source.source);
-            if (text === undefined) throw new Error(`the index in place holds no text of ${source.source}`);
-            await sourceTexts.addText(text);
-            await censuses.add(source.source, census);
-            sources.push({ ...source, text: textRange(source.source) });
-            pages.push(text.pages?.length);
-          }
-          return pages;
-        },
-        addSource: async (document, chunkCount, census) => {
-          await sourceTexts.add(document);
-          await censuses.add(document.source, census);
-          sources.push({
-            source: document.source,
-            checksum: document.checksum,
-            title: document.title,
-            language: document.language,
-            chars: document.text.length,
-            chunks: chunkCount,
-            text: textRange(document.source),
-          });
-        },
-      },
-    );
+    await preparation.judge(plan.census.judgement());
+    // A file the plan read is split from its spool; an unchanged file whose page furniture changed is read now;
+    // the stored passages of an unchanged one are analysed again, for the new keyword index and embedder's fit.
+    const prepare = async (file: PlannedFile): Promise<SplitDocument | PreparedPassages | undefined> => {
+      if (file.skipped !== undefined) return undefined;
+      if (file.carried !== undefined) {
+        if (stored === undefined) throw new Error(`${file.file.source} cannot be carried over`);
+        const chunks: Chunk[] = [];
+        for await (const chunk of stored.chunks(file.carried)) chunks.push(chunk);
+        return preparation.analyse(chunks);
+      }
+      if (file.read) {
+        const line = spooled.get(file.file.source);
+        if (line === undefined) throw new Error(`no spool holds ${file.file.source}`);
+        return preparation.split(line);
+      }
+      return preparation.split((await readUnchanged(file, preparation)).spooled);
+    };
+    for await (const [file, prepared] of readAhead(plan.files, prepare, preparation.concurrency)) {
+      const { source } = file.file;
+      if (file.skipped !== undefined) {
+        split.skipped.push(file.skipped);
+        continue;
+      }
+      if (prepared === undefined) throw new Error(`${source} was not prepared`);
+      if (!('entry' in prepared)) {
+        // Carried over: the stored passages, text and census, as they are.
+        const entry = storedSources.get(source);
+        const census = plan.carriedCensus.get(source);
+        const text = await stored?.sourceText(source);
+        if (file.carried === undefined || entry === undefined || census === undefined) {
+          throw new Error(`${source} cannot be carried over`);
+        }
+        if (text === undefined) throw new Error(`the index in place holds no text of ${source}`);
+        await append(prepared);
+        await sourceTexts.addText(text);
+        await censuses.add(source, census);
+        const range = sourceTexts.ranges.get(source);
+        if (range === undefined) throw new Error(`No text was written for ${source}.`);
+        split.sources.push({ ...entry, text: range });
+        split.documents.push({
+          source,
+          chars: entry.chars,
+          language: entry.language,
+          chunks: entry.chunks,
+          ...(text.pages === undefined ? {} : { pages: text.pages.length }),
+        });
+        split.runs.push({ count: entry.chunks, from: file.carried.start });
+        continue;
+      }
+      const { entry, pages } = prepared;
+      if (entry.source !== source) throw new Error(`the spool holds ${entry.source} where ${source} was expected`);
+      await append(prepared.passages);
+      await sourceTexts.addLine(source, prepared.textLine);
+      await censuses.addLine(prepared.censusLine);
+      const text = sourceTexts.ranges.get(source);
+      if (text === undefined) throw new Error(`No text was written for ${source}.`);
+      split.sources.push({ ...entry, text });
+      split.documents.push({
+        source,
+        chars: entry.chars,
+        language: entry.language,
+        chunks: entry.chunks,
+        ...(pages === undefined ? {} : { pages }),
+      });
+      split.runs.push({ count: entry.chunks, from: undefined });
+    }
   } finally {
-    await spool.remove();
     await writeFile(path.join(staging, INDEX_FILES.chunkTable), await writer.close());
     await sourceTexts.close();
     await censuses.close();
+    // The threads are done: the memory they held is the vector graphs' now.
+    await preparation.close();
   }
-  const { documents, skipped, runs } = split;
-  lexical?.completeFit();
-  onSplit();
+  split.chunkCount = writer.count;
+  return split;
+}
 
-  // Embed in this thread (or take the stored vectors), build the graphs in others.
+/**
+ * The embed and index stage: embeds the passages in this thread (the lexical embedder from their features, a server
+ * in batches, or the stored vectors of carried passages) and hands the vectors to worker threads that build the
+ * graphs, while this thread lays out the keyword index.
+ */
+async function indexPassages(
+  staging: string,
+  split: FolderSplit,
+  stored: StoredGeneration | undefined,
+  config: Config,
+  chunker: ChunkerSettings,
+  options: IngestOptions,
+  lexical: LexicalEmbeddings | undefined,
+  features: FeatureSpool | undefined,
+): Promise<{ manifest: ManifestContent; summary: Omit<IngestSummary, 'changes' | 'generation' | 'timings'> }> {
+  const { chunkCount, runs } = split;
+  const chunksFile = path.join(staging, INDEX_FILES.chunks);
   const embedder = lexical === undefined ? await createIndexEmbedder(config.embedder, []) : undefined;
   const embeddings = options.embeddings ?? lexical ?? embedder?.embeddings;
   if (embeddings === undefined) throw new Error('no embedder');
-  const chunkCount = writer.count;
   // Only a server's vectors are kept, and carried over; the lexical ones depend on weights fitted on the corpus.
   const keepsVectors = config.embedder.kind !== 'lexical';
   const carried = keepsVectors && stored !== undefined;
@@ -222,24 +385,30 @@ async function writeFolderGeneration(
   let embedded = 0;
   try {
     report();
-    if (embeddings instanceof LexicalEmbeddings) {
+    if (embeddings === lexical && features !== undefined) {
+      const scratch = new Float32Array(lexical.dimensions);
+      for await (const record of features.records()) await addVector(lexical.vectorOfFeatures(record, scratch));
+      if (added !== chunkCount) throw new Error(`${added} feature records for ${chunkCount} passages`);
+      embedded = chunkCount;
+    } else if (embeddings instanceof LexicalEmbeddings) {
       const scratch = new Float32Array(embeddings.dimensions);
       for await (const chunk of readChunks(chunksFile))
         await addVector(embeddings.vector(embeddedText(chunk), scratch));
       embedded = chunkCount;
     } else {
       const made = (run: Run) => !carried || run.from === undefined;
-      const fresh = embedInBatches(embeddings, chunksOfRuns(chunksFile, runs, made));
+      const fresh = vectorsOf(embedInBatches(embeddings, chunksOfRuns(chunksFile, runs, made)));
       const kept =
         stored !== undefined && carried
           ? stored.vectors(runs.flatMap((run) => (made(run) ? [] : [rangeOf(run)])))[Symbol.asyncIterator]()
           : undefined;
       try {
         for (const run of runs) {
+          const source = made(run) ? fresh : kept;
           for (let index = 0; index < run.count; index += 1) {
-            const vector = made(run) ? (await fresh.next()).value?.[1] : (await kept?.next())?.value;
-            if (vector === undefined) throw new Error('fewer vectors than passages');
-            await addVector(vector);
+            const next = await source?.next();
+            if (next === undefined || next.done === true) throw new Error('fewer vectors than passages');
+            await addVector(next.value);
           }
           if (made(run)) embedded += run.count;
         }
@@ -255,7 +424,7 @@ async function writeFolderGeneration(
     options.onProgress?.({ stage: 'write' });
     await vectorFile?.close();
     // The keyword index is laid out while the workers insert the last vectors.
-    await writeFile(path.join(staging, INDEX_FILES.keywords), keywords.build().toBuffer());
+    await writeFile(path.join(staging, INDEX_FILES.keywords), split.keywords.build().toBuffer());
     await built.finish(
       Array.from({ length: built.shardCount }, (_shard, index) => path.join(staging, vectorShardFile(index))),
     );
@@ -268,16 +437,16 @@ async function writeFolderGeneration(
         embedder: { id, dimensions: built.dimensions },
         readerVersion: READER_VERSION,
         chunker: { ...chunker },
-        sources,
-        skipped,
+        sources: split.sources,
+        skipped: split.skipped,
         chunkCount,
       },
       summary: {
-        documents,
-        skipped,
+        documents: split.documents,
+        skipped: split.skipped,
         chunkCount,
         embeddedChunks: embedded,
-        carriedChunks: carriedCount(runs),
+        carriedChunks: runs.reduce((total, run) => total + (run.from === undefined ? 0 : run.count), 0),
         embedderId: id,
         dimensions: built.dimensions,
       },
@@ -287,6 +456,21 @@ async function writeFolderGeneration(
     await vectorFile?.abandon();
     throw error;
   }
+}
+
+/**
+ * Reads an unchanged file the plan did not read (its page furniture changed with the corpus), making sure it is the
+ * file the plan checksummed: a file edited during the ingest is not indexed under its old checksum.
+ */
+async function readUnchanged(file: PlannedFile, preparation: Preparation): Promise<CensusedFile> {
+  const found = await preparation.read(file.file).catch((error: unknown) => {
+    if (error instanceof UnreadableDocumentError) return undefined;
+    throw error;
+  });
+  if (found === undefined || found.checksum !== file.checksum) {
+    throw new CorpusError(`${file.file.source} changed while the index was being built; run the ingest again.`);
+  }
+  return found;
 }
 
 /** What the database serves now, if anything. */
@@ -327,4 +511,9 @@ export async function staleReason(
     if ((await fileChecksum(file)) !== checksum) return `${file.source} changed`;
   }
   return undefined;
+}
+
+/** The vectors of passages embedded in batches, in order. */
+async function* vectorsOf(embedded: AsyncIterable<[Chunk, number[]]>): AsyncGenerator<number[]> {
+  for await (const [, vector] of embedded) yield vector;
 }

@@ -2,11 +2,10 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { CorpusError, UnreadableDocumentError } from '../core/errors.js';
-import { detectLanguage, dominantLanguage } from '../core/text/analyze.js';
-import type { Block, Language, SourceDocument } from '../core/types.js';
+import { dominantLanguage, languageEvidence, languageOf } from '../core/text/analyze.js';
+import type { Block, SourceDocument } from '../core/types.js';
 import { checkFileKind } from './readers/check-file-kind.js';
 import { readHtml } from './readers/read-html.js';
-import { readMarkdown } from './readers/read-markdown.js';
 import { readPlainText } from './readers/read-plain-text.js';
 import type { Reading } from './readers/reading.js';
 import { removeBoilerplate } from './remove-boilerplate.js';
@@ -14,17 +13,23 @@ import { removeBoilerplate } from './remove-boilerplate.js';
 type Reader = (bytes: Uint8Array) => Reading | Promise<Reading>;
 
 /** A reader of text: the file must be text, read as UTF-8. */
-function textReader(read: (text: string) => Reading): Reader {
+function textReader(read: (text: string) => Reading | Promise<Reading>): Reader {
   return (bytes) => {
     checkFileKind(bytes, 'text');
     return read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
   };
 }
 
+/** Reads Markdown with mdast, loaded (some hundred modules) when a corpus has a Markdown file. */
+async function readMarkdownText(text: string): Promise<Reading> {
+  const { readMarkdown } = await import('./readers/read-markdown.js');
+  return readMarkdown(text);
+}
+
 const READERS: Readonly<Record<string, Reader>> = {
   '.txt': textReader(readPlainText),
-  '.md': textReader(readMarkdown),
-  '.markdown': textReader(readMarkdown),
+  '.md': textReader(readMarkdownText),
+  '.markdown': textReader(readMarkdownText),
   '.html': textReader(readHtml),
   '.htm': textReader(readHtml),
   // pdf.js and mammoth take a while to load: they are loaded when a corpus has a file for them.
@@ -164,15 +169,32 @@ export function toDocuments(files: readonly ReadFile[]): SourceDocument[] {
 /** A read file as a document, keeping the blocks given (those that are content). */
 export function toDocument(file: ReadFile, readBlocks: Reading['blocks']): SourceDocument {
   const { text } = file.reading;
-  const overall = detectLanguage(
-    readBlocks
-      .map((block) => text.slice(block.start, block.end))
-      .join('\n')
-      .slice(0, 20_000),
-    'en',
-  );
-  const blocks: Block[] = readBlocks.map(({ start, end, kind, section, page }) => {
-    const block: Block = { start, end, kind, section, language: blockLanguage(text.slice(start, end), overall) };
+  // Each block's clues are counted once: the document's language is that of its first OVERALL_CHARS characters of
+  // blocks (joined by line breaks, which no clue spans), and a block with too few clues of its own takes it.
+  const evidence = readBlocks.map((block) => languageEvidence(text.slice(block.start, block.end)));
+  const overall = { french: 0, english: 0 };
+  let position = 0;
+  for (const [index, block] of readBlocks.entries()) {
+    const length = block.end - block.start;
+    const counted =
+      position + length <= OVERALL_CHARS
+        ? evidence[index]
+        : languageEvidence(text.slice(block.start, block.start + OVERALL_CHARS - position));
+    overall.french += counted?.french ?? 0;
+    overall.english += counted?.english ?? 0;
+    position += length + 1;
+    if (position >= OVERALL_CHARS) break;
+  }
+  const documentLanguage = languageOf(overall, 'en');
+  const blocks: Block[] = readBlocks.map(({ start, end, kind, section, page }, index) => {
+    const own = evidence[index] ?? { french: 0, english: 0 };
+    const block: Block = {
+      start,
+      end,
+      kind,
+      section,
+      language: languageOf(own, documentLanguage, MIN_LANGUAGE_EVIDENCE),
+    };
     if (page !== undefined) block.page = page;
     return block;
   });
@@ -180,7 +202,7 @@ export function toDocument(file: ReadFile, readBlocks: Reading['blocks']): Sourc
     source: file.source,
     title: shorten(file.reading.title ?? firstLine(text)),
     text,
-    language: dominantLanguage(blocks, overall),
+    language: dominantLanguage(blocks, documentLanguage),
     blocks,
     checksum: file.checksum,
   };
@@ -188,12 +210,11 @@ export function toDocument(file: ReadFile, readBlocks: Reading['blocks']): Sourc
   return document;
 }
 
+/** The characters of a document's blocks its language is told from. */
+const OVERALL_CHARS = 20_000;
+
 /** Below this many function words, a block is too short to tell its language from its document's. */
 const MIN_LANGUAGE_EVIDENCE = 3;
-
-function blockLanguage(text: string, documentLanguage: Language): Language {
-  return detectLanguage(text, documentLanguage, MIN_LANGUAGE_EVIDENCE);
-}
 
 function firstLine(text: string): string {
   return (

@@ -41,7 +41,7 @@ export interface PlannedFile {
    * enough pages, or no longer): it is read and split again, as a full rebuild would.
    */
   refurnished: boolean;
-  /** Read by the plan (added, changed, or any file of a full rebuild), and handed to `PlanOptions.keep`. */
+  /** Read by the plan (added, changed, or any file of a full rebuild), by `PlanOptions.read`. */
   read: boolean;
   /** Why the file cannot be read: found by the plan, or an unchanged file the index in place skipped already. */
   skipped: SkippedFile | undefined;
@@ -51,10 +51,39 @@ export interface PlannedFile {
 export interface PlanOptions {
   /** Plan a full rebuild, whatever the index in place. */
   full?: boolean;
-  /** Given each file the plan reads, in order, so that the ingest need not parse it again. */
-  keep?: (file: ReadFile) => Promise<void>;
+  /**
+   * Reads a file and makes its census (keeping what it read for the ingest, in another thread, say); by default
+   * `readFileCensus`. Throws `UnreadableDocumentError` for a file that cannot be read.
+   */
+  read?: (file: CorpusFile) => Promise<FileCensus>;
+  /** Files read ahead of the one being planned (several threads read at once); 1 by default. */
+  ahead?: number;
   /** Told of each file planned, in order, with the pages of the file when the plan read a paged one. */
   onPlanned?: (file: PlannedFile, pages: number) => void;
+}
+
+/** What the plan needs of a file it reads: its checksum, its census of page furniture and its pages. */
+export interface FileCensus {
+  source: string;
+  checksum: string;
+  census: DocumentCensus;
+  /** Pages of a paged document (PDF), 0 for others. */
+  pages: number;
+}
+
+/** Reads a corpus file for its census; throws `UnreadableDocumentError` for a file that cannot be read. */
+export async function readFileCensus(file: CorpusFile): Promise<FileCensus> {
+  return fileCensusOf(await readCorpusFile(file));
+}
+
+/** What the plan needs of a file read already. */
+export function fileCensusOf(read: ReadFile): FileCensus {
+  return {
+    source: read.source,
+    checksum: read.checksum,
+    census: censusOf(read.reading),
+    pages: read.reading.pages?.length ?? 0,
+  };
 }
 
 export interface IngestPlan {
@@ -133,7 +162,8 @@ export async function planIngest(
   const census = new BoilerplateCensus();
   const planned: PlannedFile[] = [];
   const carriedCensus = new Map<string, DocumentCensus>();
-  const look = async (file: CorpusFile): Promise<{ checksum: string } | ReadFile | SkippedFile> => {
+  const read = options.read ?? readFileCensus;
+  const look = async (file: CorpusFile): Promise<{ checksum: string } | FileCensus | SkippedFile> => {
     if (fullReason === undefined) {
       const entry = indexed.get(file.source);
       const skipped = skippedBefore.get(file.source);
@@ -143,12 +173,12 @@ export async function planIngest(
         if (checksum === entry?.checksum) return { checksum };
       }
     }
-    return readCorpusFile(file).catch(async (error: unknown): Promise<SkippedFile> => {
+    return read(file).catch(async (error: unknown): Promise<SkippedFile> => {
       if (!(error instanceof UnreadableDocumentError)) throw error;
       return { source: file.source, checksum: await fileChecksum(file), reason: error.message };
     });
   };
-  for await (const [file, found] of readAhead(files, look)) {
+  for await (const [file, found] of readAhead(files, look, options.ahead)) {
     const before = indexed.get(file.source) ?? skippedBefore.get(file.source);
     const status: FileStatus =
       before === undefined ? 'added' : before.checksum === found.checksum ? 'unchanged' : 'changed';
@@ -163,9 +193,8 @@ export async function planIngest(
         read: false,
         skipped: found,
       };
-    } else if ('reading' in found) {
-      census.count(censusOf(found.reading));
-      await options.keep?.(found);
+    } else if ('census' in found) {
+      census.count(found.census);
       plannedFile = {
         file,
         checksum: found.checksum,
@@ -192,7 +221,7 @@ export async function planIngest(
       };
     }
     planned.push(plannedFile);
-    options.onPlanned?.(plannedFile, 'reading' in found ? (found.reading.pages?.length ?? 0) : 0);
+    options.onPlanned?.(plannedFile, 'census' in found ? found.pages : 0);
   }
   const present = new Set(files.map((file) => file.source));
   const removed = [...(description?.sources ?? []), ...(description?.skipped ?? [])]
@@ -220,23 +249,29 @@ function sameJudgement(left: readonly boolean[], right: readonly boolean[]): boo
 }
 
 /**
- * Maps each item through `work` in order, starting the next one while the current one is consumed: a file is read
- * while the previous one is processed.
+ * Maps each item through `work` in order, keeping `ahead` items started beyond the one being consumed: a file is
+ * read while the previous one is processed, or several at once by several threads.
  */
-export async function* readAhead<T, R>(items: readonly T[], work: (item: T) => Promise<R>): AsyncGenerator<[T, R]> {
-  const start = (position: number) => {
-    const item = items[position];
-    if (item === undefined) return undefined;
+export async function* readAhead<T, R>(
+  items: readonly T[],
+  work: (item: T) => Promise<R>,
+  ahead = 1,
+): AsyncGenerator<[T, R]> {
+  const started: Array<{ item: T; result: Promise<R> }> = [];
+  let next = 0;
+  const start = () => {
+    const item = items[next];
+    if (item === undefined) return;
+    next += 1;
     const result = work(item);
-    // Awaited on the next turn; a failure meanwhile must not go unhandled.
+    // Awaited in its turn; a failure meanwhile must not go unhandled.
     result.catch(() => undefined);
-    return { item, result };
+    started.push({ item, result });
   };
-  let next = start(0);
-  for (let position = 0; next !== undefined; position += 1) {
-    const current = next;
+  while (started.length < ahead && next < items.length) start();
+  for (let current = started.shift(); current !== undefined; current = started.shift()) {
     const value = await current.result;
-    next = start(position + 1);
+    while (started.length < ahead && next < items.length) start();
     yield [current.item, value];
   }
 }

@@ -1,25 +1,19 @@
-import { type FileHandle, open, rm } from 'node:fs/promises';
+import { readLines } from '../core/index/json-lines.js';
 import type { ReadFile } from './load-documents.js';
+import { ScratchFile } from './scratch-file.js';
 
 /**
  * The files an ingest has read, kept on disk between its two passes over the corpus (the census of what repeats
  * across documents, then the splitting): no file is parsed twice, which matters for a PDF, whose pages take far
  * longer to read than its text to load back, and both passes see the same content even if a file changes meanwhile.
- * One JSON line per file, so that memory holds one file at a time.
+ * One JSON line per file, so that memory holds one file at a time. (A folder ingest's threads keep theirs in
+ * `SpoolFile`s, read by position.)
  */
-export class ReadingSpool {
+export class ReadingSpool extends ScratchFile {
   private count = 0;
-  private writing: FileHandle | undefined;
-
-  private constructor(
-    private readonly path: string,
-    file: FileHandle,
-  ) {
-    this.writing = file;
-  }
 
   static async create(path: string): Promise<ReadingSpool> {
-    return new ReadingSpool(path, await open(path, 'wx'));
+    return new ReadingSpool(path, await ScratchFile.openNew(path));
   }
 
   /** Files kept so far. */
@@ -35,26 +29,7 @@ export class ReadingSpool {
 
   /** The files kept, in the order they were added. */
   async *files(): AsyncGenerator<ReadFile> {
-    await this.writing?.close();
-    this.writing = undefined;
-    const file = await open(this.path, 'r');
-    try {
-      let rest = '';
-      for await (const piece of file.createReadStream({ encoding: 'utf8', highWaterMark: 1 << 20 })) {
-        const lines = (rest + String(piece)).split('\n');
-        rest = lines.pop() ?? '';
-        for (const line of lines) yield JSON.parse(line) as ReadFile;
-      }
-      if (rest !== '') yield JSON.parse(rest) as ReadFile;
-    } finally {
-      await file.close();
-    }
-  }
-
-  /** Deletes the spool file. */
-  async remove(): Promise<void> {
-    await this.writing?.close().catch(() => undefined);
-    this.writing = undefined;
-    await rm(this.path, { force: true });
+    await this.endWriting();
+    for await (const line of readLines(this.path)) yield JSON.parse(line) as ReadFile;
   }
 }

@@ -37,6 +37,9 @@ export function removeBoilerplate(
  * - `JUDGED_ROW` `[4, hash, ...cells]`: the same, and left out when each cell that is neither empty nor a link (whose
  *   hashes follow) names a page of the corpus.
  */
+/** A text with at least two letters. */
+const TWO_LETTERS = /\p{L}[^]*?\p{L}/u;
+
 const LABEL_KEPT = 0;
 const LABEL_DROPPED = 1;
 const DROPPED = 2;
@@ -55,7 +58,7 @@ export function censusOf(reading: Reading, settings: BoilerplateSettings = DEFAU
   const heading = keyed.find(({ block }) => isLabel(block));
   if (heading !== undefined) names.push(keyHash(heading.key));
   const blocks = keyed.map(({ block, key }): number[] => {
-    const fewLetters = (key.match(/\p{L}/gu) ?? []).length < 2;
+    const fewLetters = !TWO_LETTERS.test(key);
     if (isLabel(block)) return [fewLetters ? LABEL_DROPPED : LABEL_KEPT];
     const hash = keyHash(key);
     if (fewLetters || block.linkShare >= settings.maxLinkShare) return [DROPPED, hash];
@@ -76,11 +79,14 @@ export class BoilerplateCensus {
   private readonly pageNames = new Set<number>();
   private readonly documentsWith = new Map<number, number>();
   private documents = 0;
+  /** The verdict of what is counted so far, made when first asked for. */
+  private verdict: FurnitureJudgement | undefined;
 
   constructor(private readonly settings: BoilerplateSettings = DEFAULTS.boilerplate) {}
 
   /** Counts one document, from `censusOf`; every document is counted before any is judged. */
   count(census: DocumentCensus): void {
+    this.verdict = undefined;
     for (const name of census.names) this.pageNames.add(name);
     const counted = new Set<number>();
     for (const [kind, hash] of census.blocks) {
@@ -90,20 +96,69 @@ export class BoilerplateCensus {
     this.documents += 1;
   }
 
+  /**
+   * What the corpus counted so far says of page furniture, in a few numbers (the page names and the texts repeated
+   * on too many documents), which judge any counted document: what the threads that split documents are given.
+   */
+  judgement(): FurnitureJudgement {
+    if (this.verdict === undefined) {
+      const repeatedFrom = Math.max(
+        this.settings.repeatedMinDocuments,
+        this.settings.repeatedMinShare * this.documents,
+      );
+      const repeated: number[] = [];
+      for (const [hash, documents] of this.documentsWith) if (documents >= repeatedFrom) repeated.push(hash);
+      this.verdict = new FurnitureJudgement({ pageNames: [...this.pageNames], repeated });
+    }
+    return this.verdict;
+  }
+
   /** Which blocks of a counted document are content, block by block. */
   kept(census: DocumentCensus): boolean[] {
-    const repeatedFrom = Math.max(this.settings.repeatedMinDocuments, this.settings.repeatedMinShare * this.documents);
+    return this.judgement().kept(census);
+  }
+
+  /** The blocks of a counted document that are content. */
+  content(reading: Reading, census: DocumentCensus = censusOf(reading, this.settings)): ReadBlock[] {
+    return this.judgement().content(reading, census);
+  }
+}
+
+/** The judgement of a census as plain numbers, which another thread receives as they are (`toJSON`). */
+export interface FurnitureVerdict {
+  /** Hashes of the names of the corpus's pages. */
+  pageNames: number[];
+  /** Hashes of the texts found on enough documents to be page furniture. */
+  repeated: number[];
+}
+
+/** The census's judgement of page furniture: which blocks of a counted document are content. */
+export class FurnitureJudgement {
+  private readonly pageNames: Set<number>;
+  private readonly repeated: Set<number>;
+
+  constructor(private readonly verdict: FurnitureVerdict) {
+    this.pageNames = new Set(verdict.pageNames);
+    this.repeated = new Set(verdict.repeated);
+  }
+
+  toJSON(): FurnitureVerdict {
+    return this.verdict;
+  }
+
+  /** Which blocks of a document are content, block by block, from its census. */
+  kept(census: DocumentCensus): boolean[] {
     return census.blocks.map(([kind, hash = 0, ...cells]) => {
       if (kind === LABEL_KEPT) return true;
       if (kind !== JUDGED && kind !== JUDGED_ROW) return false;
       if (this.pageNames.has(hash)) return false;
       if (kind === JUDGED_ROW && cells.every((cell) => this.pageNames.has(cell))) return false;
-      return (this.documentsWith.get(hash) ?? 0) < repeatedFrom;
+      return !this.repeated.has(hash);
     });
   }
 
-  /** The blocks of a counted document that are content. */
-  content(reading: Reading, census: DocumentCensus = censusOf(reading, this.settings)): ReadBlock[] {
+  /** The blocks of a document that are content, from its reading and census. */
+  content(reading: Reading, census: DocumentCensus): ReadBlock[] {
     const kept = this.kept(census);
     if (kept.length !== reading.blocks.length) throw new Error('the census is not of this reading');
     return reading.blocks.filter((_block, index) => kept[index]);

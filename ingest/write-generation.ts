@@ -23,6 +23,7 @@ import {
   toDocument,
 } from './load-documents.js';
 import {
+  fileCensusOf,
   type FileStatus,
   type IngestPlan,
   type IngestSettings,
@@ -106,6 +107,11 @@ export interface IngestOptions {
   full?: boolean;
   /** Told of the progress of a long ingest, as it goes. */
   onProgress?: (progress: IngestProgress) => void;
+  /**
+   * Threads that read and split files into a folder index, this one included (1: this one alone); by default one
+   * per core for a corpus of `DEFAULTS.ingest.threadsFromBytes` or more.
+   */
+  threads?: number;
 }
 
 /** The spool of files read, in a working folder while the index is built; removed before the index is complete. */
@@ -163,7 +169,11 @@ export async function planIntoSpool(
   let pages = 0;
   const plan = await planIngest(files, stored, ingestSettings(config, options.chunker), {
     full: options.full,
-    keep: (file) => spool.add(file),
+    read: async (file) => {
+      const read = await readCorpusFile(file);
+      await spool.add(read);
+      return fileCensusOf(read);
+    },
     onPlanned: (_file, filePages) => {
       planned += 1;
       pages += filePages;

@@ -4,9 +4,17 @@ import MiniSearch from 'minisearch';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../core/defaults.js';
 import { boundedEditDistance, GramIndex } from '../core/index/fuzzy-terms.js';
-import { type KeywordChunk, KeywordIndex } from '../core/index/keyword-index.js';
+import {
+  analysePassage,
+  type KeywordChunk,
+  KeywordIndex,
+  KeywordIndexBuilder,
+  keywordTerms,
+  TermNumbering,
+} from '../core/index/keyword-index.js';
+import { embeddedText } from '../core/index/vector-index.js';
 import { contextText } from '../core/section-title.js';
-import { analyze, analyzeQuestion, analyzeSentences } from '../core/text/analyze.js';
+import { analyze, analyzeQuestion, analyzeSentences, words } from '../core/text/analyze.js';
 import type { Chunk, Language } from '../core/types.js';
 import { readCorpusFile, toDocuments } from '../ingest/load-documents.js';
 import { splitIntoChunks } from '../ingest/split-into-chunks.js';
@@ -123,6 +131,84 @@ describe('KeywordIndex', () => {
     ]);
     expect(index.query('air defence', 5).map((hit) => hit.ordinal)).toEqual([0]);
     expect(index.query('nothing here', 5)).toEqual([]);
+  });
+});
+
+describe('KeywordIndexBuilder.addNumbered', () => {
+  it('builds from terms numbered by several threads the index that add builds from the terms', async () => {
+    const chunks = (await corpusChunks()).slice(0, 400);
+    const plain = new KeywordIndexBuilder();
+    for (const chunk of chunks) plain.add(keywordTerms(chunk));
+    // Passages 0–9 are numbered by one thread, 10–19 by another, and so on; every batch arrives (with the terms its
+    // thread numbered) before the builder takes the first, as a thread's results arrive ahead of their turn.
+    const numberings = [new TermNumbering(), new TermNumbering()];
+    const known: string[][] = [[], []];
+    const batches: Array<{ thread: number; counted: Uint32Array; passages: number }> = [];
+    for (let first = 0; first < chunks.length; first += 10) {
+      const thread = (first / 10) % 2;
+      const counted: number[] = [];
+      const batch = chunks.slice(first, first + 10);
+      for (const chunk of batch) numberings[thread]?.appendCounted(keywordTerms(chunk), counted);
+      known[thread]?.push(...(numberings[thread]?.takeNew() ?? []));
+      batches.push({ thread, counted: Uint32Array.from(counted), passages: batch.length });
+    }
+    const numbered = new KeywordIndexBuilder();
+    for (const { thread, counted, passages } of batches) {
+      expect(numbered.addNumbered(thread, known[thread] ?? [], counted)).toBe(passages);
+    }
+    expect(Buffer.compare(numbered.build().toBuffer(), plain.build().toBuffer())).toBe(0);
+  });
+});
+
+describe('analysePassage', () => {
+  /** A passage of `text` (at offset 100) whose sentences are the given spans of it, in the given languages. */
+  const passage = (text: string, spans: Array<[number, number, Language]>): Chunk => ({
+    id: 'x',
+    source: 'essai.txt',
+    title: 'Guide d’essai',
+    section: ['Options', 'Σημείωση'],
+    language: 'fr',
+    start: 100,
+    end: 100 + text.length,
+    text,
+    sentences: spans.map(([start, end, language]) => ({
+      start: 100 + start,
+      end: 100 + end,
+      kind: 'paragraph',
+      language,
+    })),
+  });
+
+  it('reads the terms and the embedded words of a passage in one pass, as keywordTerms and words read them', async () => {
+    const cases = [
+      ...(await corpusChunks()).slice(0, 300),
+      // Words between two sentences (a dropped block) are read by the embedder only.
+      passage('The option works. Menu | Next. Elle marche aussi.', [
+        [0, 17, 'en'],
+        [32, 50, 'fr'],
+      ]),
+      // A sentence that ends inside a word: its words are not those of the text around it.
+      passage('Configuration options', [
+        [0, 6, 'en'],
+        [6, 21, 'fr'],
+      ]),
+      // Lowercase that depends on the neighbouring letters (a final sigma before a full stop and another word), or
+      // changes the text's length (a dotted capital I).
+      passage('ΟΔΟΣ.Αθήνα', [
+        [0, 5, 'en'],
+        [5, 10, 'en'],
+      ]),
+      passage('İİİ    ab    ', [
+        [0, 3, 'en'],
+        [7, 9, 'en'],
+      ]),
+      passage('', []),
+    ];
+    for (const chunk of cases) {
+      const { terms, words: read } = analysePassage(chunk);
+      expect(terms).toEqual(keywordTerms(chunk));
+      expect(read).toEqual(words(embeddedText(chunk)));
+    }
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LexicalEmbeddings } from '../core/embeddings/lexical-embeddings.js';
+import { FeatureRecords, featureRecords } from '../core/embeddings/lexical-features.js';
 import { foldText, isContentWord, words } from '../core/text/analyze.js';
 
 function cosine(a: number[], b: number[]): number {
@@ -118,10 +119,30 @@ describe('LexicalEmbeddings features', () => {
       'Straße und Ukraine.',
     ];
     const embeddings = new LexicalEmbeddings({ dimensions: 256 }).fit(texts);
-    for (const text of [...texts, 'défense défense défense', 'NATO OTAN']) {
+    // A feature counted 0xffff times or more is recorded with its full count after it.
+    for (const text of [...texts, 'défense défense défense', 'NATO OTAN', `${'sabotage '.repeat(70_000)}défense`]) {
       const actual = embeddings.embed(text);
       referenceVector(texts, text, 256).forEach((value, index) => expect(actual[index]).toBeCloseTo(value, 12));
     }
+  });
+
+  it('fits and embeds from recorded features as from the texts, so that an ingest counts each passage once', () => {
+    const texts = [...corpus, `${'cyber '.repeat(70_000)}Ukraine`, '', 'Le, la, les.'];
+    const counted = new LexicalEmbeddings({ dimensions: 128 });
+    const records = new FeatureRecords();
+    for (const text of texts) counted.appendFeatures(text, records);
+    // Records survive being taken out as one array, as they are handed from thread to thread and kept on disk.
+    const taken = [...featureRecords(records.take())];
+    expect(taken).toHaveLength(texts.length);
+    expect(taken[4]).toHaveLength(0);
+    const fitted = new LexicalEmbeddings({ dimensions: 128 });
+    for (const record of taken) fitted.observeFeatures(record);
+    expect(fitted.completeFit().toJSON()).toEqual(new LexicalEmbeddings({ dimensions: 128 }).fit(texts).toJSON());
+    texts.forEach((text, index) => {
+      expect(fitted.vectorOfFeatures(taken[index] ?? new Uint32Array(), new Float32Array(128))).toEqual(
+        fitted.vector(text),
+      );
+    });
   });
 
   it('fits the same weights passage by passage as all at once', () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { detectLanguage } from '../core/text/analyze.js';
 import type { SourceDocument } from '../core/types.js';
 import { toDocuments } from '../ingest/load-documents.js';
 import { readHtml } from '../ingest/readers/read-html.js';
@@ -247,5 +248,44 @@ describe('page furniture across a corpus', () => {
     });
     expect(document?.language).toBe('fr');
     expect(document?.blocks.map((block) => block.language)).toEqual(['fr', 'en', 'fr']);
+  });
+
+  it('tells a document’s language from the clues of its first 20,000 characters of blocks, as read one after another', () => {
+    // Each block's clues are counted once, for its own language and its document's: the document's must still be
+    // that of its blocks joined by line breaks and cut at 20,000 characters, even inside a block.
+    const filler = 'Wiesbaden Berlin 2024 Oslo Rome'; // no clue of either language
+    const languageOf = (blocks: string[]) => {
+      // A last block without clues takes its document's language, which it thus shows.
+      const all = [...blocks, filler];
+      const text = all.join('\n');
+      let start = 0;
+      const reading: Reading = {
+        text,
+        title: 'Essai',
+        blocks: all.map((block) => {
+          const span = { start, end: start + block.length };
+          start = span.end + 1;
+          return { ...span, kind: 'paragraph' as const, section: [], linkShare: 0 };
+        }),
+      };
+      const [document] = toDocuments([{ source: 'essai.txt', checksum: '0'.repeat(64), reading }]);
+      const expected = detectLanguage(text.slice(0, 20_000), 'en');
+      expect(document?.blocks.at(-1)?.language).toBe(expected);
+      return expected;
+    };
+    const upTo = (blocks: string[], length: number) => {
+      const padded = [...blocks];
+      while (padded.join('\n').length + filler.length + 1 <= length) padded.push(filler);
+      return padded;
+    };
+    // French by 3 clues to 2 within the first 20,000 characters; English clues just past the cut, in the block it
+    // cuts, in the next blocks, and in a block the cut would reach if the line breaks were not counted.
+    const start = upTo(['le le le', 'the the'], 19_900);
+    const cut = `${'x'.repeat(20_000 - start.join('\n').length - 1)} the the the`;
+    expect(languageOf([...start, cut, 'the the the the'])).toBe('fr');
+    // The same with French accents past the cut, and English before it.
+    const english = upTo(['the the the', 'le le'], 19_900);
+    const accents = `${'x'.repeat(20_000 - english.join('\n').length - 1)} été été été`;
+    expect(languageOf([...english, accents, 'le le le le'])).toBe('en');
   });
 });

@@ -1,14 +1,14 @@
 import { Embeddings } from '@langchain/core/embeddings';
 import { z } from 'zod';
-import { DEFAULTS } from '../defaults.js';
-import { foldText, isContentWord, words } from '../text/analyze.js';
+import {
+  decodeFeatures,
+  type DecodedFeatures,
+  FeatureRecords,
+  type LexicalFeatureSettings,
+  LexicalFeatures,
+} from './lexical-features.js';
 
-export interface LexicalEmbeddingsOptions {
-  dimensions: number;
-  minNgram?: number;
-  maxNgram?: number;
-  wordWeight?: number;
-}
+export type LexicalEmbeddingsOptions = LexicalFeatureSettings;
 
 const stateSchema = z.object({
   kind: z.literal('lexical'),
@@ -27,30 +27,35 @@ export type LexicalEmbeddingsState = z.infer<typeof stateSchema>;
  * inverse document frequencies are kept per hash bucket, fitted on the corpus at ingest and stored with the index.
  */
 export class LexicalEmbeddings extends Embeddings {
-  readonly dimensions: number;
-  private readonly minNgram: number;
-  private readonly maxNgram: number;
-  private readonly wordWeight: number;
+  private readonly features: LexicalFeatures;
   private idf: Float64Array;
   private documentCount = 0;
   /** Document frequency per bucket while fitting (see `observe`). */
   private fitting: Float64Array | undefined;
-  private readonly features = new FeatureCounter();
-  /** The features of each word met so far: most words of a corpus come back, so each is hashed once. */
-  private readonly wordFeatures = new Map<string, WordFeatures | null>();
+  private readonly scratch = new FeatureRecords();
+  /** Which buckets the passage being observed touched already: those stamped with the current stamp. */
+  private seen: Uint32Array;
+  private stamp = 0;
+  /** Scratch space of `vectorOfFeatures` and `observeFeatures`, reused. */
+  private readonly sums: Float64Array;
+  private readonly decoded: DecodedFeatures = { buckets: new Uint32Array(0), weights: new Float64Array(0) };
 
   constructor(options: LexicalEmbeddingsOptions) {
     super({});
-    this.dimensions = options.dimensions;
-    this.minNgram = options.minNgram ?? DEFAULTS.lexicalEmbeddings.minNgram;
-    this.maxNgram = options.maxNgram ?? DEFAULTS.lexicalEmbeddings.maxNgram;
-    this.wordWeight = options.wordWeight ?? DEFAULTS.lexicalEmbeddings.wordWeight;
+    this.features = new LexicalFeatures(options);
     this.idf = new Float64Array(this.dimensions).fill(1);
+    this.seen = new Uint32Array(this.dimensions);
+    this.sums = new Float64Array(this.dimensions);
+  }
+
+  get dimensions(): number {
+    return this.features.dimensions;
   }
 
   /** Identifies the feature space: two indexes are comparable only when their ids are equal. */
   get id(): string {
-    return `lexical-v1:d${this.dimensions}:n${this.minNgram}-${this.maxNgram}:w${this.wordWeight}`;
+    const { dimensions, minNgram, maxNgram, wordWeight } = this.features;
+    return `lexical-v1:d${dimensions}:n${minNgram}-${maxNgram}:w${wordWeight}`;
   }
 
   /** Learns inverse document frequencies from the corpus passages (smoothed, as scikit-learn does). */
@@ -61,12 +66,26 @@ export class LexicalEmbeddings extends Embeddings {
 
   /** Counts one passage towards the inverse document frequencies; `completeFit` then applies them. */
   observe(text: string): void {
+    this.observeFeatures(this.featuresOf(text));
+  }
+
+  /**
+   * Counts one passage, given as its features (`appendFeatures`), towards the inverse document frequencies: what
+   * `observe` does, for an ingest that counted the passage's features once for both the fit and the vector.
+   */
+  observeFeatures(record: Uint32Array): void {
     this.fitting ??= new Float64Array(this.dimensions);
     const frequency = this.fitting;
-    this.countFeatures(text);
-    this.features.forEachBucket(this.dimensions, (bucket) => {
+    // A bucket counts once per passage, however many of its features fall in it.
+    this.stamp += 1;
+    const count = decodeFeatures(record, this.features.wordWeight, this.decoded);
+    const { buckets } = this.decoded;
+    for (let index = 0; index < count; index += 1) {
+      const bucket = buckets[index] ?? 0;
+      if (this.seen[bucket] === this.stamp) continue;
+      this.seen[bucket] = this.stamp;
       frequency[bucket] = (frequency[bucket] ?? 0) + 1;
-    });
+    }
     this.documentCount += 1;
   }
 
@@ -83,9 +102,9 @@ export class LexicalEmbeddings extends Embeddings {
     return {
       kind: 'lexical',
       dimensions: this.dimensions,
-      minNgram: this.minNgram,
-      maxNgram: this.maxNgram,
-      wordWeight: this.wordWeight,
+      minNgram: this.features.minNgram,
+      maxNgram: this.features.maxNgram,
+      wordWeight: this.features.wordWeight,
       documentCount: this.documentCount,
       idf: Array.from(this.idf, (value) => Math.round(value * 1e6) / 1e6),
     };
@@ -122,161 +141,37 @@ export class LexicalEmbeddings extends Embeddings {
     text: string,
     into: Float32Array | Float64Array = new Float32Array(this.dimensions),
   ): Float32Array | Float64Array {
-    const sums = new Float64Array(this.dimensions);
-    this.countFeatures(text);
-    this.features.forEach((code, count, weight) => {
-      const bucket = code % this.dimensions;
-      sums[bucket] = (sums[bucket] ?? 0) + weight * (1 + Math.log(count)) * (this.idf[bucket] ?? 1);
-    });
+    return this.vectorOfFeatures(this.featuresOf(text), into);
+  }
+
+  /**
+   * Appends the features of a text to `records`, as one record: what `observeFeatures` and `vectorOfFeatures` take.
+   */
+  appendFeatures(text: string, records: FeatureRecords): void {
+    this.features.append(text, records);
+  }
+
+  /** The vector of a text given as its features (`appendFeatures`): the same numbers as `vector` of the text. */
+  vectorOfFeatures<T extends Float32Array | Float64Array>(record: Uint32Array, into: T): T {
+    const sums = this.sums;
+    sums.fill(0);
+    const count = decodeFeatures(record, this.features.wordWeight, this.decoded);
+    const { buckets, weights } = this.decoded;
+    for (let index = 0; index < count; index += 1) {
+      const bucket = buckets[index] ?? 0;
+      sums[bucket] = (sums[bucket] ?? 0) + (weights[index] ?? 0) * (this.idf[bucket] ?? 1);
+    }
     let norm = 0;
-    for (const value of sums) norm += value * value;
+    for (let index = 0; index < this.dimensions; index += 1) norm += (sums[index] ?? 0) * (sums[index] ?? 0);
     norm = Math.sqrt(norm);
     for (let index = 0; index < this.dimensions; index += 1) into[index] = norm === 0 ? 0 : (sums[index] ?? 0) / norm;
     return into;
   }
 
-  /** Fills the counter with the features of a text: each content word, and its character n-grams. */
-  private countFeatures(text: string): void {
-    this.features.clear();
-    for (const word of words(text)) {
-      const features = this.featuresOf(word);
-      if (features === null) continue;
-      for (let index = 0; index < features.codes.length; index += 1) {
-        this.features.add(features.codes[index] ?? 0, features.weights[index] ?? 0);
-      }
-    }
+  /** The features of one text as a record, in a buffer reused by the next call. */
+  private featuresOf(text: string): Uint32Array {
+    this.scratch.clear();
+    this.features.append(text, this.scratch);
+    return this.scratch.record(0);
   }
-
-  private featuresOf(word: string): WordFeatures | null {
-    let features = this.wordFeatures.get(word);
-    if (features !== undefined) return features;
-    const folded = foldText(word);
-    features = isContentWord(folded) ? this.computeFeatures(folded) : null;
-    // A bound on memory for corpora of unusual vocabulary: start again rather than grow without end.
-    if (this.wordFeatures.size >= MAX_CACHED_WORDS) this.wordFeatures.clear();
-    this.wordFeatures.set(word, features);
-    return features;
-  }
-
-  /**
-   * The word feature `w:<word>` and the n-grams of `_<word>_`, each as its FNV-1a hash and signed weight. The hashes
-   * of the n-grams starting at one offset are extended one letter at a time, rather than hashing each slice anew.
-   */
-  private computeFeatures(folded: string): WordFeatures {
-    const codes: number[] = [];
-    const weights: number[] = [];
-    const push = (code: number, signCode: number, weight: number) => {
-      codes.push(code >>> 0);
-      weights.push(signCode & 1 ? weight : -weight);
-    };
-    push(hash(folded, hash('w:')), hash(folded, hash('w:', SIGN_SEED)), this.wordWeight);
-    const padded = `_${folded}_`;
-    for (let offset = 0; offset < padded.length; offset += 1) {
-      let code = FNV_OFFSET;
-      let signCode = SIGN_SEED;
-      for (let size = 1; size <= this.maxNgram && offset + size <= padded.length; size += 1) {
-        const unit = padded.charCodeAt(offset + size - 1);
-        code = Math.imul(code ^ unit, FNV_PRIME);
-        signCode = Math.imul(signCode ^ unit, FNV_PRIME);
-        if (size >= this.minNgram) push(code, signCode >>> 0, 1);
-      }
-    }
-    return { codes: Uint32Array.from(codes), weights: Float64Array.from(weights) };
-  }
-}
-
-/** Distinct words whose features are kept. */
-const MAX_CACHED_WORDS = 500_000;
-
-interface WordFeatures {
-  /** FNV-1a hash of each feature: its bucket is the hash modulo the dimensions. */
-  codes: Uint32Array;
-  /** The feature's weight, negated when its sign hash is even. */
-  weights: Float64Array;
-}
-
-/**
- * Counts the features of one text by hash, in an open-addressing table that is cleared between texts by a
- * generation stamp. A feature is known by its 32-bit hash: two features of one text with the same hash (about one
- * pair in a billion) fall in the same bucket anyway and are counted together.
- */
-class FeatureCounter {
-  private shift = 20;
-  private codes = new Uint32Array(1 << 12);
-  private counts = new Uint32Array(1 << 12);
-  private weights = new Float64Array(1 << 12);
-  private stamps = new Uint32Array(1 << 12);
-  private stamp = 1;
-  private used: number[] = [];
-
-  clear(): void {
-    this.stamp += 1;
-    if (this.stamp === 0xffffffff) {
-      this.stamps.fill(0);
-      this.stamp = 1;
-    }
-    this.used = [];
-  }
-
-  add(code: number, weight: number, count = 1): void {
-    if (this.used.length * 2 >= this.codes.length) this.grow();
-    const mask = this.codes.length - 1;
-    let slot = Math.imul(code, 0x9e3779b1) >>> this.shift;
-    while (this.stamps[slot] === this.stamp) {
-      if (this.codes[slot] === code) {
-        this.counts[slot] = (this.counts[slot] ?? 0) + count;
-        return;
-      }
-      slot = (slot + 1) & mask;
-    }
-    this.stamps[slot] = this.stamp;
-    this.codes[slot] = code;
-    this.counts[slot] = count;
-    this.weights[slot] = weight;
-    this.used.push(slot);
-  }
-
-  /** Each feature counted, in the order first met. */
-  forEach(visit: (code: number, count: number, weight: number) => void): void {
-    for (const slot of this.used) visit(this.codes[slot] ?? 0, this.counts[slot] ?? 0, this.weights[slot] ?? 0);
-  }
-
-  /** Each bucket that at least one counted feature falls in, once. */
-  forEachBucket(dimensions: number, visit: (bucket: number) => void): void {
-    const seen = new Set<number>();
-    for (const slot of this.used) {
-      const bucket = (this.codes[slot] ?? 0) % dimensions;
-      if (seen.has(bucket)) continue;
-      seen.add(bucket);
-      visit(bucket);
-    }
-  }
-
-  /** Doubles the table, keeping what it counted and the order it was met in. */
-  private grow(): void {
-    const entries = this.used.map((slot) => [this.codes[slot] ?? 0, this.weights[slot] ?? 0, this.counts[slot] ?? 0]);
-    const size = this.codes.length * 2;
-    this.shift -= 1;
-    this.codes = new Uint32Array(size);
-    this.counts = new Uint32Array(size);
-    this.weights = new Float64Array(size);
-    this.stamps = new Uint32Array(size);
-    this.stamp = 1;
-    this.used = [];
-    for (const [code = 0, weight = 0, count = 0] of entries) this.add(code, weight, count);
-  }
-}
-
-const FNV_OFFSET = 0x811c9dc5;
-const FNV_PRIME = 0x01000193;
-const SIGN_SEED = 0x9747b28c;
-
-/** 32-bit FNV-1a over UTF-16 code units, from `seed` (a previous hash extends it): the same on every platform. */
-function hash(text: string, seed = FNV_OFFSET): number {
-  let value = seed;
-  for (let index = 0; index < text.length; index += 1) {
-    value ^= text.charCodeAt(index);
-    value = Math.imul(value, FNV_PRIME);
-  }
-  return value >>> 0;
 }

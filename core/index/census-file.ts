@@ -24,6 +24,11 @@ export const sourceCensusSchema = z.object({
 
 export type SourceCensus = z.infer<typeof sourceCensusSchema>;
 
+/** A source's line of the census file. */
+export function censusLine(source: string, census: DocumentCensus): string {
+  return `${JSON.stringify({ source, names: census.names, blocks: census.blocks })}\n`;
+}
+
 /** Writes the census of each source as one JSON line, in the order of the index's sources. */
 export class CensusWriter {
   private pending: string[] = [];
@@ -36,7 +41,11 @@ export class CensusWriter {
   }
 
   async add(source: string, census: DocumentCensus): Promise<void> {
-    const line = `${JSON.stringify({ source, names: census.names, blocks: census.blocks })}\n`;
+    await this.addLine(censusLine(source, census));
+  }
+
+  /** Adds a source's census as its line (`censusLine`), made where the document was split. */
+  async addLine(line: string): Promise<void> {
     this.pending.push(line);
     this.pendingChars += line.length;
     if (this.pendingChars >= 1 << 20) await this.flush();

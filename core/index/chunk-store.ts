@@ -15,6 +15,11 @@ import { chunkSchema } from './manifest.js';
 
 const FORMAT = 'chunk-table-v1';
 
+/** A passage's line of the passages file. */
+export function chunkLine(chunk: Chunk): string {
+  return `${JSON.stringify(chunk)}\n`;
+}
+
 /** Writes passages one at a time, in ordinal order. */
 export class ChunkWriter {
   private offset = 0;
@@ -34,11 +39,15 @@ export class ChunkWriter {
   }
 
   async add(chunk: Chunk): Promise<void> {
-    const line = `${JSON.stringify(chunk)}\n`;
+    await this.addLine(chunk.id, chunkLine(chunk));
+  }
+
+  /** Adds the next passage as its line (`chunkLine`), made where the passage was (in another thread, say). */
+  async addLine(id: string, line: string): Promise<void> {
     const bytes = Buffer.byteLength(line);
     this.offset += bytes;
     this.offsets.push(this.offset);
-    this.ids.push(chunk.id);
+    this.ids.push(id);
     this.pending.push(line);
     this.pendingBytes += bytes;
     if (this.pendingBytes >= 1 << 20) await this.flush();

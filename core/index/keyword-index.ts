@@ -1,6 +1,6 @@
 import { DEFAULTS } from '../defaults.js';
 import { contextText } from '../section-title.js';
-import { analyze, analyzeQuestion, analyzeSentences } from '../text/analyze.js';
+import { analyze, analyzeQuestion, analyzeSentences, sentenceWords, termsOf, words } from '../text/analyze.js';
 import type { Chunk } from '../types.js';
 import { decodeSections, encodeSections } from './binary-sections.js';
 import { boundedEditDistance, GramIndex } from './fuzzy-terms.js';
@@ -52,12 +52,93 @@ export function keywordTerms(chunk: KeywordChunk): FieldTerms {
 }
 
 /**
+ * The keyword terms of a passage (`keywordTerms`) and the words of what the embedder reads of it (`embeddedText`:
+ * its context, then its text, as `words` gives them), reading each word of the passage once: a thread that analyses
+ * passages for the keyword index and the lexical embedder hands both the same words.
+ */
+export function analysePassage(chunk: KeywordChunk): { terms: FieldTerms; words: string[] } {
+  const contextWords = words(contextText(chunk));
+  const split = sentenceWords(chunk);
+  const sentenceTerms =
+    split === undefined
+      ? analyzeSentences(chunk)
+      : split.bySentence.flatMap((sentence, index) => termsOf(sentence, chunk.sentences[index]?.language ?? 'en'));
+  return {
+    terms: [sentenceTerms, termsOf(contextWords, chunk.language)],
+    words: [...contextWords, ...(split?.all ?? words(chunk.text))],
+  };
+}
+
+/**
+ * Numbers terms as the thread that analyses passages meets them, so that passages reach the thread that builds the
+ * index as numbers (`appendCounted`), and each term's text only once (`takeNew`, gathered by that thread in the
+ * order it was given): `KeywordIndexBuilder.addNumbered` takes both.
+ */
+export class TermNumbering {
+  private readonly numbers = new Map<string, number>();
+  private fresh: string[] = [];
+  /** Per number, its count in the field being counted: valid where `stamps` holds the field's stamp. */
+  private counts = new Uint32Array(1 << 12);
+  private stamps = new Uint32Array(1 << 12);
+  private stamp = 0;
+
+  /**
+   * Appends a passage's terms to `into`, field by field: how many distinct terms, then each one's number and count,
+   * in the order first met.
+   */
+  appendCounted(fieldTerms: FieldTerms, into: number[]): void {
+    for (const terms of fieldTerms) {
+      this.stamp += 1;
+      const met: number[] = [];
+      for (const term of terms) {
+        const number = this.numberOf(term);
+        if (this.stamps[number] !== this.stamp) {
+          this.stamps[number] = this.stamp;
+          this.counts[number] = 0;
+          met.push(number);
+        }
+        this.counts[number] = (this.counts[number] ?? 0) + 1;
+      }
+      into.push(met.length);
+      for (const number of met) into.push(number, this.counts[number] ?? 0);
+    }
+  }
+
+  private numberOf(term: string): number {
+    let number = this.numbers.get(term);
+    if (number === undefined) {
+      number = this.numbers.size;
+      this.numbers.set(term, number);
+      this.fresh.push(term);
+      if (number === this.counts.length) {
+        const counts = new Uint32Array(number * 2);
+        counts.set(this.counts);
+        this.counts = counts;
+        const stamps = new Uint32Array(number * 2);
+        stamps.set(this.stamps);
+        this.stamps = stamps;
+      }
+    }
+    return number;
+  }
+
+  /** The terms numbered since the last call, in the order of their numbers. */
+  takeNew(): string[] {
+    const fresh = this.fresh;
+    this.fresh = [];
+    return fresh;
+  }
+}
+
+/**
  * Collects the terms of passages one at a time (memory grows with the postings, not with the text) and lays them out
  * as a `KeywordIndex`.
  */
 export class KeywordIndexBuilder {
   private readonly termIds = new Map<string, number>();
   private readonly terms: string[] = [];
+  /** For each `TermNumbering` passages came from, the id here of each of its numbers (-1 until met here). */
+  private readonly numberings = new Map<number, Int32Array>();
   /** One entry per (passage, field, distinct term): the term and its frequency. */
   private entryTerms = new Uint32Array(1 << 16);
   private entryCounts = new Uint16Array(1 << 16);
@@ -77,18 +158,61 @@ export class KeywordIndexBuilder {
     this.fields.forEach((_field, fieldIndex) => {
       const counts = new Map<number, number>();
       for (const term of fieldTerms[fieldIndex] ?? []) {
-        let id = this.termIds.get(term);
-        if (id === undefined) {
-          id = this.terms.length;
-          this.termIds.set(term, id);
-          this.terms.push(term);
-        }
+        const id = this.idOf(term);
         counts.set(id, (counts.get(id) ?? 0) + 1);
       }
       this.fieldLengths.push(counts.size);
       for (const [term, count] of counts) this.push(term, Math.min(count, 0xffff), fieldIndex);
     });
     this.documents += 1;
+  }
+
+  /**
+   * Adds the next passages as a `TermNumbering` wrote them (`counted`): `numbering` says which one, as several threads
+   * number terms each their own way, and `terms` are the terms it numbered, in the order of their numbers (those of
+   * these passages at least). Ids are given here in the order terms are first met, as `add` gives them. Returns the
+   * passages added.
+   */
+  addNumbered(numbering: number, terms: readonly string[], counted: ArrayLike<number>): number {
+    let ids = this.numberings.get(numbering) ?? new Int32Array(0);
+    if (ids.length < terms.length) {
+      const grown = new Int32Array(Math.max(terms.length, ids.length * 2)).fill(-1);
+      grown.set(ids);
+      ids = grown;
+      this.numberings.set(numbering, ids);
+    }
+    let added = 0;
+    for (let offset = 0; offset < counted.length; added += 1) {
+      for (let fieldIndex = 0; fieldIndex < this.fields.length; fieldIndex += 1) {
+        const distinct = counted[offset] ?? 0;
+        offset += 1;
+        this.fieldLengths.push(distinct);
+        for (let index = 0; index < distinct; index += 1, offset += 2) {
+          const number = counted[offset] ?? 0;
+          let id = ids[number] ?? -1;
+          if (id < 0) {
+            const term = terms[number];
+            if (term === undefined) throw new Error(`term number ${number} of numbering ${numbering} is unknown`);
+            id = this.idOf(term);
+            ids[number] = id;
+          }
+          this.push(id, Math.min(counted[offset + 1] ?? 0, 0xffff), fieldIndex);
+        }
+      }
+      this.documents += 1;
+    }
+    return added;
+  }
+
+  /** The id of a term, given to it when first met. */
+  private idOf(term: string): number {
+    let id = this.termIds.get(term);
+    if (id === undefined) {
+      id = this.terms.length;
+      this.termIds.set(term, id);
+      this.terms.push(term);
+    }
+    return id;
   }
 
   private push(term: number, count: number, field: number): void {

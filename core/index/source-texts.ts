@@ -31,6 +31,11 @@ export function sourceTextOf(document: SourceDocument): SourceText {
   return served;
 }
 
+/** A source's line of the file of source texts. */
+export function sourceTextLine(text: SourceText): string {
+  return `${JSON.stringify(text)}\n`;
+}
+
 /** Writes the source texts as JSON lines, one document at a time, and says where each line lies. */
 export class SourceTextWriter {
   private offset = 0;
@@ -50,8 +55,13 @@ export class SourceTextWriter {
 
   /** Adds a source's text as made by `sourceTextOf` (an incremental ingest carries stored ones over as they are). */
   async addText(text: SourceText): Promise<void> {
-    const line = Buffer.from(`${JSON.stringify(text)}\n`);
-    this.ranges.set(text.source, { offset: this.offset, length: line.length });
+    await this.addLine(text.source, sourceTextLine(text));
+  }
+
+  /** Adds a source's text as its line (`sourceTextLine`), made where the document was split. */
+  async addLine(source: string, text: string): Promise<void> {
+    const line = Buffer.from(text);
+    this.ranges.set(source, { offset: this.offset, length: line.length });
     this.offset += line.length;
     this.pending.push(line);
     this.pendingBytes += line.length;

@@ -260,6 +260,8 @@ const index = new HierarchicalNSW('cosine', dimensions);
 index.initIndex(Math.max(1, capacity), settings.m, settings.efConstruction, 100);
 let count = 0;
 let room = Math.max(1, capacity);
+// hnswlib-node takes a point as an array of numbers: one array is filled for each, rather than one made for each.
+const point = new Array(dimensions).fill(0);
 parentPort.on('message', (message) => {
   try {
     if (message.type === 'add') {
@@ -269,8 +271,9 @@ parentPort.on('message', (message) => {
         index.resizeIndex(room);
       }
       for (let offset = 0; offset < total; offset += 1) {
-        const vector = message.vectors.subarray(offset * dimensions, (offset + 1) * dimensions);
-        index.addPoint(Array.from(vector), message.first + offset * message.stride);
+        const base = offset * dimensions;
+        for (let position = 0; position < dimensions; position += 1) point[position] = message.vectors[base + position];
+        index.addPoint(point, message.first + offset * message.stride);
       }
       count += total;
       parentPort.postMessage({ type: 'added' });

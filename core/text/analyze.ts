@@ -30,6 +30,8 @@ const FRAMING_WORDS = (
 
 /** Lowercases and removes diacritics: « Défense » → « defense », « œuvre » → « oeuvre ». */
 export function foldText(text: string): string {
+  // Plain ASCII has no accent or ligature to fold: lowercasing is all there is to do.
+  if (!NOT_ASCII.test(text)) return text.toLowerCase();
   return text
     .toLowerCase()
     .normalize('NFD')
@@ -38,6 +40,8 @@ export function foldText(text: string): string {
     .replace(/æ/g, 'ae')
     .replace(/ß/g, 'ss');
 }
+
+const NOT_ASCII = /[\u0080-\uffff]/;
 
 /** Folded forms of the words met so far: texts repeat their words, and folding is costly (NFD, a regex). */
 const FOLDED_WORDS = new Map<string, string>();
@@ -94,12 +98,48 @@ function termOf(word: string, language: Language): string | null {
 
 /** The index terms of a text in a known language: content words, stemmed and folded. */
 export function analyze(text: string, language: Language): string[] {
+  return termsOf(words(text), language);
+}
+
+/** The index terms of a text given as its words (`words` of it). */
+export function termsOf(textWords: readonly string[], language: Language): string[] {
   const terms: string[] = [];
-  for (const word of words(text)) {
+  for (const word of textWords) {
     const term = termOf(word, language);
     if (term !== null) terms.push(term);
   }
   return terms;
+}
+
+/**
+ * The words of a passage's text (as `words` gives them) and those of each of its sentences, from one pass over the
+ * text; undefined when the words of a sentence might not be those of the text around it: a sentence boundary inside
+ * a word, or a character whose lowercase depends on its neighbours or changes the text's length (Σ, İ).
+ */
+export function sentenceWords(
+  chunk: Pick<Chunk, 'text' | 'start' | 'sentences'>,
+): { all: string[]; bySentence: string[][] } | undefined {
+  const { text, sentences } = chunk;
+  if (text.includes('Σ') || text.includes('İ')) return undefined;
+  const all: string[] = [];
+  const bySentence = sentences.map((): string[] => []);
+  let current = 0;
+  for (const match of text.toLowerCase().matchAll(/[\p{L}\p{N}]+/gu)) {
+    const start = match.index;
+    const end = start + match[0].length;
+    while (current < sentences.length && (sentences[current]?.end ?? 0) - chunk.start <= start) current += 1;
+    all.push(match[0]);
+    const sentence = sentences[current];
+    if (sentence === undefined) continue;
+    const sentenceStart = sentence.start - chunk.start;
+    if (start >= sentenceStart) {
+      if (end > sentence.end - chunk.start) return undefined;
+      bySentence[current]?.push(match[0]);
+    } else if (end > sentenceStart) {
+      return undefined;
+    }
+  }
+  return { all, bySentence };
 }
 
 /** The index terms of a passage, each sentence analysed in its own language. */
@@ -201,24 +241,79 @@ const ENGLISH_MARKERS = new Set(
     .filter((word) => !AMBIGUOUS.has(word)),
 );
 
+/** The clues a text gives of its language: French and English function words, elisions and accents. */
+export interface LanguageEvidence {
+  french: number;
+  english: number;
+}
+
+/** Whether a lowercased word is a French (bit 1) or English (bit 2) function word, remembered per word. */
+const MARKER_OF_WORD = new Map<string, number>();
+
+function markerOf(word: string): number {
+  let marker = MARKER_OF_WORD.get(word);
+  if (marker === undefined) {
+    const folded = foldWord(word);
+    marker = (FRENCH_MARKERS.has(folded) ? 1 : 0) + (ENGLISH_MARKERS.has(folded) ? 2 : 0);
+    if (MARKER_OF_WORD.size >= DEFAULTS.caches.foldedWords) MARKER_OF_WORD.clear();
+    MARKER_OF_WORD.set(word, marker);
+  }
+  return marker;
+}
+
+/**
+ * The characters that are a clue of French (accents, guillemets), as a table of UTF-16 code units: those the pattern
+ * matches, ignoring case, tested once each (no character outside the Basic Multilingual Plane matches it).
+ */
+const ACCENT_CLUES = (() => {
+  const pattern = /[àâçéèêëîïôûùüÿœ«»]/iu;
+  const clues = new Uint8Array(0x10000);
+  for (let code = 0; code < clues.length; code += 1) {
+    if ((code < 0xd800 || code > 0xdfff) && pattern.test(String.fromCharCode(code))) clues[code] = 1;
+  }
+  return clues;
+})();
+
+/**
+ * Counts the clues of a text's language. Clues never span a line break, so the evidence of texts joined by line
+ * breaks is the sum of theirs: a document's blocks are counted once for their own language and their document's.
+ */
+export function languageEvidence(text: string): LanguageEvidence {
+  let french = 0;
+  let english = 0;
+  for (const word of words(text)) {
+    const marker = markerOf(word);
+    french += marker & 1;
+    english += marker >> 1;
+  }
+  for (let index = 0; index < text.length; index += 1) {
+    if (ACCENT_CLUES[text.charCodeAt(index)] === 1) french += 0.5;
+  }
+  // Elisions and possessives need an apostrophe, which most texts have few of.
+  if (text.includes("'") || text.includes('’')) {
+    french += (text.match(/\b(?:qu|[ldjmnst])['’]\p{L}/giu) ?? []).length;
+    english += (text.match(/\p{L}['’]s\b/giu) ?? []).length;
+  }
+  return { french, english };
+}
+
+/**
+ * The language clues point to: ties, and evidence of fewer than `minEvidence` clues, go to `fallback` (a bare name
+ * such as « Wiesbaden » says nothing about the language, nor does a short label in a translated manual).
+ */
+export function languageOf(evidence: LanguageEvidence, fallback: Language = 'en', minEvidence = 0): Language {
+  const { french, english } = evidence;
+  if (french === english || french + english < minEvidence) return fallback;
+  return french > english ? 'fr' : 'en';
+}
+
 /**
  * Guesses whether a text is French or English from its function words, elisions and accents.
  * Ties, and texts with less evidence than `minEvidence` clues, go to `fallback`: a bare name such as « Wiesbaden »
  * says nothing about the language, nor does a short label in a translated manual.
  */
 export function detectLanguage(text: string, fallback: Language = 'en', minEvidence = 0): Language {
-  let french = 0;
-  let english = 0;
-  for (const word of words(text)) {
-    const folded = foldWord(word);
-    if (FRENCH_MARKERS.has(folded)) french += 1;
-    if (ENGLISH_MARKERS.has(folded)) english += 1;
-  }
-  french += (text.match(/[àâçéèêëîïôûùüÿœ«»]/giu) ?? []).length * 0.5;
-  french += (text.match(/\b(?:qu|[ldjmnst])['’]\p{L}/giu) ?? []).length;
-  english += (text.match(/\p{L}['’]s\b/giu) ?? []).length;
-  if (french === english || french + english < minEvidence) return fallback;
-  return french > english ? 'fr' : 'en';
+  return languageOf(languageEvidence(text), fallback, minEvidence);
 }
 
 /** The language of most of the characters of some spans (blocks, sentences); ties go to `fallback`. */

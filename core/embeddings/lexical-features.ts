@@ -1,0 +1,303 @@
+import { DEFAULTS } from '../defaults.js';
+import { foldText, isContentWord, words } from '../text/analyze.js';
+
+/**
+ * The features of the lexical embedder (`lexical-embeddings.ts`), apart from its fitted weights: each content word of
+ * a text as a whole (`w:<word>`) and the character n-grams of `_<word>_`, hashed (FNV-1a) into buckets with a sign.
+ * Counting them is most of the cost of embedding a passage; an ingest counts them once per passage, in the thread
+ * that split it, and keeps them as records (`FeatureRecords`) until the weights are fitted.
+ */
+
+export interface LexicalFeatureSettings {
+  dimensions: number;
+  minNgram?: number;
+  maxNgram?: number;
+  wordWeight?: number;
+}
+
+/** Counts the features of texts, remembering those of each word met. */
+export class LexicalFeatures {
+  readonly dimensions: number;
+  readonly minNgram: number;
+  readonly maxNgram: number;
+  readonly wordWeight: number;
+  private readonly features = new FeatureCounter();
+  /** The features of each word met so far: most words of a corpus come back, so each is hashed once. */
+  private readonly wordFeatures = new Map<string, WordFeatures | null>();
+
+  constructor(settings: LexicalFeatureSettings) {
+    this.dimensions = settings.dimensions;
+    this.minNgram = settings.minNgram ?? DEFAULTS.lexicalEmbeddings.minNgram;
+    this.maxNgram = settings.maxNgram ?? DEFAULTS.lexicalEmbeddings.maxNgram;
+    this.wordWeight = settings.wordWeight ?? DEFAULTS.lexicalEmbeddings.wordWeight;
+    if (this.dimensions > MAX_RECORDED_DIMENSIONS) {
+      throw new Error(`features are recorded for at most ${MAX_RECORDED_DIMENSIONS} dimensions`);
+    }
+  }
+
+  /**
+   * Appends the features of a text to `records`, as one record (see `FeatureRecords`): each distinct feature in the
+   * order first met, with its bucket, its sign, whether it is a whole word, and its count.
+   */
+  append(text: string, records: FeatureRecords): void {
+    this.appendWords(words(text), records);
+  }
+
+  /** `append` of a text given as its words (`words` of it), for a caller that has them already. */
+  appendWords(textWords: readonly string[], records: FeatureRecords): void {
+    this.countFeatures(textWords);
+    records.begin();
+    this.features.forEach((code, count, weight) => {
+      const low = (code % this.dimensions) * 4 + (Math.abs(weight) === 1 ? 0 : 2) + (weight < 0 ? 1 : 0);
+      if (count < 0xffff) records.push(count * 0x10000 + low);
+      else {
+        records.push(0xffff0000 + low);
+        records.push(count);
+      }
+    });
+    records.end();
+  }
+
+  /** Fills the counter with the features of a text's words: each content word, and its character n-grams. */
+  private countFeatures(textWords: readonly string[]): void {
+    this.features.clear();
+    for (const word of textWords) {
+      const features = this.wordFeaturesOf(word);
+      if (features === null) continue;
+      for (let index = 0; index < features.codes.length; index += 1) {
+        this.features.add(features.codes[index] ?? 0, features.weights[index] ?? 0);
+      }
+    }
+  }
+
+  private wordFeaturesOf(word: string): WordFeatures | null {
+    let features = this.wordFeatures.get(word);
+    if (features !== undefined) return features;
+    const folded = foldText(word);
+    features = isContentWord(folded) ? this.computeFeatures(folded) : null;
+    // A bound on memory for corpora of unusual vocabulary: start again rather than grow without end.
+    if (this.wordFeatures.size >= MAX_CACHED_WORDS) this.wordFeatures.clear();
+    this.wordFeatures.set(word, features);
+    return features;
+  }
+
+  /**
+   * The word feature `w:<word>` and the n-grams of `_<word>_`, each as its FNV-1a hash and signed weight. The hashes
+   * of the n-grams starting at one offset are extended one letter at a time, rather than hashing each slice anew.
+   */
+  private computeFeatures(folded: string): WordFeatures {
+    const codes: number[] = [];
+    const weights: number[] = [];
+    const push = (code: number, signCode: number, weight: number) => {
+      codes.push(code >>> 0);
+      weights.push(signCode & 1 ? weight : -weight);
+    };
+    push(hash(folded, hash('w:')), hash(folded, hash('w:', SIGN_SEED)), this.wordWeight);
+    const padded = `_${folded}_`;
+    for (let offset = 0; offset < padded.length; offset += 1) {
+      let code = FNV_OFFSET;
+      let signCode = SIGN_SEED;
+      for (let size = 1; size <= this.maxNgram && offset + size <= padded.length; size += 1) {
+        const unit = padded.charCodeAt(offset + size - 1);
+        code = Math.imul(code ^ unit, FNV_PRIME);
+        signCode = Math.imul(signCode ^ unit, FNV_PRIME);
+        if (size >= this.minNgram) push(code, signCode >>> 0, 1);
+      }
+    }
+    return { codes: Uint32Array.from(codes), weights: Float64Array.from(weights) };
+  }
+}
+
+/** Distinct words whose features are kept. */
+const MAX_CACHED_WORDS = 500_000;
+
+interface WordFeatures {
+  /** FNV-1a hash of each feature: its bucket is the hash modulo the dimensions. */
+  codes: Uint32Array;
+  /** The feature's weight, negated when its sign hash is even. */
+  weights: Float64Array;
+}
+
+/**
+ * Counts the features of one text by hash, in an open-addressing table that is cleared between texts by a
+ * generation stamp. A feature is known by its 32-bit hash: two features of one text with the same hash (about one
+ * pair in a billion) fall in the same bucket anyway and are counted together.
+ */
+class FeatureCounter {
+  private shift = 20;
+  private codes = new Uint32Array(1 << 12);
+  private counts = new Uint32Array(1 << 12);
+  private weights = new Float64Array(1 << 12);
+  private stamps = new Uint32Array(1 << 12);
+  private stamp = 1;
+  private used: number[] = [];
+
+  clear(): void {
+    this.stamp += 1;
+    if (this.stamp === 0xffffffff) {
+      this.stamps.fill(0);
+      this.stamp = 1;
+    }
+    this.used = [];
+  }
+
+  add(code: number, weight: number, count = 1): void {
+    if (this.used.length * 2 >= this.codes.length) this.grow();
+    const mask = this.codes.length - 1;
+    let slot = Math.imul(code, 0x9e3779b1) >>> this.shift;
+    while (this.stamps[slot] === this.stamp) {
+      if (this.codes[slot] === code) {
+        this.counts[slot] = (this.counts[slot] ?? 0) + count;
+        return;
+      }
+      slot = (slot + 1) & mask;
+    }
+    this.stamps[slot] = this.stamp;
+    this.codes[slot] = code;
+    this.counts[slot] = count;
+    this.weights[slot] = weight;
+    this.used.push(slot);
+  }
+
+  /** Each feature counted, in the order first met. */
+  forEach(visit: (code: number, count: number, weight: number) => void): void {
+    for (const slot of this.used) visit(this.codes[slot] ?? 0, this.counts[slot] ?? 0, this.weights[slot] ?? 0);
+  }
+
+  /** Doubles the table, keeping what it counted and the order it was met in. */
+  private grow(): void {
+    const entries = this.used.map((slot) => [this.codes[slot] ?? 0, this.weights[slot] ?? 0, this.counts[slot] ?? 0]);
+    const size = this.codes.length * 2;
+    this.shift -= 1;
+    this.codes = new Uint32Array(size);
+    this.counts = new Uint32Array(size);
+    this.weights = new Float64Array(size);
+    this.stamps = new Uint32Array(size);
+    this.stamp = 1;
+    this.used = [];
+    for (const [code = 0, weight = 0, count = 0] of entries) this.add(code, weight, count);
+  }
+}
+
+/** A bucket times 4, plus its two flags, fits the low 16 bits of a feature's word. */
+const MAX_RECORDED_DIMENSIONS = 0x4000;
+
+/**
+ * The counted features of texts, one record per text, as 32-bit words: a record is its length in words, then each
+ * distinct feature in the order first met, as one word — its bucket × 4, plus 2 for a whole-word feature and 1 when
+ * it counts negatively, in the low 16 bits, and its count in the high 16 — followed by its full count when that is
+ * 0xffff or more. An ingest counts a passage's features once, for the fit (`observeFeatures`) and for its vector
+ * (`vectorOfFeatures`), and keeps them on disk in between: about 4 bytes per distinct feature of a passage.
+ */
+export class FeatureRecords {
+  private words = new Uint32Array(1 << 12);
+  private length = 0;
+  private start = 0;
+  private readonly starts: number[] = [];
+
+  /** Records held. */
+  get count(): number {
+    return this.starts.length;
+  }
+
+  /** Starts the next record. */
+  begin(): void {
+    this.start = this.length;
+    this.push(0);
+  }
+
+  push(word: number): void {
+    if (this.length === this.words.length) {
+      const grown = new Uint32Array(this.words.length * 2);
+      grown.set(this.words);
+      this.words = grown;
+    }
+    this.words[this.length] = word;
+    this.length += 1;
+  }
+
+  /** Ends the record begun last, writing its length. */
+  end(): void {
+    this.words[this.start] = this.length - this.start - 1;
+    this.starts.push(this.start);
+  }
+
+  /** The features of record `index` (a view, valid until the next change). */
+  record(index: number): Uint32Array {
+    const start = this.starts[index];
+    if (start === undefined) throw new Error(`no feature record ${index}`);
+    return this.words.subarray(start + 1, start + 1 + (this.words[start] ?? 0));
+  }
+
+  /** Every record so far, lengths included, as one array of its own; then starts again empty. */
+  take(): Uint32Array {
+    const taken = this.words.slice(0, this.length);
+    this.clear();
+    return taken;
+  }
+
+  clear(): void {
+    this.length = 0;
+    this.starts.length = 0;
+  }
+}
+
+/** Each record of a run of records as `FeatureRecords.take` gives them (a view of each, in order). */
+export function* featureRecords(words: Uint32Array): Generator<Uint32Array> {
+  for (let start = 0; start < words.length;) {
+    const length = words[start] ?? 0;
+    if (start + 1 + length > words.length) throw new Error('a feature record runs past its end');
+    yield words.subarray(start + 1, start + 1 + length);
+    start += 1 + length;
+  }
+}
+
+/** `1 + Math.log(count)` of the small counts most features have, computed once (the same numbers). */
+const SUBLINEAR_COUNTS = Float64Array.from({ length: 256 }, (_value, count) => 1 + Math.log(count));
+
+/**
+ * The features of a record as bucket and sublinear signed weight (`weight × (1 + ln count)`), written into reused
+ * arrays (grown when too short) and in the record's order; returns how many there are.
+ */
+export function decodeFeatures(record: Uint32Array, wordWeight: number, into: DecodedFeatures): number {
+  if (into.buckets.length < record.length) {
+    into.buckets = new Uint32Array(record.length);
+    into.weights = new Float64Array(record.length);
+  }
+  const { buckets, weights } = into;
+  let count = 0;
+  for (let index = 0; index < record.length; index += 1) {
+    const value = record[index] ?? 0;
+    let times = value >>> 16;
+    if (times === 0xffff) {
+      index += 1;
+      times = record[index] ?? 0;
+    }
+    const magnitude = value & 2 ? wordWeight : 1;
+    const weight = value & 1 ? -magnitude : magnitude;
+    buckets[count] = (value & 0xffff) >>> 2;
+    weights[count] = weight * (times < SUBLINEAR_COUNTS.length ? (SUBLINEAR_COUNTS[times] ?? 0) : 1 + Math.log(times));
+    count += 1;
+  }
+  return count;
+}
+
+/** Arrays `decodeFeatures` writes into, kept from one record to the next. */
+export interface DecodedFeatures {
+  buckets: Uint32Array;
+  weights: Float64Array;
+}
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+const SIGN_SEED = 0x9747b28c;
+
+/** 32-bit FNV-1a over UTF-16 code units, from `seed` (a previous hash extends it): the same on every platform. */
+function hash(text: string, seed = FNV_OFFSET): number {
+  let value = seed;
+  for (let index = 0; index < text.length; index += 1) {
+    value ^= text.charCodeAt(index);
+    value = Math.imul(value, FNV_PRIME);
+  }
+  return value >>> 0;
+}
