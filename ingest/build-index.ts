@@ -49,6 +49,7 @@ import {
   type IngestSummary,
   ingestSettings,
   rangeOf,
+  planReadable,
   type Run,
   stopwatch,
 } from './write-generation.js';
@@ -86,7 +87,6 @@ const FEATURES_FILE = '.features.bin';
 export async function ingest(config: Config, options: IngestOptions = {}): Promise<IngestSummary> {
   if (config.indexStore === 'postgres') return ingestIntoDatabase(config, options);
   const chunker = options.chunker ?? DEFAULTS.chunking;
-  const report = options.onProgress ?? (() => undefined);
   const clock = stopwatch();
   const files = await corpusFiles(config);
   const threads = options.threads ?? (await preparationThreads(files));
@@ -99,29 +99,15 @@ export async function ingest(config: Config, options: IngestOptions = {}): Promi
       // Files are read and split in these threads, which keep what they read in spool files in the staging folder.
       const preparation = createPreparation(preparationSettings(config, chunker), threads, staging);
       try {
-        let planned = 0;
-        let pages = 0;
         const spooled = new Map<string, SpooledLine>();
-        plan = await planIngest(files, stored, ingestSettings(config, chunker), {
-          full: options.full,
+        plan = await planReadable(files, stored, config, options, {
           read: async (file) => {
             const read = await preparation.read(file);
             spooled.set(read.source, read.spooled);
             return read;
           },
           ahead: preparation.concurrency,
-          onPlanned: (_file, filePages) => {
-            planned += 1;
-            pages += filePages;
-            report({ stage: 'read', files: planned, totalFiles: files.length, pages });
-          },
         });
-        if (plan.files.every((file) => file.skipped !== undefined)) {
-          throw new CorpusError(
-            `No document of the corpus folder ${config.corpusDir} could be read:\n` +
-              plan.files.map(({ skipped }) => `  ${skipped?.source}: ${skipped?.reason}`).join('\n'),
-          );
-        }
         timings.planMs = clock.lap();
         const from = plan.fullReason === undefined && 'generation' in stored ? stored.generation : undefined;
         const written = await writeGeneration(

@@ -29,6 +29,7 @@ import {
   type IngestSettings,
   type PlannedFile,
   planIngest,
+  type PlanOptions,
   readAhead,
 } from './plan-ingest.js';
 import type { ReadingSpool } from './reading-spool.js';
@@ -155,25 +156,21 @@ export function changesOf(plan: IngestPlan): IngestChanges {
 }
 
 /**
- * Plans an ingest (`planIngest`), keeping each file the plan reads in the spool and reporting each file planned as
- * read. Fails, listing every file with its reason, when no file of the corpus can be read.
+ * Plans an ingest (`planIngest`) with the reader given, reporting each file planned as read. Fails, listing every
+ * file with its reason, when no file of the corpus can be read.
  */
-export async function planIntoSpool(
+export async function planReadable(
   files: readonly CorpusFile[],
   stored: StoredGenerationResult,
-  spool: ReadingSpool,
   config: Config,
   options: IngestOptions,
+  reading: Pick<PlanOptions, 'read' | 'ahead'>,
 ): Promise<IngestPlan> {
   let planned = 0;
   let pages = 0;
   const plan = await planIngest(files, stored, ingestSettings(config, options.chunker), {
     full: options.full,
-    read: async (file) => {
-      const read = await readCorpusFile(file);
-      await spool.add(read);
-      return fileCensusOf(read);
-    },
+    ...reading,
     onPlanned: (_file, filePages) => {
       planned += 1;
       pages += filePages;
@@ -187,6 +184,23 @@ export async function planIntoSpool(
     );
   }
   return plan;
+}
+
+/** Plans an ingest, keeping each file the plan reads in the spool. */
+export function planIntoSpool(
+  files: readonly CorpusFile[],
+  stored: StoredGenerationResult,
+  spool: ReadingSpool,
+  config: Config,
+  options: IngestOptions,
+): Promise<IngestPlan> {
+  return planReadable(files, stored, config, options, {
+    read: async (file) => {
+      const read = await readCorpusFile(file);
+      await spool.add(read);
+      return fileCensusOf(read);
+    },
+  });
 }
 
 /** A run of consecutive passages of the new index: carried over from stored ordinal `from`, or made by this run. */
