@@ -6,7 +6,7 @@ import { DEFAULTS } from '../core/defaults.js';
 import { createIndexEmbedder, embedderId } from '../core/embeddings/create-embeddings.js';
 import { LexicalEmbeddings } from '../core/embeddings/lexical-embeddings.js';
 import { featureRecords } from '../core/embeddings/lexical-features.js';
-import { CorpusError, UnreadableDocumentError } from '../core/errors.js';
+import { CorpusError } from '../core/errors.js';
 import { CensusWriter } from '../core/index/census-file.js';
 import { ChunkWriter, readChunks } from '../core/index/chunk-store.js';
 import {
@@ -30,18 +30,14 @@ import { type CorpusFile, fileChecksum, listCorpusFiles, READER_VERSION, type Sk
 import { type IngestPlan, type PlannedFile, planIngest, readAhead, settingsChange } from './plan-ingest.js';
 import { FeatureSpool } from './feature-spool.js';
 import { createPreparation, type Preparation } from './preparation-pool.js';
-import {
-  type CensusedFile,
-  type PreparationSettings,
-  type PreparedPassages,
-  type SplitDocument,
-} from './prepare-passages.js';
+import { type PreparationSettings, type PreparedPassages, type SplitDocument } from './prepare-passages.js';
 import type { SpooledLine } from './spool-file.js';
 import type { ChunkerSettings } from './split-into-chunks.js';
 import {
   changesOf,
   chunksOfRuns,
   corpusFiles,
+  documentSummary,
   embedInBatches,
   type IngestChanges,
   type IngestedDocument,
@@ -50,6 +46,7 @@ import {
   ingestSettings,
   rangeOf,
   planReadable,
+  readUnchanged,
   type Run,
   stopwatch,
 } from './write-generation.js';
@@ -265,7 +262,7 @@ async function splitCorpus(
         if (line === undefined) throw new Error(`no spool holds ${file.file.source}`);
         return preparation.split(line);
       }
-      return preparation.split((await readUnchanged(file, preparation)).spooled);
+      return preparation.split((await readUnchanged(file, (unread) => preparation.read(unread))).spooled);
     };
     for await (const [file, prepared] of readAhead(plan.files, prepare, preparation.concurrency)) {
       const { source } = file.file;
@@ -289,13 +286,7 @@ async function splitCorpus(
         const range = sourceTexts.ranges.get(source);
         if (range === undefined) throw new Error(`No text was written for ${source}.`);
         split.sources.push({ ...entry, text: range });
-        split.documents.push({
-          source,
-          chars: entry.chars,
-          language: entry.language,
-          chunks: entry.chunks,
-          ...(text.pages === undefined ? {} : { pages: text.pages.length }),
-        });
+        split.documents.push(documentSummary(entry, text.pages?.length));
         split.runs.push({ count: entry.chunks, from: file.carried.start });
         continue;
       }
@@ -307,13 +298,7 @@ async function splitCorpus(
       const text = sourceTexts.ranges.get(source);
       if (text === undefined) throw new Error(`No text was written for ${source}.`);
       split.sources.push({ ...entry, text });
-      split.documents.push({
-        source,
-        chars: entry.chars,
-        language: entry.language,
-        chunks: entry.chunks,
-        ...(pages === undefined ? {} : { pages }),
-      });
+      split.documents.push(documentSummary(entry, pages));
       split.runs.push({ count: entry.chunks, from: undefined });
     }
   } finally {
@@ -442,21 +427,6 @@ async function indexPassages(
     await vectorFile?.abandon();
     throw error;
   }
-}
-
-/**
- * Reads an unchanged file the plan did not read (its page furniture changed with the corpus), making sure it is the
- * file the plan checksummed: a file edited during the ingest is not indexed under its old checksum.
- */
-async function readUnchanged(file: PlannedFile, preparation: Preparation): Promise<CensusedFile> {
-  const found = await preparation.read(file.file).catch((error: unknown) => {
-    if (error instanceof UnreadableDocumentError) return undefined;
-    throw error;
-  });
-  if (found === undefined || found.checksum !== file.checksum) {
-    throw new CorpusError(`${file.file.source} changed while the index was being built; run the ingest again.`);
-  }
-  return found;
 }
 
 /** What the database serves now, if anything. */

@@ -282,17 +282,7 @@ export async function splitPlannedFiles(
     waiting = [];
     const pages = await content.carrySources(carried);
     for await (const chunk of stored.chunks({ start: first.range.start, end: last.range.end })) await add(chunk);
-    carried.forEach(({ source }, index) => {
-      const { chars, language, chunks } = source;
-      const count = pages[index];
-      documents.push({
-        source: source.source,
-        chars,
-        language,
-        chunks,
-        ...(count === undefined ? {} : { pages: count }),
-      });
-    });
+    carried.forEach(({ source }, index) => documents.push(documentSummary(source, pages[index])));
     runs.push({ count: last.range.end - first.range.start, from: first.range.start });
   };
   const spooled = spool.files();
@@ -306,7 +296,7 @@ export async function splitPlannedFiles(
         }
         return next.value;
       }
-      return readUnchanged(file);
+      return readUnchanged(file, readCorpusFile);
     };
     for await (const [file, found] of readAhead(plan.files, read)) {
       const { source } = file.file;
@@ -342,11 +332,14 @@ export async function splitPlannedFiles(
 }
 
 /**
- * Reads an unchanged file the plan did not read (its page furniture changed with the corpus), making sure it is the
- * file the plan checksummed: a file edited during the ingest is not indexed under its old checksum.
+ * Reads (with `read`) an unchanged file the plan did not read (its page furniture changed with the corpus), making
+ * sure it is the file the plan checksummed: a file edited during the ingest is not indexed under its old checksum.
  */
-async function readUnchanged(file: PlannedFile): Promise<ReadFile> {
-  const found = await readCorpusFile(file.file).catch((error: unknown) => {
+export async function readUnchanged<Read extends { checksum: string }>(
+  file: PlannedFile,
+  read: (file: CorpusFile) => Promise<Read>,
+): Promise<Read> {
+  const found = await read(file.file).catch((error: unknown) => {
     if (error instanceof UnreadableDocumentError) return undefined;
     throw error;
   });
@@ -358,13 +351,17 @@ async function readUnchanged(file: PlannedFile): Promise<ReadFile> {
 
 /** What the summary says of a document read and split by this run. */
 function ingestedDocument(document: SourceDocument, chunks: number): IngestedDocument {
-  return {
-    source: document.source,
-    chars: document.text.length,
-    language: document.language,
-    chunks,
-    ...(document.pages === undefined ? {} : { pages: document.pages.length }),
-  };
+  const { source, language } = document;
+  return documentSummary({ source, chars: document.text.length, language, chunks }, document.pages?.length);
+}
+
+/** What the summary says of a document, read by this run or carried over, with its pages when it has some. */
+export function documentSummary(
+  document: Omit<IngestedDocument, 'pages'>,
+  pages: number | undefined,
+): IngestedDocument {
+  const { source, chars, language, chunks } = document;
+  return { source, chars, language, chunks, ...(pages === undefined ? {} : { pages }) };
 }
 
 /** The passages of a passages file's runs that `wanted` selects, in order; the other lines are not parsed. */
