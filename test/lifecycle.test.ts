@@ -151,7 +151,8 @@ describe('re-ingest while serving', () => {
   it('switches to the new index without a restart and without failing a request', async () => {
     const scratch = await workspace();
     await ingest(scratch.config);
-    const server = await startServing(scratch, { INDEX_POLL_MS: '100' });
+    // Four clients asking without pause pass the default rate limit when the ingest is slow (a busy machine).
+    const server = await startServing(scratch, { INDEX_POLL_MS: '100', RATE_LIMIT_PER_MINUTE: '0' });
     const before = (await (await fetch(`${server.base}/healthz`)).json()) as { chunks: number };
 
     const statuses: number[] = [];
@@ -180,7 +181,7 @@ describe('re-ingest while serving', () => {
     await Promise.all(workers);
     expect(after.chunks).toBe(before.chunks + 1);
     expect(statuses.length).toBeGreaterThan(10);
-    expect(statuses.every((status) => status === 200)).toBe(true);
+    expect(statuses.filter((status) => status !== 200)).toEqual([]);
     // The log line may reach this process after the answers that came from the new index.
     await server.script.waitFor(/serving a new index/, 10_000);
   });
