@@ -104,9 +104,10 @@ export function createApp(dependencies: AppDependencies): express.Express {
   );
 
   const publicDir = dependencies.publicDir ?? DEFAULT_PUBLIC_DIR;
-  // The widget's script, styles and event-stream reader are loaded by other sites' pages; the reader is a module,
-  // which a browser fetches with CORS. They are public files: no credentials, any origin.
-  app.use(['/widget.js', '/widget.css', '/event-stream.js'], (_request, response, next) => {
+  // The widget's script and styles, and the modules it shares with the chat page (the event-stream reader, the
+  // splitting of an answer on its markers), are loaded by other sites' pages; a module is fetched with CORS. They are
+  // public files: no credentials, any origin.
+  app.use(['/widget.js', '/widget.css', '/event-stream.js', '/answer-markers.js'], (_request, response, next) => {
     response.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
     response.setHeader('Access-Control-Allow-Origin', '*');
     next();

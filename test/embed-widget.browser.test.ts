@@ -163,8 +163,14 @@ describe.skipIf(browserMissing)('the widget on other sites, in Chromium', { time
         .allHeaders()
         .then((headers) => requests.push({ method: request.method(), url: request.url(), headers }));
     });
+    const responses: Array<{ url: string; status: number; headers: Record<string, string> }> = [];
+    page.on('response', (response) => {
+      void response
+        .allHeaders()
+        .then((headers) => responses.push({ url: response.url(), status: response.status(), headers }));
+    });
     await page.goto(url);
-    return { page, violations, errors, requests };
+    return { page, violations, errors, requests, responses };
   }
 
   const widget = (page: Page, selector: string) => page.locator(`cited-answers-widget ${selector}`);
@@ -178,7 +184,7 @@ describe.skipIf(browserMissing)('the widget on other sites, in Chromium', { time
   }
 
   it('answers on a listed site under a strict CSP, and opens a citation with its quote highlighted', async () => {
-    const { page, violations, errors, requests } = await open(`${allowedSite.origin}/`);
+    const { page, violations, errors, requests, responses } = await open(`${allowedSite.origin}/`);
     const launcher = widget(page, '.launcher');
     await launcher.waitFor();
     expect(await launcher.getAttribute('aria-label')).toBe('Poser une question');
@@ -187,6 +193,16 @@ describe.skipIf(browserMissing)('the widget on other sites, in Chromium', { time
     expect(box?.y).toBeGreaterThan(650);
 
     await ask(page, question);
+    // The modules shared with the chat page come from the widget's server, requested from the host page's origin with
+    // CORS (as a module is) and allowed to any origin: without that header the browser would refuse them.
+    for (const file of ['event-stream.js', 'answer-markers.js']) {
+      const moduleRequest = requests.find((request) => request.url === `${api.origin}/${file}`);
+      expect(moduleRequest?.headers['origin'], file).toBe(allowedSite.origin);
+      const served = responses.find((response) => response.url === `${api.origin}/${file}`);
+      expect(served?.status, file).toBe(200);
+      expect(served?.headers['access-control-allow-origin'], file).toBe('*');
+      expect(served?.headers['cross-origin-resource-policy'], file).toBe('cross-origin');
+    }
     expect(await widget(page, '.title').textContent()).toBe('Aide du manuel');
     expect(await widget(page, '.question').getAttribute('placeholder')).toBe('Posez une question…');
     const shown = await widget(page, '.message-answer .text').textContent();

@@ -11,8 +11,8 @@ import { createEngine, type Engine } from '../core/engine.js';
 import { createChatModel } from '../core/llm/create-chat-model.js';
 import { loadPrompts } from '../core/llm/prompts.js';
 import type { Citation } from '../core/types.js';
-import { type AppDependencies, createApp } from '../server/app.js';
-import { type RunningServer, serve as serveApp } from './helpers/serve-app.js';
+import type { AppDependencies } from '../server/app.js';
+import { type RunningServer, serveTestApp } from './helpers/serve-app.js';
 import { type ChatReply, type OpenAiWireServer, startOpenAiWireServer } from './helpers/openai-wire-server.js';
 import { COMMUNIQUE, PROJECT_ROOT, useCorpusEngine } from './helpers/test-index.js';
 
@@ -52,12 +52,7 @@ async function serve(
   dependencies: Partial<AppDependencies> = {},
   clientOptions: ConstructorParameters<typeof OpenAI>[0] = {},
 ): Promise<{ client: OpenAI; base: string }> {
-  const app = createApp({
-    engine: () => corpus.engine,
-    ...dependencies,
-    http: { modelName: MODEL, ...dependencies.http },
-  });
-  const server = await serveApp(app);
+  const server = await serveTestApp({ corpus, modelName: MODEL, dependencies });
   servers.push(server);
   const base = server.origin;
   return { base, client: new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0, ...clientOptions }) };

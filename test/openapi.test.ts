@@ -7,7 +7,7 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import type express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AppDependencies, createApp } from '../server/app.js';
-import { type RunningServer, serve as serveApp } from './helpers/serve-app.js';
+import { type RunningServer, serveTestApp } from './helpers/serve-app.js';
 import { annualReport } from './helpers/make-pdf.js';
 import { buildEngine, createWorkspace, useCorpusEngine } from './helpers/test-index.js';
 
@@ -20,12 +20,7 @@ let ajv: Ajv2020;
 afterAll(() => Promise.all(servers.map((server) => server.close())));
 
 async function serve(dependencies: Partial<AppDependencies> = {}): Promise<string> {
-  const app = createApp({
-    engine: () => corpus.engine,
-    ...dependencies,
-    http: { modelName: MODEL, ...dependencies.http },
-  });
-  const server = await serveApp(app);
+  const server = await serveTestApp({ corpus, modelName: MODEL, dependencies });
   servers.push(server);
   return server.origin;
 }

@@ -16,6 +16,7 @@
  * Safety rule: text from the server (answers, tokens, passages, titles, error messages) is only ever
  * inserted with textContent / text nodes.
  */
+import { splitAnswerOnMarkers } from './answer-markers.js';
 import { createEventStreamParser } from './event-stream.js';
 
 const log = document.getElementById('log');
@@ -36,7 +37,6 @@ const keyForm = document.getElementById('key-form');
 const keyMessage = document.getElementById('key-message');
 const keyInput = document.getElementById('api-key');
 
-const MARKER_PATTERN = /\[(\d+)\]/g;
 /** A marker with the space before it, as removed from an answer kept as history. */
 const MARKER_WITH_SPACE = /\s?\[\d+\]/g;
 const LANGUAGE_TAG = /^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$/;
@@ -126,19 +126,10 @@ function setMessage(message, kind, label, ...children) {
   if (follow) log.scrollTop = log.scrollHeight;
 }
 
-/** Splits the answer on its [n] markers; known markers become buttons. */
+/** The answer's paragraph, split on its [n] markers (answer-markers.js); known markers become buttons. */
 function renderAnswerText(answer, citations) {
-  const byNumber = new Map(citations.map((citation) => [citation.n, citation]));
   const paragraph = element('p', 'message-text');
-  let position = 0;
-  for (const match of answer.matchAll(MARKER_PATTERN)) {
-    const citation = byNumber.get(Number(match[1]));
-    if (!citation) continue;
-    paragraph.append(document.createTextNode(answer.slice(position, match.index)));
-    paragraph.append(markerButton(citation));
-    position = match.index + match[0].length;
-  }
-  paragraph.append(document.createTextNode(answer.slice(position)));
+  paragraph.append(...splitAnswerOnMarkers(answer, citations, markerButton));
   return paragraph;
 }
 

@@ -14,8 +14,9 @@
  * language of the interface, a title, a corner): what the assistant answers from is configured on the server.
  *
  * Safety rule, as on the chat page: text from the server is only ever inserted with textContent or text nodes.
- * This is a classic script (a module has no document.currentScript); it loads the chat page's event-stream reader
- * (event-stream.js) from its server with a dynamic import.
+ * This is a classic script (a module has no document.currentScript); it loads the modules it shares with the chat
+ * page, the event-stream reader (event-stream.js) and the splitting of an answer on its markers (answer-markers.js),
+ * from its server with a dynamic import.
  */
 (function () {
   'use strict';
@@ -97,7 +98,6 @@
   }[language];
   const title = (script.dataset.title || TEXT.title).slice(0, 80);
 
-  const MARKER = /\[(\d+)\]/g;
   const MARKER_WITH_SPACE = /\s?\[\d+\]/g;
   const HISTORY_TURNS = 10;
   const HISTORY_TURN_CHARS = 4000;
@@ -118,14 +118,22 @@
   }
 
   /**
-   * The chat page's event-stream reader (event-stream.js), loaded once from this widget's server with a dynamic
-   * import: a classic script cannot have a static one.
+   * The modules shared with the chat page, event-stream.js and answer-markers.js, loaded once from this widget's server
+   * with a dynamic import (a classic script cannot have a static one). Resolves to their two functions,
+   * `{ createEventStreamParser, splitAnswerOnMarkers }`.
    */
-  let eventStream;
-  function loadEventStream() {
-    eventStream = eventStream || import(`${apiOrigin}/event-stream.js`);
-    eventStream.catch(() => (eventStream = undefined)); // tried again with the next question
-    return eventStream;
+  let sharedModules;
+  function loadSharedModules() {
+    sharedModules =
+      sharedModules ||
+      Promise.all([import(`${apiOrigin}/event-stream.js`), import(`${apiOrigin}/answer-markers.js`)]).then(
+        ([eventStream, answerMarkers]) => ({
+          createEventStreamParser: eventStream.createEventStreamParser,
+          splitAnswerOnMarkers: answerMarkers.splitAnswerOnMarkers,
+        }),
+      );
+    sharedModules.catch(() => (sharedModules = undefined)); // tried again with the next question
+    return sharedModules;
   }
 
   /** The `{ error: { message } }` of a body, or null. */
@@ -306,7 +314,7 @@
       this.setBusy(true);
       try {
         const outcome = await this.ask(question, message);
-        if (outcome.reply) this.showReply(message, question, outcome.reply);
+        if (outcome.reply) this.showReply(message, question, outcome.reply, outcome.splitAnswerOnMarkers);
         else {
           const retry = outcome.retryAfter ? element('p', 'note', TEXT.retry(outcome.retryAfter)) : null;
           this.setMessage(message, 'error', TEXT.error, element('p', 'text', outcome.error), retry);
@@ -322,7 +330,10 @@
       this.log.setAttribute('aria-busy', String(busy));
     }
 
-    /** Sends the question and the last turns; reads the event stream to `{ reply }` or `{ error }`. */
+    /**
+     * Sends the question and the last turns; reads the event stream to `{ reply, splitAnswerOnMarkers }` (the shared
+     * module's function that the reply is shown with, loaded before the stream is read) or `{ error }`.
+     */
     async ask(question, message) {
       const history = this.history.slice(-HISTORY_TURNS);
       const body = history.length > 0 ? { question, history } : { question };
@@ -332,7 +343,7 @@
       const decoder = new TextDecoder();
       let draft = null;
       try {
-        const { createEventStreamParser } = await loadEventStream();
+        const { createEventStreamParser, splitAnswerOnMarkers } = await loadSharedModules();
         const parse = createEventStreamParser();
         for (;;) {
           const { value, done } = await reader.read();
@@ -343,7 +354,9 @@
             } catch {
               payload = null;
             }
-            if (event.name === 'done' && payload && typeof payload.answer === 'string') return { reply: payload };
+            if (event.name === 'done' && payload && typeof payload.answer === 'string') {
+              return { reply: payload, splitAnswerOnMarkers };
+            }
             if (event.name === 'error') return { error: errorText(payload) || TEXT.unreadable };
             if (event.name === 'token' && payload && typeof payload.text === 'string') {
               if (draft === null) {
@@ -364,10 +377,12 @@
     }
 
     /** The verified reply: the answer with its markers as buttons and the documents it cites, or the refusal. */
-    showReply(message, question, reply) {
+    showReply(message, question, reply, splitAnswerOnMarkers) {
       const citations = Array.isArray(reply.citations) ? reply.citations.filter((c) => c && typeof c === 'object') : [];
       const found = reply.found === true;
-      const text = found ? this.answerText(reply.answer, citations) : element('p', 'text', reply.answer);
+      const text = found
+        ? this.answerText(reply.answer, citations, splitAnswerOnMarkers)
+        : element('p', 'text', reply.answer);
       if (reply.mode !== 'extractive' && typeof reply.language === 'string') text.lang = reply.language;
       const names = [...new Set(citations.map((citation) => citation.title || citation.source))];
       const sources = found && names.length > 0 ? element('p', 'sources', TEXT.sources(names.join(' · '))) : null;
@@ -384,22 +399,19 @@
       this.history.push({ role: 'user', content: question }, { role: 'assistant', content: answer });
     }
 
-    answerText(answer, citations) {
-      const byNumber = new Map(citations.map((citation) => [citation.n, citation]));
+    /** The answer's paragraph, split on its [n] markers by the shared module; known markers become buttons. */
+    answerText(answer, citations, splitAnswerOnMarkers) {
       const paragraph = element('p', 'text');
-      let position = 0;
-      for (const match of answer.matchAll(MARKER)) {
-        const citation = byNumber.get(Number(match[1]));
-        if (!citation) continue;
-        paragraph.append(document.createTextNode(answer.slice(position, match.index)));
-        const marker = button('marker', String(citation.n), `${TEXT.source} ${citation.n}`);
-        marker.title = citation.title || citation.source || '';
-        marker.addEventListener('click', () => this.openPassage(citation, marker));
-        paragraph.append(marker);
-        position = match.index + match[0].length;
-      }
-      paragraph.append(document.createTextNode(answer.slice(position)));
+      paragraph.append(...splitAnswerOnMarkers(answer, citations, (citation) => this.markerButton(citation)));
       return paragraph;
+    }
+
+    /** The button for one [n] of an answer: it shows that citation's passage in place of the conversation. */
+    markerButton(citation) {
+      const marker = button('marker', String(citation.n), `${TEXT.source} ${citation.n}`);
+      marker.title = citation.title || citation.source || '';
+      marker.addEventListener('click', () => this.openPassage(citation, marker));
+      return marker;
     }
 
     /** Shows a citation's passage with the quoted sentence highlighted, in place of the conversation. */
