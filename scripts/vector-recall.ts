@@ -79,7 +79,7 @@ async function main(): Promise<number> {
         let lastTenth = startedAt;
         vectors.forEach((vector, label) => {
           if (label === Math.floor(vectors.length * 0.9)) lastTenth = performance.now();
-          index.addPoint(Array.from(vector), label);
+          index.addPoint(vector, label);
         });
         const buildMs = performance.now() - startedAt;
         const perPoint = (performance.now() - lastTenth) / (vectors.length - Math.floor(vectors.length * 0.9));
@@ -91,7 +91,7 @@ async function main(): Promise<number> {
           queries.forEach((query, position) => {
             if (query.every((value) => value === 0)) return;
             const truth = new Set(exact[position]);
-            const result = index.searchKnn(Array.from(query), options.k);
+            const result = index.searchKnn(query, options.k);
             expected += truth.size;
             found += result.neighbors.filter((label) => truth.has(label)).length;
           });

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { FakeEmbeddings } from '@langchain/core/utils/testing';
+import hnswlib from 'hnswlib-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { shardCount, VectorIndex, VectorIndexBuilder } from '../core/index/vector-index.js';
 import { seededRandom } from '../scripts/lib/seeded-random.js';
@@ -25,6 +26,39 @@ class FixedEmbeddings extends FakeEmbeddings {
     return Promise.resolve(this.vector);
   }
 }
+
+describe('hnswlib-node as patched (patches/hnswlib-node+3.0.0.patch)', () => {
+  it('takes points as Float32Arrays, building and searching as with arrays of numbers', () => {
+    const vectors = unitVectors(200, 32);
+    const [fromArrays, fromTyped] = [0, 1].map(() => {
+      const index = new hnswlib.HierarchicalNSW('cosine', 32);
+      index.initIndex(vectors.length, 12, 40, 100);
+      return index;
+    });
+    vectors.forEach((vector, label) => {
+      fromArrays?.addPoint(Array.from(vector), label);
+      fromTyped?.addPoint(vector, label);
+    });
+    for (const query of vectors.slice(0, 20)) {
+      const expected = fromArrays?.searchKnn(Array.from(query), 10);
+      expect(fromTyped?.searchKnn(query, 10)).toEqual(expected);
+      expect(fromArrays?.searchKnn(query, 10)).toEqual(expected);
+    }
+    // A view into a larger buffer is read from its own offset.
+    const batch = new Float32Array(32 * 3);
+    batch.set(vectors[7] ?? [], 32);
+    expect(fromTyped?.searchKnn(batch.subarray(32, 64), 1).neighbors).toEqual([7]);
+  });
+
+  it('refuses a point of the wrong length or type with a clear error', () => {
+    const index = new hnswlib.HierarchicalNSW('cosine', 8);
+    index.initIndex(10);
+    expect(() => index.addPoint(new Float32Array(7), 0)).toThrow('expected 8, but got 7');
+    expect(() => index.addPoint(new Float64Array(8) as unknown as Float32Array, 0)).toThrow(
+      'must be an Array or a Float32Array',
+    );
+  });
+});
 
 describe('VectorIndex', () => {
   it.each([1, 3])('builds %i shard(s) in worker threads and finds each passage nearest to itself', async (shards) => {

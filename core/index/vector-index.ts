@@ -67,7 +67,8 @@ export class VectorIndex {
   /** The passages nearest to a question, most similar first. */
   async query(question: string, limit: number): Promise<VectorHit[]> {
     if (Math.min(limit, this.size) === 0) return [];
-    const vector = await this.embeddings.embedQuery(question);
+    // hnswlib copies a Float32Array whole, where it reads an array of numbers one number at a time.
+    const vector = Float32Array.from(await this.embeddings.embedQuery(question));
     // A question with no content word embeds to zeros, whose cosine distance is undefined.
     if (vector.every((value) => value === 0)) return [];
     const hits: VectorHit[] = [];
@@ -260,8 +261,6 @@ const index = new HierarchicalNSW('cosine', dimensions);
 index.initIndex(Math.max(1, capacity), settings.m, settings.efConstruction, 100);
 let count = 0;
 let room = Math.max(1, capacity);
-// hnswlib-node takes a point as an array of numbers: one array is filled for each, rather than one made for each.
-const point = new Array(dimensions).fill(0);
 parentPort.on('message', (message) => {
   try {
     if (message.type === 'add') {
@@ -271,8 +270,7 @@ parentPort.on('message', (message) => {
         index.resizeIndex(room);
       }
       for (let offset = 0; offset < total; offset += 1) {
-        const base = offset * dimensions;
-        for (let position = 0; position < dimensions; position += 1) point[position] = message.vectors[base + position];
+        const point = message.vectors.subarray(offset * dimensions, (offset + 1) * dimensions);
         index.addPoint(point, message.first + offset * message.stride);
       }
       count += total;
