@@ -95,10 +95,16 @@ export const DEFAULTS = Object.freeze({
     queuedBatches: 16,
     /**
      * A corpus gets one graph (shard) per this many passages, built in parallel, up to one per core and
-     * `maxShards`: each question searches every shard.
+     * `parallelShards`: each question searches every shard.
      */
     shardSize: 40_000,
-    maxShards: 4,
+    parallelShards: 4,
+    /**
+     * Memory the graphs being built may hold together. A corpus whose graphs would hold more is built in waves of
+     * `parallelShards` shards, each wave written and freed before the next starts, so that an ingest's memory does not
+     * grow with the corpus: at 1,024 dimensions on two cores, a wave holds two shards of up to 250k passages.
+     */
+    buildMemoryMb: 2048,
   }),
   keyword: Object.freeze({
     /** BM25+ parameters (MiniSearch's, which the keyword index reproduces). */

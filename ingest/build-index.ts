@@ -341,7 +341,9 @@ async function indexPassages(
   // Carried vectors count as done as they are taken: the rate and time left are those of the whole index.
   const report = () => options.onProgress?.({ stage: 'embed', chunks: added, totalChunks: chunkCount });
   const addVector = async (vector: ArrayLike<number>) => {
-    vectors ??= new VectorIndexBuilder(vector.length, chunkCount);
+    vectors ??= new VectorIndexBuilder(vector.length, chunkCount, (shard) =>
+      path.join(staging, vectorShardFile(shard)),
+    );
     vectors.add(vector);
     if (keepsVectors) {
       vectorFile ??= await VectorFileWriter.create(path.join(staging, INDEX_FILES.vectors), vector.length);
@@ -396,9 +398,7 @@ async function indexPassages(
     await vectorFile?.close();
     // The keyword index is laid out while the workers insert the last vectors.
     await writeFile(path.join(staging, INDEX_FILES.keywords), split.keywords.build().toBuffer());
-    await built.finish(
-      Array.from({ length: built.shardCount }, (_shard, index) => path.join(staging, vectorShardFile(index))),
-    );
+    await built.finish();
     const id = lexical?.id ?? embedder?.id ?? embedderId(config.embedder);
     if (lexical !== undefined) {
       await writeFile(path.join(staging, INDEX_FILES.embedder), JSON.stringify(lexical.toJSON()));

@@ -1,10 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { access, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { FakeEmbeddings } from '@langchain/core/utils/testing';
 import hnswlib from 'hnswlib-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { shardCount, VectorIndex, VectorIndexBuilder } from '../core/index/vector-index.js';
+import { DEFAULTS } from '../core/defaults.js';
+import { shardPlan, VectorIndex, VectorIndexBuilder } from '../core/index/vector-index.js';
 import { seededRandom } from '../scripts/lib/seeded-random.js';
 
 const temp = await mkdtemp(path.join(os.tmpdir(), 'vector-index-'));
@@ -63,10 +64,11 @@ describe('hnswlib-node as patched (patches/hnswlib-node+3.0.0.patch)', () => {
 describe('VectorIndex', () => {
   it.each([1, 3])('builds %i shard(s) in worker threads and finds each passage nearest to itself', async (shards) => {
     const vectors = unitVectors(300, 16);
-    const builder = new VectorIndexBuilder(16, vectors.length, shards);
+    const fileOf = (shard: number) => path.join(temp, `${shards}-${shard}.hnsw`);
+    const builder = new VectorIndexBuilder(16, vectors.length, fileOf, DEFAULTS.vectors, { shards, parallel: shards });
     for (const vector of vectors) builder.add(vector);
-    const files = Array.from({ length: shards }, (_shard, index) => path.join(temp, `${shards}-${index}.hnsw`));
-    await builder.finish(files);
+    await builder.finish();
+    const files = Array.from({ length: shards }, (_shard, index) => fileOf(index));
     const embeddings = new FixedEmbeddings();
     const index = await VectorIndex.load(files, 16, embeddings);
     expect(index.size).toBe(300);
@@ -89,9 +91,44 @@ describe('VectorIndex', () => {
     });
   });
 
-  it('gives a large corpus several shards, bounded by the cores', () => {
-    expect(shardCount(1_000)).toBe(1);
-    expect(shardCount(100_000)).toBe(Math.min(3, os.availableParallelism(), 4));
-    expect(shardCount(10_000_000)).toBeLessThanOrEqual(Math.min(4, os.availableParallelism()));
+  it('builds in waves, writing each wave before the next grows, and finds every passage across them', async () => {
+    const vectors = unitVectors(300, 16);
+    const fileOf = (shard: number) => path.join(temp, `waves-${shard}.hnsw`);
+    // Three waves of 100 passages, each two shards of 50.
+    const builder = new VectorIndexBuilder(16, vectors.length, fileOf, DEFAULTS.vectors, { shards: 6, parallel: 2 });
+    for (const vector of vectors.slice(0, 101)) builder.add(vector);
+    await builder.drained();
+    await expect(Promise.all([access(fileOf(0)), access(fileOf(1))])).resolves.toBeDefined();
+    await expect(access(fileOf(2))).rejects.toThrow();
+    for (const vector of vectors.slice(101)) builder.add(vector);
+    await builder.finish();
+    expect(builder.shardCount).toBe(6);
+    const embeddings = new FixedEmbeddings();
+    const index = await VectorIndex.load(
+      Array.from({ length: 6 }, (_shard, shard) => fileOf(shard)),
+      16,
+      embeddings,
+    );
+    expect(index.size).toBe(300);
+    for (let ordinal = 0; ordinal < 300; ordinal += 1) {
+      embeddings.vector = Array.from(vectors[ordinal] ?? []);
+      expect((await index.query('any', 1))[0]?.ordinal).toBe(ordinal);
+    }
+  });
+
+  it('gives a large corpus several shards, bounded by the cores and by the memory of a wave', () => {
+    const cores = os.availableParallelism();
+    expect(shardPlan(1_000, 1024)).toEqual({ shards: 1, parallel: 1 });
+    const parallel = Math.min(3, cores, DEFAULTS.vectors.parallelShards);
+    expect(shardPlan(100_000, 1024)).toEqual({ shards: parallel, parallel });
+    for (const passages of [1_000_000, 10_000_000]) {
+      const plan = shardPlan(passages, 1024);
+      expect(plan.parallel).toBe(Math.min(cores, DEFAULTS.vectors.parallelShards));
+      expect(plan.shards % plan.parallel).toBe(0);
+      // A wave's graphs (their vectors at least) fit in the build's memory.
+      const wave = Math.ceil(passages / plan.shards) * plan.parallel;
+      expect(wave * 1024 * 4).toBeLessThanOrEqual(DEFAULTS.vectors.buildMemoryMb * 2 ** 20);
+      expect(plan.shards).toBeGreaterThan(plan.parallel);
+    }
   });
 });

@@ -84,39 +84,72 @@ export class VectorIndex {
   }
 }
 
-/** Shards for a corpus: one per `shardSize` passages, at most one per core and `maxShards`. */
-export function shardCount(passages: number): number {
-  const { shardSize, maxShards } = DEFAULTS.vectors;
-  return Math.max(1, Math.min(maxShards, availableParallelism(), Math.ceil(passages / shardSize)));
+/** hnswlib's settings for a build: the graphs' and how they are split into shards. */
+export type VectorBuildSettings = VectorIndexSettings &
+  Pick<typeof DEFAULTS.vectors, 'shardSize' | 'parallelShards' | 'buildMemoryMb'>;
+
+/** How a corpus's vectors are split into graphs (shards), and how many of them are built at once. */
+export interface ShardPlan {
+  shards: number;
+  parallel: number;
+}
+
+/**
+ * One shard per `shardSize` passages, built in parallel, at most one per core and `parallelShards`; and more shards,
+ * built in waves of that many, when the graphs would otherwise hold more than `buildMemoryMb` together.
+ */
+export function shardPlan(
+  passages: number,
+  dimensions: number,
+  settings: VectorBuildSettings = DEFAULTS.vectors,
+): ShardPlan {
+  const wanted = Math.ceil(passages / settings.shardSize);
+  const parallel = Math.max(1, Math.min(settings.parallelShards, availableParallelism(), wanted));
+  // A passage in a graph: its vector, its links on the bottom layer (2M), its label, level and lock.
+  const bytes = dimensions * 4 + settings.m * 8 + 64;
+  const perShard = Math.max(1, Math.floor((settings.buildMemoryMb * 2 ** 20) / (parallel * bytes)));
+  const waves = Math.max(1, Math.ceil(passages / (parallel * perShard)));
+  return { shards: parallel * waves, parallel };
 }
 
 /**
  * Builds the vector index in worker threads, so that the graphs' construction (the costliest step of an ingest)
- * runs on other cores while the main thread prepares the rest of the index. Passage n goes to shard n mod shards,
- * labelled n.
+ * runs on other cores while the main thread prepares the rest of the index. The passages are taken in waves of
+ * consecutive ordinals, one per `plan.parallel` shards: in a wave, passage n goes to the wave's shard n mod
+ * `plan.parallel`, labelled n; a wave's shards are written to `fileOf(shard)` and their workers ended as the next
+ * wave starts.
  */
 export class VectorIndexBuilder {
-  private readonly shards: ShardBuilder[];
+  private readonly plan: ShardPlan;
+  /** Passages per wave. */
+  private readonly span: number;
+  private wave = -1;
+  private building: ShardBuilder[] = [];
+  /** Every shard started, for `abandon`. */
+  private readonly started: ShardBuilder[] = [];
+  /** The earlier waves being written; a failure there is kept for the next call. */
+  private written: Promise<void> = Promise.resolve();
+  private failure: unknown;
   private added = 0;
 
   constructor(
     readonly dimensions: number,
     capacity: number,
-    shards = shardCount(capacity),
-    settings: VectorIndexSettings = DEFAULTS.vectors,
+    private readonly fileOf: (shard: number) => string,
+    private readonly settings: VectorBuildSettings = DEFAULTS.vectors,
+    plan: ShardPlan = shardPlan(capacity, dimensions, settings),
   ) {
-    this.shards = Array.from(
-      { length: shards },
-      (_shard, index) => new ShardBuilder(dimensions, Math.ceil(capacity / shards), index, shards, settings),
-    );
+    this.plan = plan;
+    this.span = Math.max(1, Math.ceil(capacity / (plan.shards / plan.parallel)));
   }
 
   get size(): number {
     return this.added;
   }
 
+  /** Shards started so far: all of them once `finish` has resolved. */
   get shardCount(): number {
-    return this.shards.length;
+    return this.started.length;
   }
 
   /** Adds the next vector (copied). */
@@ -124,27 +157,61 @@ export class VectorIndexBuilder {
     if (vector.length !== this.dimensions) {
       throw new Error(`a vector of ${vector.length} dimensions in an index of ${this.dimensions}`);
     }
-    this.shards[this.added % this.shards.length]?.add(vector);
+    if (this.failure !== undefined) throw this.failure;
+    const wave = Math.floor(this.added / this.span);
+    if (wave !== this.wave) this.startWave(wave);
+    this.building[(this.added - wave * this.span) % this.building.length]?.add(vector);
     this.added += 1;
   }
 
   /**
-   * Resolves once the workers have caught up enough: vectors waiting to be inserted stay under
-   * `DEFAULTS.vectors.queuedBatches` batches per shard, so memory does not hold a whole corpus of them.
+   * Resolves once the workers have caught up enough: the previous wave is written, and vectors waiting to be
+   * inserted stay under `DEFAULTS.vectors.queuedBatches` batches per shard, so memory does not hold a whole corpus
+   * of them.
    */
   async drained(): Promise<void> {
-    await Promise.all(this.shards.map((shard) => shard.drained()));
+    await this.written;
+    if (this.failure !== undefined) throw this.failure;
+    await Promise.all(this.building.map((shard) => shard.drained()));
   }
 
-  /** Waits for every vector to be inserted and writes shard i to `files[i]`. */
-  async finish(files: readonly string[]): Promise<void> {
-    if (files.length !== this.shards.length) throw new Error(`${this.shards.length} shards, ${files.length} files`);
-    await Promise.all(this.shards.map((shard, index) => shard.finish(files[index] ?? '')));
+  /** Waits for every vector to be inserted and the last wave's shards to be written. */
+  async finish(): Promise<void> {
+    this.writeWave();
+    await this.written;
+    if (this.failure !== undefined) throw this.failure;
   }
 
   /** Stops the workers without writing anything, after a failure elsewhere. */
   async abandon(): Promise<void> {
-    await Promise.all(this.shards.map((shard) => shard.abandon()));
+    await Promise.all(this.started.map((shard) => shard.abandon()));
+  }
+
+  private startWave(wave: number): void {
+    this.writeWave();
+    this.wave = wave;
+    const first = wave * this.span;
+    const capacity = Math.ceil(this.span / this.plan.parallel);
+    this.building = Array.from(
+      { length: this.plan.parallel },
+      (_shard, index) => new ShardBuilder(this.dimensions, capacity, first + index, this.plan.parallel, this.settings),
+    );
+    this.started.push(...this.building);
+  }
+
+  /** Writes the current wave's shards, numbered after the earlier waves', and ends their workers. */
+  private writeWave(): void {
+    const shards = this.building;
+    const base = this.started.length - shards.length;
+    this.building = [];
+    if (shards.length === 0) return;
+    const writing = Promise.all(shards.map((shard, index) => shard.finish(this.fileOf(base + index))));
+    this.written = Promise.all([this.written, writing]).then(
+      () => undefined,
+      (error: unknown) => {
+        this.failure ??= error;
+      },
+    );
   }
 }
 
