@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { DEFAULTS } from '../defaults.js';
+import { LexicalEmbeddings } from '../embeddings/lexical-embeddings.js';
 import { contextText } from '../section-title.js';
 import type { Chunk } from '../types.js';
 
@@ -67,8 +68,12 @@ export class VectorIndex {
   /** The passages nearest to a question, most similar first. */
   async query(question: string, limit: number): Promise<VectorHit[]> {
     if (Math.min(limit, this.size) === 0) return [];
-    // hnswlib copies a Float32Array whole, where it reads an array of numbers one number at a time.
-    const vector = Float32Array.from(await this.embeddings.embedQuery(question));
+    // hnswlib copies a Float32Array whole, where it reads an array of numbers one number at a time; the lexical
+    // embedder makes one directly.
+    const vector =
+      this.embeddings instanceof LexicalEmbeddings
+        ? this.embeddings.vector(question)
+        : Float32Array.from(await this.embeddings.embedQuery(question));
     // A question with no content word embeds to zeros, whose cosine distance is undefined.
     if (vector.every((value) => value === 0)) return [];
     const hits: VectorHit[] = [];
