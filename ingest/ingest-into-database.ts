@@ -10,7 +10,7 @@ import { CorpusError } from '../core/errors.js';
 import { ChunkWriter, readChunks } from '../core/index/chunk-store.js';
 import { KeywordIndexBuilder } from '../core/index/keyword-index.js';
 import { INDEX_FORMAT_VERSION } from '../core/index/manifest.js';
-import { createPool } from '../core/index/postgres/database.js';
+import { createPool, unavailable } from '../core/index/postgres/database.js';
 import { GenerationWriter } from '../core/index/postgres/generation-writer.js';
 import { openPostgresGeneration, type PostgresGeneration } from '../core/index/postgres/postgres-generation.js';
 import { embeddedText } from '../core/index/vector-index.js';
@@ -150,7 +150,8 @@ export async function ingestIntoDatabase(config: Config, options: IngestOptions)
     };
   } catch (error) {
     await writer?.abandon();
-    throw error;
+    // A database lost at any step (a document's row, a batch of passages, a copy) is named as such.
+    throw unavailable(database.url, error);
   } finally {
     await pool.end().catch(() => undefined);
     await rm(scratch, { recursive: true, force: true });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Config, parseConfig } from '../core/config.js';
-import { IndexMissingError } from '../core/errors.js';
+import { DatabaseUnavailableError, IndexMissingError } from '../core/errors.js';
 import { openIndexStore } from '../core/index/open-index-store.js';
 import { collect } from '../core/index/passage-index.js';
 import { createPool } from '../core/index/postgres/database.js';
@@ -16,6 +16,7 @@ import { READER_VERSION } from '../ingest/load-documents.js';
 import { runScript, startScript } from '../scripts/lib/run-script.js';
 import { fakeEmbedding, startOpenAiWireServer } from './helpers/openai-wire-server.js';
 import { dropSchema, scratchSchema, sharedDatabaseUrl } from './helpers/pglite-server.js';
+import { startTcpProxy } from './helpers/tcp-proxy.js';
 import { createWorkspace, PROJECT_ROOT } from './helpers/test-index.js';
 
 /**
@@ -333,6 +334,25 @@ describe('updating the generation a database serves', () => {
     await expect(attempt).rejects.toThrow(
       /carries unchanged files over from was removed meanwhile by another ingest; run the ingest again/,
     );
+  });
+
+  it('says the database does not answer when it goes away while documents are written, and serves the previous', async () => {
+    const db = await database(files);
+    await ingest(db.config);
+    const before = await served(db.config);
+    const url = new URL(db.config.database?.url ?? '');
+    const proxy = await startTcpProxy(Number(url.port));
+    cleanups.push(() => proxy.close());
+    url.port = String(proxy.port);
+    const through = parseConfig({ ...db.environment, DATABASE_URL: url.toString() }, PROJECT_ROOT);
+    await writeFile(path.join(db.root, 'corpus', 'added.md'), '# Added\n\nA file read after the database went away.');
+    // Cut as the files are read: the next write, a document's row, meets a reset connection.
+    let cut: Promise<void> | undefined;
+    const attempt = ingest(through, { full: true, onProgress: () => void (cut ??= proxy.cut()) });
+    await expect(attempt).rejects.toBeInstanceOf(DatabaseUnavailableError);
+    await expect(attempt).rejects.toThrow(/^The database .* does not answer \(.*\)\. Check that it is running/);
+    await cut;
+    expect(await served(db.config)).toEqual(before);
   });
 
   it('reads back what an incremental ingest needs of the generation served: censuses, passages and vectors', async () => {
