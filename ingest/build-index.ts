@@ -27,13 +27,21 @@ import { embeddedText, VectorIndexBuilder } from '../core/index/vector-index.js'
 import type { Chunk } from '../core/types.js';
 import { ingestIntoDatabase, planDatabaseChanges } from './ingest-into-database.js';
 import { type CorpusFile, fileChecksum, listCorpusFiles, READER_VERSION, type SkippedFile } from './load-documents.js';
-import { type IngestPlan, type PlannedFile, planIngest, readAhead, settingsChange } from './plan-ingest.js';
+import {
+  carriedGeneration,
+  type IngestPlan,
+  type PlannedFile,
+  planIngest,
+  readAhead,
+  settingsChange,
+} from './plan-ingest.js';
 import { FeatureSpool } from './feature-spool.js';
 import { createPreparation, type Preparation } from './preparation-pool.js';
 import { type PreparationSettings, type PreparedPassages, type SplitDocument } from './prepare-passages.js';
 import type { SpooledLine } from './spool-file.js';
 import type { ChunkerSettings } from './split-into-chunks.js';
 import {
+  carriedCount,
   changesOf,
   chunksOfRuns,
   corpusFiles,
@@ -106,7 +114,7 @@ export async function ingest(config: Config, options: IngestOptions = {}): Promi
           ahead: preparation.concurrency,
         });
         timings.planMs = clock.lap();
-        const from = plan.fullReason === undefined && 'generation' in stored ? stored.generation : undefined;
+        const from = carriedGeneration(plan, stored);
         const written = await writeGeneration(
           staging,
           plan,
@@ -417,7 +425,7 @@ async function indexPassages(
         skipped: split.skipped,
         chunkCount,
         embeddedChunks: embedded,
-        carriedChunks: runs.reduce((total, run) => total + (run.from === undefined ? 0 : run.count), 0),
+        carriedChunks: carriedCount(runs),
         embedderId: id,
         dimensions: built.dimensions,
       },

@@ -16,7 +16,7 @@ import { openPostgresGeneration, type PostgresGeneration } from '../core/index/p
 import { embeddedText } from '../core/index/vector-index.js';
 import type { Chunk } from '../core/types.js';
 import { READER_VERSION } from './load-documents.js';
-import { planIngest } from './plan-ingest.js';
+import { carriedGeneration, planIngest } from './plan-ingest.js';
 import { ReadingSpool } from './reading-spool.js';
 import {
   carriedCount,
@@ -78,7 +78,7 @@ export async function ingestIntoDatabase(config: Config, options: IngestOptions)
       try {
         const plan = await planIntoSpool(files, stored, spool, config, options);
         timings.planMs = clock.lap();
-        const from = plan.fullReason === undefined && 'generation' in stored ? stored.generation : undefined;
+        const from = carriedGeneration(plan, stored);
         const split = await splitPlannedFiles(
           plan,
           spool,

@@ -99,6 +99,14 @@ export interface IngestPlan {
   carriedCensus: Map<string, DocumentCensus>;
 }
 
+/** The generation an update carries unchanged files over from: none when the plan rebuilds the whole index. */
+export function carriedGeneration<Generation>(
+  plan: IngestPlan,
+  stored: { generation: Generation } | { unusable: string },
+): Generation | undefined {
+  return plan.fullReason === undefined && 'generation' in stored ? stored.generation : undefined;
+}
+
 /**
  * Why a stored generation cannot be updated under these settings (another embedder, document readers or chunker
  * settings), or undefined when it can.
