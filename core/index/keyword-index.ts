@@ -69,14 +69,38 @@ export function analysePassage(chunk: KeywordChunk): { terms: FieldTerms; words:
   };
 }
 
+/** Numbers terms 0, 1, 2… in the order they are first given. */
+class TermIds {
+  private readonly ids = new Map<string, number>();
+  /** The terms, in the order of their numbers. */
+  readonly terms: string[] = [];
+
+  idOf(term: string): number {
+    let id = this.ids.get(term);
+    if (id === undefined) {
+      id = this.terms.length;
+      this.ids.set(term, id);
+      this.terms.push(term);
+    }
+    return id;
+  }
+}
+
+/** `array`'s elements copied to the start of `larger`, which is returned. */
+function grownInto<T extends Int32Array | Uint32Array | Uint16Array | Uint8Array>(array: T, larger: T): T {
+  larger.set(array);
+  return larger;
+}
+
 /**
  * Numbers terms as the thread that analyses passages meets them, so that passages reach the thread that builds the
  * index as numbers (`appendCounted`), and each term's text only once (`takeNew`, gathered by that thread in the
  * order it was given): `KeywordIndexBuilder.addNumbered` takes both.
  */
 export class TermNumbering {
-  private readonly numbers = new Map<string, number>();
-  private fresh: string[] = [];
+  private readonly numbers = new TermIds();
+  /** Terms numbered before this one were taken by `takeNew`. */
+  private taken = 0;
   /** Per number, its count in the field being counted: valid where `stamps` holds the field's stamp. */
   private counts = new Uint32Array(1 << 12);
   private stamps = new Uint32Array(1 << 12);
@@ -105,27 +129,19 @@ export class TermNumbering {
   }
 
   private numberOf(term: string): number {
-    let number = this.numbers.get(term);
-    if (number === undefined) {
-      number = this.numbers.size;
-      this.numbers.set(term, number);
-      this.fresh.push(term);
-      if (number === this.counts.length) {
-        const counts = new Uint32Array(number * 2);
-        counts.set(this.counts);
-        this.counts = counts;
-        const stamps = new Uint32Array(number * 2);
-        stamps.set(this.stamps);
-        this.stamps = stamps;
-      }
+    const number = this.numbers.idOf(term);
+    if (number === this.counts.length) {
+      this.counts = grownInto(this.counts, new Uint32Array(number * 2));
+      this.stamps = grownInto(this.stamps, new Uint32Array(number * 2));
     }
     return number;
   }
 
   /** The terms numbered since the last call, in the order of their numbers. */
   takeNew(): string[] {
-    const fresh = this.fresh;
-    this.fresh = [];
+    const { terms } = this.numbers;
+    const fresh = terms.slice(this.taken);
+    this.taken = terms.length;
     return fresh;
   }
 }
@@ -135,8 +151,7 @@ export class TermNumbering {
  * as a `KeywordIndex`.
  */
 export class KeywordIndexBuilder {
-  private readonly termIds = new Map<string, number>();
-  private readonly terms: string[] = [];
+  private readonly termIds = new TermIds();
   /** For each `TermNumbering` passages came from, the id here of each of its numbers (-1 until met here). */
   private readonly numberings = new Map<number, Int32Array>();
   /** One entry per (passage, field, distinct term): the term and its frequency. */
@@ -158,7 +173,7 @@ export class KeywordIndexBuilder {
     this.fields.forEach((_field, fieldIndex) => {
       const counts = new Map<number, number>();
       for (const term of fieldTerms[fieldIndex] ?? []) {
-        const id = this.idOf(term);
+        const id = this.termIds.idOf(term);
         counts.set(id, (counts.get(id) ?? 0) + 1);
       }
       this.fieldLengths.push(counts.size);
@@ -176,9 +191,7 @@ export class KeywordIndexBuilder {
   addNumbered(numbering: number, terms: readonly string[], counted: ArrayLike<number>): number {
     let ids = this.numberings.get(numbering) ?? new Int32Array(0);
     if (ids.length < terms.length) {
-      const grown = new Int32Array(Math.max(terms.length, ids.length * 2)).fill(-1);
-      grown.set(ids);
-      ids = grown;
+      ids = grownInto(ids, new Int32Array(Math.max(terms.length, ids.length * 2)).fill(-1));
       this.numberings.set(numbering, ids);
     }
     let added = 0;
@@ -193,7 +206,7 @@ export class KeywordIndexBuilder {
           if (id < 0) {
             const term = terms[number];
             if (term === undefined) throw new Error(`term number ${number} of numbering ${numbering} is unknown`);
-            id = this.idOf(term);
+            id = this.termIds.idOf(term);
             ids[number] = id;
           }
           this.push(id, Math.min(counted[offset + 1] ?? 0, 0xffff), fieldIndex);
@@ -204,27 +217,12 @@ export class KeywordIndexBuilder {
     return added;
   }
 
-  /** The id of a term, given to it when first met. */
-  private idOf(term: string): number {
-    let id = this.termIds.get(term);
-    if (id === undefined) {
-      id = this.terms.length;
-      this.termIds.set(term, id);
-      this.terms.push(term);
-    }
-    return id;
-  }
-
   private push(term: number, count: number, field: number): void {
     if (this.entries === this.entryTerms.length) {
-      const grow = <T extends Uint32Array | Uint16Array | Uint8Array>(array: T, next: T): T => {
-        next.set(array);
-        return next;
-      };
       const size = this.entryTerms.length * 2;
-      this.entryTerms = grow(this.entryTerms, new Uint32Array(size));
-      this.entryCounts = grow(this.entryCounts, new Uint16Array(size));
-      this.entryFields = grow(this.entryFields, new Uint8Array(size));
+      this.entryTerms = grownInto(this.entryTerms, new Uint32Array(size));
+      this.entryCounts = grownInto(this.entryCounts, new Uint16Array(size));
+      this.entryFields = grownInto(this.entryFields, new Uint8Array(size));
     }
     this.entryTerms[this.entries] = term;
     this.entryCounts[this.entries] = count;
@@ -235,7 +233,7 @@ export class KeywordIndexBuilder {
   /** Sorts the postings by term (passages stay in order within a term) and returns the searchable index. */
   build(): KeywordIndex {
     const fieldCount = this.fields.length;
-    const slots = this.terms.length * fieldCount;
+    const slots = this.termIds.terms.length * fieldCount;
     const postingStart = new Uint32Array(slots + 1);
     for (let entry = 0; entry < this.entries; entry += 1) {
       const slot = (this.entryTerms[entry] ?? 0) * fieldCount + (this.entryFields[entry] ?? 0);
@@ -273,12 +271,12 @@ export class KeywordIndexBuilder {
       fields: this.fields,
       averageLengths: averages,
       documentCount: this.documents,
-      terms: this.terms,
+      terms: this.termIds.terms,
       postingStart,
       postingDocuments,
       postingCounts,
       fieldLengths: lengths,
-      grams: GramIndex.build(this.terms),
+      grams: GramIndex.build(this.termIds.terms),
     });
   }
 }
