@@ -34,7 +34,7 @@ export interface Preparation {
    * in the order it made them, so that the terms of any result received are known, whatever order results are used in.
    */
   termsOf(numbering: number): readonly string[];
-  /** Stops the worker threads and removes the spool files. */
+  /** Stops the worker threads and removes the spool files; once, however many times it is called. */
   close(): Promise<void>;
 }
 
@@ -101,6 +101,7 @@ class PreparationPool implements Preparation {
   private helping = false;
   private nextId = 0;
   private failure: Error | undefined;
+  private closed: Promise<void> | undefined;
 
   constructor(
     settings: PreparationSettings,
@@ -163,7 +164,13 @@ class PreparationPool implements Preparation {
     return this.terms.get(numbering) ?? [];
   }
 
-  async close(): Promise<void> {
+  /** Ends the threads and removes their spools; closing again waits for the first close and does nothing more. */
+  close(): Promise<void> {
+    this.closed ??= this.end();
+    return this.closed;
+  }
+
+  private async end(): Promise<void> {
     // Each thread closes its files (a thread's descriptors are the process's), unless it failed.
     this.local.close();
     await Promise.all(
