@@ -6,7 +6,7 @@ import { INDEX_FORMAT_VERSION } from '../manifest.js';
 import type { IndexDescription } from '../passage-index.js';
 import type { StoredGeneration } from '../stored-generation.js';
 import type { OrdinalRange } from '../vector-file.js';
-import { type Pool, unavailable } from './database.js';
+import { type Pool, unavailable, withDatabase } from './database.js';
 import { checkSchema, CENSUS_VERSION, schemaVersion, SCHEMA_VERSION } from './migrations.js';
 import {
   CHUNK_COLUMNS,
@@ -53,7 +53,7 @@ export class PostgresGeneration implements StoredGeneration {
   }
 
   sourceText(source: string): Promise<SourceText | undefined> {
-    return this.attempt(() => readSourceText(this.pool, this.database.schema, this.id, source));
+    return withDatabase(this.database.url, () => readSourceText(this.pool, this.database.schema, this.id, source));
   }
 
   async *vectors(ranges: readonly OrdinalRange[]): AsyncGenerator<Float32Array> {
@@ -81,15 +81,7 @@ export class PostgresGeneration implements StoredGeneration {
   }
 
   private read<Row extends object>(sql: string, values: unknown[] = []): Promise<{ rows: Row[] }> {
-    return this.attempt(() => this.pool.query<Row>(sql, values));
-  }
-
-  private async attempt<T>(operation: () => Promise<T>): Promise<T> {
-    try {
-      return await operation();
-    } catch (error) {
-      throw unavailable(this.database.url, error);
-    }
+    return withDatabase(this.database.url, () => this.pool.query<Row>(sql, values));
   }
 }
 
