@@ -6,8 +6,8 @@ import type { Manifest } from '../core/index/manifest.js';
 import { sourceTextLine, sourceTextOf } from '../core/index/source-texts.js';
 import type { Chunk } from '../core/types.js';
 import { type CorpusFile, readCorpusFile, toDocument } from './load-documents.js';
-import type { FileCensus } from './plan-ingest.js';
-import { censusOf, FurnitureJudgement, type FurnitureVerdict } from './remove-boilerplate.js';
+import { type FileCensus, fileCensusOf } from './plan-ingest.js';
+import { FurnitureJudgement, type FurnitureVerdict } from './remove-boilerplate.js';
 import { SpoolFile, type SpooledLine } from './spool-file.js';
 import { type ChunkerSettings, splitIntoChunks } from './split-into-chunks.js';
 
@@ -78,14 +78,8 @@ export class PassagePreparer {
   /** Reads a corpus file, makes its census and spools it; throws `UnreadableDocumentError` for a file unreadable. */
   async read(file: CorpusFile): Promise<CensusedFile> {
     const read = await readCorpusFile(file);
-    const census = censusOf(read.reading);
-    return {
-      source: read.source,
-      checksum: read.checksum,
-      census,
-      pages: read.reading.pages?.length ?? 0,
-      spooled: this.spool.append({ ...read, census }),
-    };
+    const censused = fileCensusOf(read);
+    return { ...censused, spooled: this.spool.append({ ...read, census: censused.census }) };
   }
 
   /** Takes the corpus's judgement of page furniture, which every file split after it is judged by. */
