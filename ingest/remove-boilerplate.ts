@@ -37,14 +37,14 @@ export function removeBoilerplate(
  * - `JUDGED_ROW` `[4, hash, ...cells]`: the same, and left out when each cell that is neither empty nor a link (whose
  *   hashes follow) names a page of the corpus.
  */
-/** A text with at least two letters. */
-const TWO_LETTERS = /\p{L}[^]*?\p{L}/u;
-
 const LABEL_KEPT = 0;
 const LABEL_DROPPED = 1;
 const DROPPED = 2;
 const JUDGED = 3;
 const JUDGED_ROW = 4;
+
+/** A text with at least two letters. */
+const TWO_LETTERS = /\p{L}[^]*?\p{L}/u;
 
 /**
  * What one document brings to the census, in numbers: the names of its page and, per block, its text's hash and
