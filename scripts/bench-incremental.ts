@@ -21,14 +21,15 @@ import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { FlagError, integerFlag, readFlags } from '../core/command-line.js';
-import { loadConfig, parseConfig } from '../core/config.js';
+import { integerFlag, readFlags } from '../core/command-line.js';
+import { parseConfig } from '../core/config.js';
 import { describeDatabase, quoteName } from '../core/index/postgres/database.js';
 import { renderTable } from '../eval/report.js';
 import { type IngestSummary, ingest } from '../ingest/build-index.js';
 import { describeMachine } from './lib/machine.js';
 import { offlineEnvironment } from './lib/offline-environment.js';
 import { startOpenAiWireServer } from './lib/openai-wire-server.js';
+import { storeFlag } from './lib/store-flag.js';
 
 const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
 const CORPORA = path.join(PROJECT_ROOT, 'eval', 'corpora');
@@ -65,16 +66,7 @@ async function main(): Promise<number> {
       help: { type: 'boolean', default: false },
     },
     USAGE,
-    (flags) => {
-      if (flags.store !== 'folder' && flags.store !== 'postgres') {
-        throw new FlagError(`--store must be folder or postgres, not ${flags.store}`);
-      }
-      const database = flags.store === 'postgres' ? loadConfig().database : undefined;
-      if (flags.store === 'postgres' && database === undefined) {
-        throw new FlagError('--store postgres needs DATABASE_URL (a PostgreSQL database with pgvector)');
-      }
-      return { rounds: integerFlag('rounds', flags.rounds, 1, 100), database };
-    },
+    (flags) => ({ rounds: integerFlag('rounds', flags.rounds, 1, 100), database: storeFlag(flags.store).database }),
   );
   if (typeof values === 'number') return values;
   const { rounds } = values;

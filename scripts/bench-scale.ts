@@ -25,7 +25,6 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { FlagError, integerFlag, readFlags } from '../core/command-line.js';
-import { loadConfig } from '../core/config.js';
 import { onInterrupt } from './lib/interruption.js';
 import { memoryOf } from './lib/process-memory.js';
 import { offlineEnvironment } from './lib/offline-environment.js';
@@ -33,6 +32,7 @@ import { runScript, type ScriptOptions, startScript, stopScripts } from './lib/r
 import { writeScaleChart } from './lib/scale-chart.js';
 import { fetchPackages, folderPool, packagePool, writeCorpus } from './lib/scale-corpus.js';
 import { seededRandom } from './lib/seeded-random.js';
+import { storeFlag } from './lib/store-flag.js';
 
 const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
 const PEAK_MEMORY = path.join(import.meta.dirname, 'lib', 'report-peak-memory.ts');
@@ -99,22 +99,12 @@ function parseOptions(): Options | number {
       if (values.source !== undefined && !existsSync(values.source)) {
         throw new FlagError(`--source ${values.source} does not exist`);
       }
-      if (values.store !== 'folder' && values.store !== 'postgres') {
-        throw new FlagError(`--store must be folder or postgres, not ${values.store}`);
-      }
-      const store = values.store;
-      const config = loadConfig();
-      if (store === 'postgres' && config.database === undefined) {
-        throw new FlagError('--store postgres needs DATABASE_URL (a PostgreSQL database with pgvector)');
-      }
+      const { store, database } = storeFlag(values.store);
       const suffix = store === 'postgres' ? '-postgres' : '';
       return {
         sizes: sizes.sort((a, b) => a - b),
         store,
-        database:
-          store === 'postgres' && config.database !== undefined
-            ? { url: config.database.url, schema: config.database.schema }
-            : undefined,
+        database: database === undefined ? undefined : { url: database.url, schema: database.schema },
         questions: integerFlag('questions', values.questions, 1, 1_000_000),
         seconds: integerFlag('seconds', values.seconds, 1, 600),
         connections: integerFlag('connections', values.connections, 1, 1000),
