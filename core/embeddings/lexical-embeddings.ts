@@ -38,6 +38,8 @@ export class LexicalEmbeddings extends Embeddings {
   private stamp = 0;
   /** Scratch space of `vectorOfFeatures` and `observeFeatures`, reused. */
   private readonly sums: Float64Array;
+  /** The buckets `vectorOfFeatures` has summed into, one bit each; cleared after each vector. */
+  private readonly touched: Uint32Array;
   private readonly decoded: DecodedFeatures = { buckets: new Uint32Array(0), weights: new Float64Array(0) };
 
   constructor(options: LexicalEmbeddingsOptions) {
@@ -46,6 +48,7 @@ export class LexicalEmbeddings extends Embeddings {
     this.idf = new Float64Array(this.dimensions).fill(1);
     this.seen = new Uint32Array(this.dimensions);
     this.sums = new Float64Array(this.dimensions);
+    this.touched = new Uint32Array(Math.ceil(this.dimensions / 32));
   }
 
   get dimensions(): number {
@@ -151,20 +154,47 @@ export class LexicalEmbeddings extends Embeddings {
     this.features.append(text, records);
   }
 
-  /** The vector of a text given as its features (`appendFeatures`): the same numbers as `vector` of the text. */
+  /**
+   * The vector of a text given as its features (`appendFeatures`): the same numbers as `vector` of the text. Only the
+   * buckets the features touch are summed, marked in a bitmap so that the norm adds their squares in bucket order,
+   * as a pass over every dimension would: the same bits, for a tenth of the work of three passes over 1,024 numbers.
+   */
   vectorOfFeatures<T extends Float32Array | Float64Array>(record: Uint32Array, into: T): T {
-    const sums = this.sums;
-    sums.fill(0);
+    const { sums, idf, touched } = this;
     const count = decodeFeatures(record, this.features.wordWeight, this.decoded);
     const { buckets, weights } = this.decoded;
     for (let index = 0; index < count; index += 1) {
       const bucket = buckets[index] ?? 0;
-      sums[bucket] = (sums[bucket] ?? 0) + (weights[index] ?? 0) * (this.idf[bucket] ?? 1);
+      const word = bucket >>> 5;
+      const bit = 1 << (bucket & 31);
+      const marks = touched[word] ?? 0;
+      if ((marks & bit) === 0) {
+        touched[word] = marks | bit;
+        sums[bucket] = 0;
+      }
+      sums[bucket] = (sums[bucket] ?? 0) + (weights[index] ?? 0) * (idf[bucket] ?? 1);
     }
+    // Each bucket summed, in ascending order: the lowest bit left of each word of the bitmap in turn.
     let norm = 0;
-    for (let index = 0; index < this.dimensions; index += 1) norm += (sums[index] ?? 0) * (sums[index] ?? 0);
+    for (let word = 0; word < touched.length; word += 1) {
+      for (let marks = touched[word] ?? 0; marks !== 0; marks &= marks - 1) {
+        const sum = sums[word * 32 + 31 - Math.clz32(marks & -marks)] ?? 0;
+        norm += sum * sum;
+      }
+    }
     norm = Math.sqrt(norm);
-    for (let index = 0; index < this.dimensions; index += 1) into[index] = norm === 0 ? 0 : (sums[index] ?? 0) / norm;
+    into.fill(0);
+    if (norm === 0) {
+      touched.fill(0);
+      return into;
+    }
+    for (let word = 0; word < touched.length; word += 1) {
+      for (let marks = touched[word] ?? 0; marks !== 0; marks &= marks - 1) {
+        const bucket = word * 32 + 31 - Math.clz32(marks & -marks);
+        into[bucket] = (sums[bucket] ?? 0) / norm;
+      }
+      touched[word] = 0;
+    }
     return into;
   }
 
