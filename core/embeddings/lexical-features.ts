@@ -45,29 +45,16 @@ export class LexicalFeatures {
 
   /** `append` of a text given as its words (`words` of it), for a caller that has them already. */
   appendWords(textWords: readonly string[], records: FeatureRecords): void {
-    this.countFeatures(textWords);
-    records.begin();
-    this.features.forEach((code, count, weight) => {
-      const low = (code % this.dimensions) * 4 + (Math.abs(weight) === 1 ? 0 : 2) + (weight < 0 ? 1 : 0);
-      if (count < 0xffff) records.push(count * 0x10000 + low);
-      else {
-        records.push(0xffff0000 + low);
-        records.push(count);
-      }
-    });
-    records.end();
-  }
-
-  /** Fills the counter with the features of a text's words: each content word, and its character n-grams. */
-  private countFeatures(textWords: readonly string[]): void {
-    this.features.clear();
+    const counter = this.features;
+    counter.clear();
     for (const word of textWords) {
       const features = this.wordFeaturesOf(word);
       if (features === null) continue;
-      for (let index = 0; index < features.codes.length; index += 1) {
-        this.features.add(features.codes[index] ?? 0, features.weights[index] ?? 0);
-      }
+      const { codes, recorded } = features;
+      counter.reserve(codes.length);
+      for (let index = 0; index < codes.length; index += 1) counter.add(codes[index] ?? 0, recorded[index] ?? 0, 1);
     }
+    counter.record(records);
   }
 
   private wordFeaturesOf(word: string): WordFeatures | null {
@@ -82,17 +69,21 @@ export class LexicalFeatures {
   }
 
   /**
-   * The word feature `w:<word>` and the n-grams of `_<word>_`, each as its FNV-1a hash and signed weight. The hashes
-   * of the n-grams starting at one offset are extended one letter at a time, rather than hashing each slice anew.
+   * The word feature `w:<word>` and the n-grams of `_<word>_`, each as its FNV-1a hash and how a record writes it.
+   * The hashes of the n-grams starting at one offset are extended one letter at a time, rather than hashing each
+   * slice anew.
    */
   private computeFeatures(folded: string): WordFeatures {
     const codes: number[] = [];
-    const weights: number[] = [];
-    const push = (code: number, signCode: number, weight: number) => {
-      codes.push(code >>> 0);
-      weights.push(signCode & 1 ? weight : -weight);
+    const recorded: number[] = [];
+    const push = (code: number, signCode: number, whole: boolean) => {
+      codes.push(code | 0);
+      // The bucket × 4, plus 2 for a whole word and 1 when it counts negatively (see `FeatureRecords`).
+      recorded.push(
+        ((code >>> 0) % this.dimensions) * 4 + (whole && this.wordWeight !== 1 ? 2 : 0) + (signCode & 1 ? 0 : 1),
+      );
     };
-    push(hash(folded, hash('w:')), hash(folded, hash('w:', SIGN_SEED)), this.wordWeight);
+    push(hash(folded, hash('w:')), hash(folded, hash('w:', SIGN_SEED)), true);
     const padded = `_${folded}_`;
     for (let offset = 0; offset < padded.length; offset += 1) {
       let code = FNV_OFFSET;
@@ -101,10 +92,10 @@ export class LexicalFeatures {
         const unit = padded.charCodeAt(offset + size - 1);
         code = Math.imul(code ^ unit, FNV_PRIME);
         signCode = Math.imul(signCode ^ unit, FNV_PRIME);
-        if (size >= this.minNgram) push(code, signCode >>> 0, 1);
+        if (size >= this.minNgram) push(code, signCode >>> 0, false);
       }
     }
-    return { codes: Uint32Array.from(codes), weights: Float64Array.from(weights) };
+    return { codes: Int32Array.from(codes), recorded: Uint16Array.from(recorded) };
   }
 }
 
@@ -112,10 +103,10 @@ export class LexicalFeatures {
 const MAX_CACHED_WORDS = 500_000;
 
 interface WordFeatures {
-  /** FNV-1a hash of each feature: its bucket is the hash modulo the dimensions. */
-  codes: Uint32Array;
-  /** The feature's weight, negated when its sign hash is even. */
-  weights: Float64Array;
+  /** FNV-1a hash of each feature (as a signed 32-bit integer): its bucket is the hash modulo the dimensions. */
+  codes: Int32Array;
+  /** Each feature's low 16 bits of a record: its bucket and flags. */
+  recorded: Uint16Array;
 }
 
 /**
@@ -125,12 +116,14 @@ interface WordFeatures {
  */
 class FeatureCounter {
   private shift = 20;
-  private codes = new Uint32Array(1 << 12);
+  private codes = new Int32Array(1 << 12);
   private counts = new Uint32Array(1 << 12);
-  private weights = new Float64Array(1 << 12);
+  private recorded = new Uint16Array(1 << 12);
   private stamps = new Uint32Array(1 << 12);
   private stamp = 1;
-  private used: number[] = [];
+  /** The slots used, in the order their features were first met. */
+  private used = new Uint32Array(1 << 11);
+  private size = 0;
 
   clear(): void {
     this.stamp += 1;
@@ -138,44 +131,71 @@ class FeatureCounter {
       this.stamps.fill(0);
       this.stamp = 1;
     }
-    this.used = [];
+    this.size = 0;
   }
 
-  add(code: number, weight: number, count = 1): void {
-    if (this.used.length * 2 >= this.codes.length) this.grow();
-    const mask = this.codes.length - 1;
+  /** Makes room for `features` more distinct features. */
+  reserve(features: number): void {
+    while ((this.size + features) * 2 >= this.codes.length) this.grow();
+  }
+
+  /**
+   * Counts a feature `count` times: its hash, and the low 16 bits of its record (see `FeatureRecords`). Room must
+   * have been reserved for it.
+   */
+  add(code: number, recorded: number, count: number): void {
+    const { codes, stamps } = this;
+    const mask = codes.length - 1;
     let slot = Math.imul(code, 0x9e3779b1) >>> this.shift;
-    while (this.stamps[slot] === this.stamp) {
-      if (this.codes[slot] === code) {
+    while (stamps[slot] === this.stamp) {
+      if (codes[slot] === code) {
         this.counts[slot] = (this.counts[slot] ?? 0) + count;
         return;
       }
       slot = (slot + 1) & mask;
     }
-    this.stamps[slot] = this.stamp;
-    this.codes[slot] = code;
+    stamps[slot] = this.stamp;
+    codes[slot] = code;
     this.counts[slot] = count;
-    this.weights[slot] = weight;
-    this.used.push(slot);
+    this.recorded[slot] = recorded;
+    this.used[this.size] = slot;
+    this.size += 1;
   }
 
-  /** Each feature counted, in the order first met. */
-  forEach(visit: (code: number, count: number, weight: number) => void): void {
-    for (const slot of this.used) visit(this.codes[slot] ?? 0, this.counts[slot] ?? 0, this.weights[slot] ?? 0);
+  /** Appends the features counted to `records` as one record, in the order first met. */
+  record(records: FeatureRecords): void {
+    records.begin();
+    for (let index = 0; index < this.size; index += 1) {
+      const slot = this.used[index] ?? 0;
+      const count = this.counts[slot] ?? 0;
+      const low = this.recorded[slot] ?? 0;
+      if (count < 0xffff) records.push(count * 0x10000 + low);
+      else {
+        records.push(0xffff0000 + low);
+        records.push(count);
+      }
+    }
+    records.end();
   }
 
   /** Doubles the table, keeping what it counted and the order it was met in. */
   private grow(): void {
-    const entries = this.used.map((slot) => [this.codes[slot] ?? 0, this.weights[slot] ?? 0, this.counts[slot] ?? 0]);
+    const used = this.used.subarray(0, this.size);
+    const entries = Array.from(used, (slot) => [
+      this.codes[slot] ?? 0,
+      this.recorded[slot] ?? 0,
+      this.counts[slot] ?? 0,
+    ]);
     const size = this.codes.length * 2;
     this.shift -= 1;
-    this.codes = new Uint32Array(size);
+    this.codes = new Int32Array(size);
     this.counts = new Uint32Array(size);
-    this.weights = new Float64Array(size);
+    this.recorded = new Uint16Array(size);
     this.stamps = new Uint32Array(size);
+    this.used = new Uint32Array(size / 2);
     this.stamp = 1;
-    this.used = [];
-    for (const [code = 0, weight = 0, count = 0] of entries) this.add(code, weight, count);
+    this.size = 0;
+    for (const [code = 0, recorded = 0, count = 0] of entries) this.add(code, recorded, count);
   }
 }
 
