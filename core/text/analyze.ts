@@ -247,18 +247,15 @@ export interface LanguageEvidence {
   english: number;
 }
 
-/** Whether a lowercased word is a French (bit 1) or English (bit 2) function word, remembered per word. */
-const MARKER_OF_WORD = new Map<string, number>();
+/** Each function word, folded, as a French (bit 1) or English (bit 2) one. */
+const MARKERS = new Map<string, number>();
+for (const word of FRENCH_MARKERS) MARKERS.set(word, 1);
+for (const word of ENGLISH_MARKERS) MARKERS.set(word, (MARKERS.get(word) ?? 0) | 2);
 
+/** Whether a lowercased word is a French (bit 1) or English (bit 2) function word. */
 function markerOf(word: string): number {
-  let marker = MARKER_OF_WORD.get(word);
-  if (marker === undefined) {
-    const folded = foldWord(word);
-    marker = (FRENCH_MARKERS.has(folded) ? 1 : 0) + (ENGLISH_MARKERS.has(folded) ? 2 : 0);
-    if (MARKER_OF_WORD.size >= DEFAULTS.caches.foldedWords) MARKER_OF_WORD.clear();
-    MARKER_OF_WORD.set(word, marker);
-  }
-  return marker;
+  // A lowercased word without accent or ligature is folded already.
+  return MARKERS.get(NOT_ASCII.test(word) ? foldWord(word) : word) ?? 0;
 }
 
 /**
