@@ -406,7 +406,7 @@ async function indexPassages(
     await vectorFile?.close();
     // The keyword index is laid out while the workers insert the last vectors.
     await writeFile(path.join(staging, INDEX_FILES.keywords), split.keywords.build().toBuffer());
-    await built.finish();
+    const checksums = await built.finish();
     const id = lexical?.id ?? embedder?.id ?? embedderId(config.embedder);
     if (lexical !== undefined) {
       await writeFile(path.join(staging, INDEX_FILES.embedder), JSON.stringify(lexical.toJSON()));
@@ -419,6 +419,7 @@ async function indexPassages(
         sources: split.sources,
         skipped: split.skipped,
         chunkCount,
+        checksums,
       },
       summary: {
         documents: split.documents,

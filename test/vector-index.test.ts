@@ -5,6 +5,7 @@ import { FakeEmbeddings } from '@langchain/core/utils/testing';
 import hnswlib from 'hnswlib-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../core/defaults.js';
+import { fileChecksum } from '../core/index/index-store.js';
 import { shardPlan, VectorIndex, VectorIndexBuilder } from '../core/index/vector-index.js';
 import { seededRandom } from '../scripts/lib/seeded-random.js';
 
@@ -101,8 +102,15 @@ describe('VectorIndex', () => {
     await expect(Promise.all([access(fileOf(0)), access(fileOf(1))])).resolves.toBeDefined();
     await expect(access(fileOf(2))).rejects.toThrow();
     for (const vector of vectors.slice(101)) builder.add(vector);
-    await builder.finish();
+    const checksums = await builder.finish();
     expect(builder.shardCount).toBe(6);
+    // Each graph's checksum, taken by its thread, is that of the file written, for the manifest.
+    const written = Array.from({ length: 6 }, (_shard, shard) => fileOf(shard));
+    expect(checksums).toEqual(
+      Object.fromEntries(
+        await Promise.all(written.map(async (file) => [path.basename(file), await fileChecksum(file)])),
+      ),
+    );
     const embeddings = new FixedEmbeddings();
     const index = await VectorIndex.load(
       Array.from({ length: 6 }, (_shard, shard) => fileOf(shard)),

@@ -47,8 +47,13 @@ const VECTOR_SHARD = /^vectors-(\d+)\.hnsw$/;
 /** Generations kept besides the current one, so that a server still reading the previous one is not cut off. */
 const KEPT_GENERATIONS = 1;
 
-/** What an index build reports for its manifest, once it has written its files in the staging folder. */
-export type ManifestContent = Omit<Manifest, 'formatVersion' | 'createdAt' | 'files'>;
+/**
+ * What an index build reports for its manifest, once it has written its files in the staging folder; and the SHA-256
+ * of files it read back already, by name (the others are read here).
+ */
+export type ManifestContent = Omit<Manifest, 'formatVersion' | 'createdAt' | 'files'> & {
+  checksums?: Readonly<Record<string, string>>;
+};
 
 /** An index read from disk: the passage index interface, with the folder it came from and its manifest. */
 export interface LoadedIndex extends PassageIndex {
@@ -91,12 +96,15 @@ export async function writeIndex(
 
 /** Writes the manifest, with the checksum of every file the build wrote, last. */
 async function writeManifest(staging: string, content: ManifestContent): Promise<void> {
+  const { checksums = {}, ...described } = content;
   const files: Record<string, string> = {};
-  for (const name of (await readdir(staging)).sort()) files[name] = await fileChecksum(path.join(staging, name));
+  for (const name of (await readdir(staging)).sort()) {
+    files[name] = checksums[name] ?? (await fileChecksum(path.join(staging, name)));
+  }
   const manifest: Manifest = {
     formatVersion: INDEX_FORMAT_VERSION,
     createdAt: new Date().toISOString(),
-    ...content,
+    ...described,
     files,
   };
   await writeFile(path.join(staging, INDEX_FILES.manifest), `${JSON.stringify(manifest, null, 2)}\n`);

@@ -2,6 +2,7 @@ import type { EmbeddingsInterface } from '@langchain/core/embeddings';
 import hnswlib from 'hnswlib-node';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
+import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { DEFAULTS } from '../defaults.js';
 import { LexicalEmbeddings } from '../embeddings/lexical-embeddings.js';
@@ -134,6 +135,7 @@ export class VectorIndexBuilder {
   private readonly started: ShardBuilder[] = [];
   /** The earlier waves being written; a failure there is kept for the next call. */
   private written: Promise<void> = Promise.resolve();
+  private readonly checksums: Record<string, string> = {};
   private failure: unknown;
   private added = 0;
 
@@ -180,11 +182,15 @@ export class VectorIndexBuilder {
     await Promise.all(this.building.map((shard) => shard.drained()));
   }
 
-  /** Waits for every vector to be inserted and the last wave's shards to be written. */
-  async finish(): Promise<void> {
+  /**
+   * Waits for every vector to be inserted and the last wave's shards to be written; resolves to the SHA-256 of each
+   * graph file by name, which its thread reads back once written.
+   */
+  async finish(): Promise<Record<string, string>> {
     this.writeWave();
     await this.written;
     if (this.failure !== undefined) throw this.failure;
+    return { ...this.checksums };
   }
 
   /** Stops the workers without writing anything, after a failure elsewhere. */
@@ -210,7 +216,12 @@ export class VectorIndexBuilder {
     const base = this.started.length - shards.length;
     this.building = [];
     if (shards.length === 0) return;
-    const writing = Promise.all(shards.map((shard, index) => shard.finish(this.fileOf(base + index))));
+    const writing = Promise.all(
+      shards.map(async (shard, index) => {
+        const file = this.fileOf(base + index);
+        this.checksums[path.basename(file)] = await shard.finish(file);
+      }),
+    );
     this.written = Promise.all([this.written, writing]).then(
       () => undefined,
       (error: unknown) => {
@@ -281,13 +292,16 @@ class ShardBuilder {
     for (const resolve of this.waiting.splice(0)) resolve();
   }
 
-  async finish(file: string): Promise<void> {
+  /** Writes the graph to `file` once every vector is inserted; resolves to the file's SHA-256. */
+  async finish(file: string): Promise<string> {
     if (this.failure !== undefined) throw this.failure;
     this.send();
     const reply = await this.request({ type: 'save', file });
     if (reply.type === 'error') throw new Error(`building the vector index failed: ${reply.message}`);
     if (this.failure !== undefined) throw this.failure;
     await this.worker.terminate();
+    if (reply.type !== 'saved') throw new Error(`the thread building ${file} answered ${reply.type}`);
+    return reply.checksum;
   }
 
   async abandon(): Promise<void> {
@@ -316,11 +330,14 @@ class ShardBuilder {
 }
 
 /** What the worker answers to `save`, or says of an `add` that failed. */
-type WorkerReply = { type: 'added' } | { type: 'saved'; count: number } | { type: 'error'; message: string };
+type WorkerReply =
+  { type: 'added' } | { type: 'saved'; count: number; checksum: string } | { type: 'error'; message: string };
 
 /**
  * The worker thread: inserts the vectors it is sent into an hnswlib index, labelled in order of arrival, and writes
- * the index when asked; messages are handled one at a time, so a `save` comes after every `add` before it. It is
+ * the index when asked, then reads the file back for its checksum (the manifest's, taken here, in parallel with the
+ * other shards, rather than by the thread writing the manifest); messages are handled one at a time, so a `save`
+ * comes after every `add` before it. It is
  * plain JavaScript evaluated in the thread, because a worker does not inherit the TypeScript loader of the process
  * (under tsx or vitest alike); it only drives hnswlib.
  */
@@ -328,6 +345,21 @@ const BUILD_WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { HierarchicalNSW } = require(workerData.hnswlibPath);
 const { dimensions, capacity, settings } = workerData;
+const { createHash } = require('node:crypto');
+const { closeSync, openSync, readSync } = require('node:fs');
+function checksum(file) {
+  const hash = createHash('sha256');
+  const buffer = Buffer.allocUnsafe(1 << 20);
+  const descriptor = openSync(file, 'r');
+  try {
+    for (let read = readSync(descriptor, buffer); read > 0; read = readSync(descriptor, buffer)) {
+      hash.update(buffer.subarray(0, read));
+    }
+  } finally {
+    closeSync(descriptor);
+  }
+  return hash.digest('hex');
+}
 const index = new HierarchicalNSW('cosine', dimensions);
 // A fixed seed: the same corpus builds the same graph.
 index.initIndex(Math.max(1, capacity), settings.m, settings.efConstruction, 100);
@@ -351,7 +383,7 @@ parentPort.on('message', (message) => {
     }
     if (count > 0 && count < room) index.resizeIndex(count);
     index.writeIndexSync(message.file);
-    parentPort.postMessage({ type: 'saved', count });
+    parentPort.postMessage({ type: 'saved', count, checksum: checksum(message.file) });
   } catch (error) {
     parentPort.postMessage({ type: 'error', message: String(error && error.message) });
   }
