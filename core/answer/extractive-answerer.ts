@@ -2,7 +2,7 @@ import { LexicalRewriter, type QuestionRewriter } from '../conversation/rewrite-
 import { BoundedCache } from '../bounded-cache.js';
 import { DEFAULTS } from '../defaults.js';
 import { sectionTitle } from '../section-title.js';
-import { detectLanguage, type QueryTerm } from '../text/analyze.js';
+import { detectLanguage } from '../text/analyze.js';
 import type { Answer, AnswerOptions, AnswerRequest, Chunk, Citation, Language, Sentence, Span } from '../types.js';
 import { candidatesOf, pageOf, REFUSALS, round, toPassage } from './answer-parts.js';
 import { type AnswerType, answerType, canAnswer } from './answer-type.js';
@@ -132,6 +132,7 @@ export class ExtractiveAnswerer {
   ): Candidate[] {
     const candidates = new Map<string, Candidate>();
     const { passageWeight, contextWeight } = this.options;
+    const asked = new Set(terms.flatMap((term) => term.stems));
     passages.forEach(({ chunk, relevance }, rank) => {
       const context = this.finder.contextOf(chunk);
       for (const sentence of chunk.sentences) {
@@ -139,7 +140,7 @@ export class ExtractiveAnswerer {
         const quote = quoteOf(chunk, sentence);
         if (!canAnswer(quote, type) || !canStandAlone(sentence, quote)) continue;
         const sentenceTerms = this.termsOfSentence(chunk, sentence, key);
-        if (novelWords(terms, sentenceTerms) < this.options.minNovelWords) continue;
+        if (novelWords(asked, sentenceTerms) < this.options.minNovelWords) continue;
         const held = focusText(sentenceTerms, quote);
         if (!holdsFocus(focus, held, context, sentence.language === language)) continue;
         const own = coverage(terms, sentenceTerms, statistics, context, contextWeight);
@@ -179,9 +180,8 @@ function canStandAlone(sentence: Sentence, quote: string): boolean {
   return sentence.kind !== 'code' && !/\?\s*["»”)]*$/u.test(quote) && !/\[\d+(?:\s*,\s*\d+)*\]/.test(quote);
 }
 
-/** How many words of a sentence the question does not already say: an answer must add something. */
-function novelWords(question: readonly QueryTerm[], sentence: TextTerms): number {
-  const asked = new Set(question.flatMap((term) => term.stems));
+/** How many words of a sentence the question (its terms' stems) does not already say: an answer must add something. */
+function novelWords(asked: ReadonlySet<string>, sentence: TextTerms): number {
   let novel = 0;
   for (const stem of sentence.stems) if (!asked.has(stem)) novel += 1;
   return novel;
