@@ -19,6 +19,11 @@ export const DEFAULTS = Object.freeze({
      * ingest's own thread, since starting a thread takes a few tenths of a second.
      */
     threadsFromBytes: 4_000_000,
+    /**
+     * Files split ahead of the one being written wait with their passages; beyond this many bytes of them (text and
+     * features) no more are started, however many files the threads could take.
+     */
+    heldBytes: 256_000_000,
   }),
   boilerplate: Object.freeze({
     /** A block with at least this share of its text in links is navigation (a table of contents, a menu). */

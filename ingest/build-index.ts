@@ -272,7 +272,8 @@ async function splitCorpus(
       }
       return preparation.split((await readUnchanged(file, (unread) => preparation.read(unread))).spooled);
     };
-    for await (const [file, prepared] of readAhead(plan.files, prepare, preparation.concurrency)) {
+    const held = { weigh: preparedBytes, most: DEFAULTS.ingest.heldBytes };
+    for await (const [file, prepared] of readAhead(plan.files, prepare, preparation.concurrency, held)) {
       const { source } = file.file;
       if (file.skipped !== undefined) {
         split.skipped.push(file.skipped);
@@ -318,6 +319,18 @@ async function splitCorpus(
   }
   split.chunkCount = writer.count;
   return split;
+}
+
+/**
+ * About the memory a prepared file holds until it is written: its passages' lines and its text (two bytes a character
+ * at most), and its passages' features.
+ */
+function preparedBytes(prepared: SplitDocument | PreparedPassages | undefined): number {
+  if (prepared === undefined) return 0;
+  const passages = 'entry' in prepared ? prepared.passages : prepared;
+  let characters = 'entry' in prepared ? prepared.textLine.length : 0;
+  for (const line of passages.lines) characters += line.length;
+  return 2 * characters + (passages.features?.byteLength ?? 0);
 }
 
 /**

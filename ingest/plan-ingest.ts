@@ -258,28 +258,41 @@ function sameJudgement(left: readonly boolean[], right: readonly boolean[]): boo
 
 /**
  * Maps each item through `work` in order, keeping `ahead` items started beyond the one being consumed: a file is
- * read while the previous one is processed, or several at once by several threads.
+ * read while the previous one is processed, or several at once by several threads. With `held`, no more are started
+ * while the results finished and not yet consumed weigh `held.most` or more together, so that a few large results
+ * (a long document's passages) do not multiply the memory held by `ahead`.
  */
 export async function* readAhead<T, R>(
   items: readonly T[],
   work: (item: T) => Promise<R>,
   ahead = 1,
+  held?: { weigh: (result: R) => number; most: number },
 ): AsyncGenerator<[T, R]> {
-  const started: Array<{ item: T; result: Promise<R> }> = [];
+  const started: Array<{ item: T; result: Promise<R>; weight: number }> = [];
   let next = 0;
+  let holding = 0;
   const start = () => {
     const item = items[next];
     if (item === undefined) return;
     next += 1;
-    const result = work(item);
-    // Awaited in its turn; a failure meanwhile must not go unhandled.
-    result.catch(() => undefined);
-    started.push({ item, result });
+    const entry = { item, result: work(item), weight: 0 };
+    // Weighed as it settles (before its turn's await resumes); a failure is awaited in its turn and must not go
+    // unhandled meanwhile.
+    entry.result.then(
+      (value) => {
+        entry.weight = held?.weigh(value) ?? 0;
+        holding += entry.weight;
+      },
+      () => undefined,
+    );
+    started.push(entry);
   };
-  while (started.length < ahead && next < items.length) start();
+  const room = () => started.length < ahead && next < items.length && (held === undefined || holding < held.most);
+  while (room()) start();
   for (let current = started.shift(); current !== undefined; current = started.shift()) {
     const value = await current.result;
-    while (started.length < ahead && next < items.length) start();
+    holding -= current.weight;
+    while (room()) start();
     yield [current.item, value];
   }
 }

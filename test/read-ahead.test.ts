@@ -28,6 +28,33 @@ describe('readAhead', () => {
     }
   });
 
+  it('starts no more while the results waiting for their turn weigh the bound, and still yields every item', async () => {
+    const items = Array.from({ length: 12 }, (_item, index) => index);
+    /** How many items had been consumed when each item was started. */
+    const run = async (held?: { weigh: (result: number) => number; most: number }) => {
+      const consumedAtStart: number[] = [];
+      let consumed = 0;
+      const work = async (item: number) => {
+        consumedAtStart[item] = consumed;
+        // The first item is slow; the others finish at once and wait for their turn.
+        if (item === 0) await new Promise((resolve) => setTimeout(resolve, 30));
+        return item;
+      };
+      const seen: number[] = [];
+      for await (const [item] of readAhead(items, work, 8, held)) {
+        seen.push(item);
+        consumed += 1;
+      }
+      expect(seen).toEqual(items);
+      return consumedAtStart;
+    };
+    // `ahead` alone: the ninth item starts as soon as the first is taken.
+    expect((await run()).slice(0, 9)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    // Results weighing 10 each, 25 at most: items 1 to 7 wait with 70 together, so the ninth starts only when the
+    // sixth is taken and two are left waiting.
+    expect((await run({ weigh: () => 10, most: 25 })).slice(0, 9)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 5]);
+  });
+
   it('throws the failure of an item in its turn, after the items before it', async () => {
     const seen: number[] = [];
     const run = async () => {
