@@ -46,8 +46,10 @@ const NOT_ASCII = /[\u0080-\uffff]/;
 /** Folded forms of the words met so far: texts repeat their words, and folding is costly (NFD, a regex). */
 const FOLDED_WORDS = new Map<string, string>();
 
-/** `foldText` of one word from `words`, remembered. */
+/** `foldText` of one word from `words` (lowercased already), remembered when it has anything else to fold. */
 export function foldWord(word: string): string {
+  // Plain ASCII has no accent or ligature to fold: lowercased, it is its own folded form, and takes no cache entry.
+  if (!NOT_ASCII.test(word)) return word;
   let folded = FOLDED_WORDS.get(word);
   if (folded === undefined) {
     folded = foldText(word);
@@ -254,8 +256,7 @@ for (const word of ENGLISH_MARKERS) MARKERS.set(word, (MARKERS.get(word) ?? 0) |
 
 /** Whether a lowercased word is a French (bit 1) or English (bit 2) function word. */
 function markerOf(word: string): number {
-  // A lowercased word without accent or ligature is folded already.
-  return MARKERS.get(NOT_ASCII.test(word) ? foldWord(word) : word) ?? 0;
+  return MARKERS.get(foldWord(word)) ?? 0;
 }
 
 /**
