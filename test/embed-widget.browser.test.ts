@@ -19,6 +19,13 @@ import { buildEngine, createWorkspace, PROJECT_ROOT, type Workspace } from './he
 
 const question = "Qui est le secrétaire général de l'OTAN ?";
 
+/** A request's or response's headers, read from the browser; a page closed first leaves no unhandled rejection. */
+function allHeaders(message: { allHeaders(): Promise<Record<string, string>> }): Promise<Record<string, string>> {
+  const headers = message.allHeaders();
+  headers.catch(() => undefined);
+  return headers;
+}
+
 /** Styles that would wreck a widget whose own styles the page could reach or whose sizes followed the page's. */
 const HOSTILE_CSS = `
 * { all: unset !important; }
@@ -156,18 +163,15 @@ describe.skipIf(browserMissing)('the widget on other sites, in Chromium', { time
         console.error(`Refused to load (CSP): ${event.effectiveDirective} ${event.blockedURI}`);
       });
     });
-    const requests: Array<{ method: string; url: string; headers: Record<string, string> }> = [];
-    // All headers, cookies and Origin included (request.headers() leaves them out).
+    // Each request and response is recorded as it is seen, so that none made before an assertion is missing from it;
+    // its headers (all of them, cookies and Origin included, which request.headers() leaves out) are read meanwhile.
+    const requests: Array<{ method: string; url: string; headers: Promise<Record<string, string>> }> = [];
     page.on('request', (request) => {
-      void request
-        .allHeaders()
-        .then((headers) => requests.push({ method: request.method(), url: request.url(), headers }));
+      requests.push({ method: request.method(), url: request.url(), headers: allHeaders(request) });
     });
-    const responses: Array<{ url: string; status: number; headers: Record<string, string> }> = [];
+    const responses: Array<{ url: string; status: number; headers: Promise<Record<string, string>> }> = [];
     page.on('response', (response) => {
-      void response
-        .allHeaders()
-        .then((headers) => responses.push({ url: response.url(), status: response.status(), headers }));
+      responses.push({ url: response.url(), status: response.status(), headers: allHeaders(response) });
     });
     await page.goto(url);
     return { page, violations, errors, requests, responses };
@@ -197,11 +201,12 @@ describe.skipIf(browserMissing)('the widget on other sites, in Chromium', { time
     // CORS (as a module is) and allowed to any origin: without that header the browser would refuse them.
     for (const file of ['event-stream.js', 'answer-markers.js']) {
       const moduleRequest = requests.find((request) => request.url === `${api.origin}/${file}`);
-      expect(moduleRequest?.headers['origin'], file).toBe(allowedSite.origin);
+      expect((await moduleRequest?.headers)?.['origin'], file).toBe(allowedSite.origin);
       const served = responses.find((response) => response.url === `${api.origin}/${file}`);
       expect(served?.status, file).toBe(200);
-      expect(served?.headers['access-control-allow-origin'], file).toBe('*');
-      expect(served?.headers['cross-origin-resource-policy'], file).toBe('cross-origin');
+      const servedHeaders = await served?.headers;
+      expect(servedHeaders?.['access-control-allow-origin'], file).toBe('*');
+      expect(servedHeaders?.['cross-origin-resource-policy'], file).toBe('cross-origin');
     }
     expect(await widget(page, '.title').textContent()).toBe('Aide du manuel');
     expect(await widget(page, '.question').getAttribute('placeholder')).toBe('Posez une question…');
@@ -237,9 +242,10 @@ describe.skipIf(browserMissing)('the widget on other sites, in Chromium', { time
       (request) => request.method === 'POST' && request.url === `${api.origin}/api/embeds/docs/chat`,
     );
     expect(chat).toHaveLength(1);
-    expect(chat[0]?.headers['origin']).toBe(allowedSite.origin);
-    expect(chat[0]?.headers['cookie']).toBeUndefined();
-    expect(chat[0]?.headers['authorization']).toBeUndefined();
+    const chatHeaders = await chat[0]?.headers;
+    expect(chatHeaders?.['origin']).toBe(allowedSite.origin);
+    expect(chatHeaders?.['cookie']).toBeUndefined();
+    expect(chatHeaders?.['authorization']).toBeUndefined();
     expect(violations).toEqual([]);
     expect(errors).toEqual([]);
     await page.context().close();
