@@ -78,16 +78,18 @@ const WORKER_QUEUE = 8;
 const FILES_IN_HAND = 4 * WORKER_QUEUE;
 
 /**
- * Loads the worker module (TypeScript) in the thread: a worker does not inherit the TypeScript loader of the process,
- * under tsx or vitest alike, so it registers tsx's own before importing it.
+ * Loads the worker module in the thread. Compiled (`npm start`), it is JavaScript; run from its TypeScript (tests, tsx),
+ * it needs a loader, which a worker does not inherit from the process under tsx or vitest alike: the thread then
+ * registers tsx's own before importing it.
  */
 const BOOTSTRAP = `
 const { workerData } = require('node:worker_threads');
-import(workerData.loader).then((tsx) => {
-  tsx.register();
-  return import(workerData.module);
-});
+const loaded = workerData.loader === undefined ? Promise.resolve() : import(workerData.loader).then((tsx) => tsx.register());
+loaded.then(() => import(workerData.module));
 `;
+
+/** Whether this module runs from its TypeScript source rather than compiled. */
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
 
 /** The spool file of thread `thread` (hidden, so that it is not taken for part of the index). */
 function spoolPath(folder: string, thread: number): string {
@@ -120,8 +122,8 @@ class PreparationPool implements Preparation {
     this.workers = Array.from({ length: threads - 1 }, (_worker, index) => {
       const thread = index + 1;
       const workerData = {
-        loader: import.meta.resolve('tsx/esm/api'),
-        module: new URL('./preparation-worker.ts', import.meta.url).href,
+        loader: FROM_SOURCE ? import.meta.resolve('tsx/esm/api') : undefined,
+        module: new URL(`./preparation-worker.${FROM_SOURCE ? 'ts' : 'js'}`, import.meta.url).href,
         settings,
         spool: spoolPath(folder, thread),
         thread,

@@ -24,7 +24,7 @@ import { renderTable } from '../eval/report.js';
 import { runScript, type ScriptRun } from './lib/run-script.js';
 
 const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
-const PEAK_MEMORY = path.join(import.meta.dirname, 'lib', 'report-peak-memory.ts');
+const PEAK_MEMORY = path.join(import.meta.dirname, 'lib', 'report-peak-memory.mjs');
 const POLICY = '/usr/share/doc/debian-policy/policy.pdf.gz';
 const FHS = '/usr/share/doc/debian-policy/fhs/fhs-3.0.pdf.gz';
 

@@ -35,7 +35,7 @@ import { seededRandom } from './lib/seeded-random.js';
 import { storeFlag } from './lib/store-flag.js';
 
 const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
-const PEAK_MEMORY = path.join(import.meta.dirname, 'lib', 'report-peak-memory.ts');
+const PEAK_MEMORY = path.join(import.meta.dirname, 'lib', 'report-peak-memory.mjs');
 
 const USAGE = `Usage: npm run bench:scale -- [options]
 

@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { showProgress } from '../ingest/show-progress.js';
+import { builtCommand } from '../scripts/lib/build-product.js';
 import { PROJECT_ROOT, createWorkspace, type Workspace } from './helpers/test-index.js';
 
 /** A stream that keeps what is written to it; not a terminal unless told. */
@@ -63,7 +64,7 @@ describe('ingest progress', () => {
       }
       workspace = await createWorkspace(files);
       // `script` runs the command in a pseudo-terminal, as a person at a terminal would.
-      const command = `${process.execPath} --import tsx ingest/main.ts --corpus ${workspace.root}/corpus --out ${workspace.root}/index`;
+      const command = `${process.execPath} ${builtCommand('ingest/main.ts')} --corpus ${workspace.root}/corpus --out ${workspace.root}/index`;
       const { stdout } = await promisify(execFile)('script', ['-qec', command, '/dev/null'], {
         cwd: PROJECT_ROOT,
         env: { ...process.env, COLUMNS: '160' },

@@ -2,13 +2,15 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { builtCommand, PROJECT_ROOT } from './build-product.js';
 
 /**
  * The one way the tests and the proof scripts run a command of the project (`ingest/main.ts`, `server/main.ts`,
- * `eval/main.ts`) as a person would: a child Node process loading TypeScript through tsx, its output collected.
+ * `eval/main.ts`) as a person would, its output collected: a child Node process running the product's commands
+ * (`ingest/`, `server/`) compiled in `dist/` as `npm start` does (`builtCommand`), and the others' TypeScript through
+ * tsx.
  */
 
-const PROJECT_ROOT = path.resolve(import.meta.dirname, '..', '..');
 /** tsx's loader by URL, so that a command also runs from a folder outside the project (a temp project). */
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
@@ -35,7 +37,7 @@ export interface ScriptOptions {
   killAfterMs?: number;
   /** SIGKILL the process if it still runs after this long, and say so in `overran`. */
   limitMs?: number;
-  /** Modules the process loads before the command, after tsx (`--import`): a memory probe, for instance. */
+  /** Modules the process loads before the command (`--import`): a memory probe, for instance. */
   imports?: readonly string[];
 }
 
@@ -63,11 +65,13 @@ export interface RunningScript {
 
 const running = new Set<RunningScript>();
 
-/** Starts a command of the project, `entry` being its path from the project root (e.g. `server/main.ts`). */
+/** Starts a command of the project, `entry` being its source's path from the project root (e.g. `server/main.ts`). */
 export function startScript(entry: string, options: ScriptOptions = {}): RunningScript {
   const startedAt = performance.now();
-  const imports = [TSX, ...(options.imports ?? [])].flatMap((module) => ['--import', module]);
-  const child = spawn(process.execPath, [...imports, path.join(PROJECT_ROOT, entry), ...(options.args ?? [])], {
+  const product = /^(ingest|server)\//.test(entry);
+  const command = product ? builtCommand(entry) : path.join(PROJECT_ROOT, entry);
+  const imports = [...(product ? [] : [TSX]), ...(options.imports ?? [])].flatMap((module) => ['--import', module]);
+  const child = spawn(process.execPath, [...imports, command, ...(options.args ?? [])], {
     cwd: options.cwd ?? PROJECT_ROOT,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
