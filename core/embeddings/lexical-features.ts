@@ -24,6 +24,9 @@ export class LexicalFeatures {
   private readonly features = new FeatureCounter();
   /** The features of each word met so far: most words of a corpus come back, so each is hashed once. */
   private readonly wordFeatures = new Map<string, WordFeatures | null>();
+  /** The number of the text being counted, and its distinct words (their features) in the order first met. */
+  private text = 0;
+  private readonly distinct: WordFeatures[] = [];
 
   constructor(settings: LexicalFeatureSettings) {
     this.dimensions = settings.dimensions;
@@ -43,16 +46,32 @@ export class LexicalFeatures {
     this.appendWords(words(text), records);
   }
 
-  /** `append` of a text given as its words (`words` of it), for a caller that has them already. */
+  /**
+   * `append` of a text given as its words (`words` of it), for a caller that has them already. A word repeated in
+   * the text is counted once with its number of times: its features are counted in the same order and the same
+   * numbers, since the distinct words are taken in the order first met.
+   */
   appendWords(textWords: readonly string[], records: FeatureRecords): void {
     const counter = this.features;
     counter.clear();
+    this.text += 1;
+    const distinct = this.distinct;
+    distinct.length = 0;
     for (const word of textWords) {
       const features = this.wordFeaturesOf(word);
       if (features === null) continue;
-      const { codes, recorded } = features;
+      if (features.text === this.text) features.times += 1;
+      else {
+        features.text = this.text;
+        features.times = 1;
+        distinct.push(features);
+      }
+    }
+    for (const { codes, recorded, times } of distinct) {
       counter.reserve(codes.length);
-      for (let index = 0; index < codes.length; index += 1) counter.add(codes[index] ?? 0, recorded[index] ?? 0, 1);
+      for (let index = 0; index < codes.length; index += 1) {
+        counter.add(codes[index] ?? 0, recorded[index] ?? 0, times);
+      }
     }
     counter.record(records);
   }
@@ -95,7 +114,7 @@ export class LexicalFeatures {
         if (size >= this.minNgram) push(code, signCode >>> 0, false);
       }
     }
-    return { codes: Int32Array.from(codes), recorded: Uint16Array.from(recorded) };
+    return { codes: Int32Array.from(codes), recorded: Uint16Array.from(recorded), text: 0, times: 0 };
   }
 }
 
@@ -107,6 +126,9 @@ interface WordFeatures {
   codes: Int32Array;
   /** Each feature's low 16 bits of a record: its bucket and flags. */
   recorded: Uint16Array;
+  /** The number of the last text the word was met in (`LexicalFeatures.appendWords`), and how many times. */
+  text: number;
+  times: number;
 }
 
 /**
