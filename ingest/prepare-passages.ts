@@ -127,8 +127,8 @@ export class PassagePreparer {
       ids.push(chunk.id);
       lines.push(chunkLine(chunk));
       // The keyword index and the lexical embedder read the same words of the passage.
-      const { terms, words } = analysePassage(chunk);
-      this.numbering.appendCounted(terms, counted);
+      const { fields, words } = analysePassage(chunk);
+      this.numbering.appendCounted(fields, counted);
       this.lexical?.appendWords(words, this.records);
     }
     return {

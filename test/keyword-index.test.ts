@@ -14,7 +14,7 @@ import {
 } from '../core/index/keyword-index.js';
 import { embeddedText } from '../core/index/vector-index.js';
 import { contextText } from '../core/section-title.js';
-import { analyze, analyzeQuestion, analyzeSentences, words } from '../core/text/analyze.js';
+import { analyze, analyzeQuestion, analyzeSentences, termsOf, words } from '../core/text/analyze.js';
 import type { Chunk, Language } from '../core/types.js';
 import { readCorpusFile, toDocuments } from '../ingest/load-documents.js';
 import { splitIntoChunks } from '../ingest/split-into-chunks.js';
@@ -148,7 +148,7 @@ describe('KeywordIndexBuilder.addNumbered', () => {
       const thread = (first / 10) % 2;
       const counted: number[] = [];
       const batch = chunks.slice(first, first + 10);
-      for (const chunk of batch) numberings[thread]?.appendCounted(keywordTerms(chunk), counted);
+      for (const chunk of batch) numberings[thread]?.appendCounted(analysePassage(chunk).fields, counted);
       known[thread]?.push(...(numberings[thread]?.takeNew() ?? []));
       batches.push({ thread, counted: Uint32Array.from(counted), passages: batch.length });
     }
@@ -205,8 +205,10 @@ describe('analysePassage', () => {
       passage('', []),
     ];
     for (const chunk of cases) {
-      const { terms, words: read } = analysePassage(chunk);
-      expect(terms).toEqual(keywordTerms(chunk));
+      const { fields, words: read } = analysePassage(chunk);
+      expect(fields.map((runs) => runs.flatMap((run) => termsOf(run.words, run.language)))).toEqual(
+        keywordTerms(chunk),
+      );
       expect(read).toEqual(words(embeddedText(chunk)));
     }
   });

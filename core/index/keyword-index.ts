@@ -1,7 +1,7 @@
 import { DEFAULTS } from '../defaults.js';
 import { contextText } from '../section-title.js';
-import { analyze, analyzeQuestion, analyzeSentences, sentenceWords, termsOf, words } from '../text/analyze.js';
-import type { Chunk } from '../types.js';
+import { analyze, analyzeQuestion, analyzeSentences, sentenceWords, termOf, words } from '../text/analyze.js';
+import type { Chunk, Language } from '../types.js';
 import { decodeSections, encodeSections } from './binary-sections.js';
 import { boundedEditDistance, GramIndex } from './fuzzy-terms.js';
 
@@ -51,20 +51,31 @@ export function keywordTerms(chunk: KeywordChunk): FieldTerms {
   return [analyzeSentences(chunk), analyze(contextText(chunk), chunk.language)];
 }
 
+/** Words of a text in one language, whose index terms are `termsOf(words, language)`. */
+export interface WordRun {
+  words: readonly string[];
+  language: Language;
+}
+
+/** A passage's words by field, as `TermNumbering.appendCounted` takes them: each field's terms are its runs' terms. */
+export type FieldWords = readonly (readonly WordRun[])[];
+
 /**
- * The keyword terms of a passage (`keywordTerms`) and the words of what the embedder reads of it (`embeddedText`:
- * its context, then its text, as `words` gives them), reading each word of the passage once: a thread that analyses
- * passages for the keyword index and the lexical embedder hands both the same words.
+ * The words of a passage by field, whose terms are `keywordTerms` (each sentence's words in its language), and the
+ * words of what the embedder reads of it (`embeddedText`: its context, then its text, as `words` gives them), reading
+ * each word of the passage once: a thread that analyses passages for the keyword index and the lexical embedder
+ * hands both the same words.
  */
-export function analysePassage(chunk: KeywordChunk): { terms: FieldTerms; words: string[] } {
+export function analysePassage(chunk: KeywordChunk): { fields: FieldWords; words: string[] } {
   const contextWords = words(contextText(chunk));
   const split = sentenceWords(chunk);
-  const sentenceTerms =
-    split === undefined
-      ? analyzeSentences(chunk)
-      : split.bySentence.flatMap((sentence, index) => termsOf(sentence, chunk.sentences[index]?.language ?? 'en'));
+  const sentences = chunk.sentences.map((sentence, index): WordRun => ({
+    words:
+      split?.bySentence[index] ?? words(chunk.text.slice(sentence.start - chunk.start, sentence.end - chunk.start)),
+    language: sentence.language,
+  }));
   return {
-    terms: [sentenceTerms, termsOf(contextWords, chunk.language)],
+    fields: [sentences, [{ words: contextWords, language: chunk.language }]],
     words: [...contextWords, ...(split?.all ?? words(chunk.text))],
   };
 }
@@ -92,6 +103,9 @@ function grownInto<T extends Int32Array | Uint32Array | Uint16Array | Uint8Array
   return larger;
 }
 
+/** Distinct words whose term's number a `TermNumbering` keeps. */
+const MAX_NUMBERED_WORDS = 500_000;
+
 /**
  * Numbers terms as the thread that analyses passages meets them, so that passages reach the thread that builds the
  * index as numbers (`appendCounted`), and each term's text only once (`takeNew`, gathered by that thread in the
@@ -106,26 +120,49 @@ export class TermNumbering {
   private stamps = new Uint32Array(1 << 12);
   private stamp = 0;
 
+  /** Per language, the number of the term of each word met so far (-1 for a word that is no term). */
+  private readonly wordNumbers: Record<Language, Map<string, number>> = { fr: new Map(), en: new Map() };
+
   /**
-   * Appends a passage's terms to `into`, field by field: how many distinct terms, then each one's number and count,
-   * in the order first met.
+   * Appends the terms of a passage's words (`analysePassage`) to `into`, field by field: how many distinct terms,
+   * then each one's number and count, in the order first met.
    */
-  appendCounted(fieldTerms: FieldTerms, into: number[]): void {
-    for (const terms of fieldTerms) {
+  appendCounted(fields: FieldWords, into: number[]): void {
+    for (const runs of fields) {
       this.stamp += 1;
       const met: number[] = [];
-      for (const term of terms) {
-        const number = this.numberOf(term);
-        if (this.stamps[number] !== this.stamp) {
-          this.stamps[number] = this.stamp;
-          this.counts[number] = 0;
-          met.push(number);
+      for (const { words: runWords, language } of runs) {
+        for (const word of runWords) {
+          const number = this.numberOfWord(word, language);
+          if (number < 0) continue;
+          if (this.stamps[number] !== this.stamp) {
+            this.stamps[number] = this.stamp;
+            this.counts[number] = 0;
+            met.push(number);
+          }
+          this.counts[number] = (this.counts[number] ?? 0) + 1;
         }
-        this.counts[number] = (this.counts[number] ?? 0) + 1;
       }
       into.push(met.length);
       for (const number of met) into.push(number, this.counts[number] ?? 0);
     }
+  }
+
+  /**
+   * The number of a word's term: one lookup for a word met before, where its term (stemmed, then numbered) would be
+   * two.
+   */
+  private numberOfWord(word: string, language: Language): number {
+    const known = this.wordNumbers[language];
+    let number = known.get(word);
+    if (number === undefined) {
+      const term = termOf(word, language);
+      number = term === null ? -1 : this.numberOf(term);
+      // A bound on memory for corpora of unusual vocabulary: start again rather than grow without end.
+      if (known.size >= MAX_NUMBERED_WORDS) known.clear();
+      known.set(word, number);
+    }
+    return number;
   }
 
   private numberOf(term: string): number {

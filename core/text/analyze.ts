@@ -86,7 +86,7 @@ const TERM_CACHE: Record<Language, Map<string, string | null>> = { fr: new Map()
 const MAX_CACHED_TERMS = 200_000;
 
 /** The index term of a lowercased word in a language, or null when it is not a content word. */
-function termOf(word: string, language: Language): string | null {
+export function termOf(word: string, language: Language): string | null {
   const cache = TERM_CACHE[language];
   let term = cache.get(word);
   if (term === undefined) {
