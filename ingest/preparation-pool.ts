@@ -84,8 +84,11 @@ const FILES_IN_HAND = 4 * WORKER_QUEUE;
  */
 const BOOTSTRAP = `
 const { workerData } = require('node:worker_threads');
-const loaded = workerData.loader === undefined ? Promise.resolve() : import(workerData.loader).then((tsx) => tsx.register());
-loaded.then(() => import(workerData.module));
+const loader = workerData.loader === undefined ? undefined : import(workerData.loader);
+Promise.resolve(loader).then((tsx) => {
+  tsx?.register();
+  return import(workerData.module);
+});
 `;
 
 /** Whether this module runs from its TypeScript source rather than compiled. */

@@ -12,7 +12,7 @@ import { buildSync } from 'esbuild';
  */
 
 export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..', '..');
-export const DIST_DIR = path.join(PROJECT_ROOT, 'dist');
+const DIST_DIR = path.join(PROJECT_ROOT, 'dist');
 /** The folders of the product's code. */
 const PRODUCT_DIRS = ['core', 'ingest', 'server'];
 /** Static files served as they are: the chat page, its scripts and styles. */
@@ -25,21 +25,25 @@ const PUBLIC_DIR = path.join('server', 'public');
 export function buildProduct(): void {
   const building = `${DIST_DIR}.${process.pid}`;
   rmSync(building, { recursive: true, force: true });
-  buildSync({
-    entryPoints: productFiles()
-      .filter((file) => file.endsWith('.ts') && !file.startsWith(PUBLIC_DIR))
-      .map((file) => path.join(PROJECT_ROOT, file)),
-    outdir: building,
-    outbase: PROJECT_ROOT,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    sourcemap: 'linked',
-    logLevel: 'error',
-  });
-  cpSync(path.join(PROJECT_ROOT, PUBLIC_DIR), path.join(building, PUBLIC_DIR), { recursive: true });
-  rmSync(DIST_DIR, { recursive: true, force: true });
-  renameSync(building, DIST_DIR);
+  try {
+    buildSync({
+      entryPoints: productFiles()
+        .filter((file) => file.endsWith('.ts') && !file.startsWith(PUBLIC_DIR))
+        .map((file) => path.join(PROJECT_ROOT, file)),
+      outdir: building,
+      outbase: PROJECT_ROOT,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      sourcemap: 'linked',
+      logLevel: 'error',
+    });
+    cpSync(path.join(PROJECT_ROOT, PUBLIC_DIR), path.join(building, PUBLIC_DIR), { recursive: true });
+    rmSync(DIST_DIR, { recursive: true, force: true });
+    renameSync(building, DIST_DIR);
+  } finally {
+    rmSync(building, { recursive: true, force: true });
+  }
 }
 
 /**
