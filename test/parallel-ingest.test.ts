@@ -1,4 +1,5 @@
 import { readdir, readFile, realpath, unlink, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../core/defaults.js';
@@ -7,6 +8,10 @@ import { ingest } from '../ingest/build-index.js';
 import { createPreparation } from '../ingest/preparation-pool.js';
 import { type CensusedFile, PassagePreparer, type SplitDocument } from '../ingest/prepare-passages.js';
 import { BoilerplateCensus } from '../ingest/remove-boilerplate.js';
+import { generatedDocument } from '../scripts/lib/generated-corpus.js';
+import { offlineEnvironment } from '../scripts/lib/offline-environment.js';
+import { runScript } from '../scripts/lib/run-script.js';
+import { seededRandom } from '../scripts/lib/seeded-random.js';
 import { makeDocx } from './helpers/make-docx.js';
 import { annualReport } from './helpers/make-pdf.js';
 import { createWorkspace, type Workspace } from './helpers/test-index.js';
@@ -82,6 +87,32 @@ describe('reading and splitting files in worker threads', () => {
     expect(threaded.skipped.map((file) => file.source)).toEqual(['corpus/vide.txt']);
     await expectSameFiles(await realpath(config.indexDir), alone.generation);
   }, 120_000);
+
+  // The worker threads load the compiled worker module, without a TypeScript loader, as `npm run ingest` runs them.
+  it.skipIf(availableParallelism() < 2)(
+    'the compiled command splits a corpus large enough for threads in them, and writes the index one thread writes',
+    async () => {
+      const next = seededRandom(7);
+      const files: Record<string, string> = {};
+      for (let number = 0; number < 40; number += 1) {
+        files[`corpus/carnet-${String(number).padStart(2, '0')}.md`] = generatedDocument(number, 1_600, next);
+      }
+      const bytes = Object.values(files).reduce((total, text) => total + Buffer.byteLength(text), 0);
+      expect(bytes).toBeGreaterThanOrEqual(DEFAULTS.ingest.threadsFromBytes);
+      const { root, config } = await workspace(files);
+      const out = path.join(root, 'index-cli');
+      const run = await runScript('ingest/main.ts', {
+        args: ['--corpus', path.join(root, 'corpus'), '--out', out],
+        env: offlineEnvironment({}),
+      });
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toMatch(/Indexed \d+ chunk\(s\)/);
+      const alone = await ingest(config, { threads: 1 });
+      expect(alone.chunkCount).toBeGreaterThan(5_000);
+      await expectSameFiles(await realpath(out), alone.generation);
+    },
+    180_000,
+  );
 
   it('updates the index in place as one thread rebuilds it whole, reading again the files whose furniture changed', async () => {
     const { root, config } = await workspace(await mixedCorpus(8, (page) => page < 2));
