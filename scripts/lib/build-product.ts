@@ -12,35 +12,35 @@ import { buildSync } from 'esbuild';
  */
 
 export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..', '..');
-const DIST_DIR = path.join(PROJECT_ROOT, 'dist');
 /** The folders of the product's code. */
 const PRODUCT_DIRS = ['core', 'ingest', 'server'];
 /** Static files served as they are: the chat page, its scripts and styles. */
 const PUBLIC_DIR = path.join('server', 'public');
 
 /**
- * Compiles the product into a new folder, then puts it in place of `dist/`, so that a command never starts from a
- * build half written.
+ * Compiles the product (of the project at `root`) into a new folder, then puts it in place of `dist/`, so that a
+ * command never starts from a build half written.
  */
-export function buildProduct(): void {
-  const building = `${DIST_DIR}.${process.pid}`;
+export function buildProduct(root = PROJECT_ROOT): void {
+  const dist = path.join(root, 'dist');
+  const building = `${dist}.${process.pid}`;
   rmSync(building, { recursive: true, force: true });
   try {
     buildSync({
-      entryPoints: productFiles()
+      entryPoints: productFiles(root)
         .filter((file) => file.endsWith('.ts') && !file.startsWith(PUBLIC_DIR))
-        .map((file) => path.join(PROJECT_ROOT, file)),
+        .map((file) => path.join(root, file)),
       outdir: building,
-      outbase: PROJECT_ROOT,
+      outbase: root,
       format: 'esm',
       platform: 'node',
       target: 'node20',
       sourcemap: 'linked',
       logLevel: 'error',
     });
-    cpSync(path.join(PROJECT_ROOT, PUBLIC_DIR), path.join(building, PUBLIC_DIR), { recursive: true });
-    rmSync(DIST_DIR, { recursive: true, force: true });
-    renameSync(building, DIST_DIR);
+    cpSync(path.join(root, PUBLIC_DIR), path.join(building, PUBLIC_DIR), { recursive: true });
+    rmSync(dist, { recursive: true, force: true });
+    renameSync(building, dist);
   } finally {
     rmSync(building, { recursive: true, force: true });
   }
@@ -50,18 +50,16 @@ export function buildProduct(): void {
  * Where the compiled form of a command of the product lies (`server/main.ts` → `dist/server/main.js`), built first
  * when `dist/` is missing or older than any of the product's files.
  */
-export function builtCommand(entry: string): string {
-  const built = path.join(DIST_DIR, entry.replace(/\.ts$/, '.js'));
+export function builtCommand(entry: string, root = PROJECT_ROOT): string {
+  const built = path.join(root, 'dist', entry.replace(/\.ts$/, '.js'));
   const builtAt = statSync(built, { throwIfNoEntry: false })?.mtimeMs ?? 0;
-  if (productFiles().some((file) => statSync(path.join(PROJECT_ROOT, file)).mtimeMs > builtAt)) buildProduct();
+  if (productFiles(root).some((file) => statSync(path.join(root, file)).mtimeMs > builtAt)) buildProduct(root);
   return built;
 }
 
 /** The files and folders of the product's code, from the project root. */
-function productFiles(): string[] {
+function productFiles(root: string): string[] {
   return PRODUCT_DIRS.flatMap((dir) =>
-    readdirSync(path.join(PROJECT_ROOT, dir), { recursive: true, encoding: 'utf8' }).map((file) =>
-      path.join(dir, file),
-    ),
+    readdirSync(path.join(root, dir), { recursive: true, encoding: 'utf8' }).map((file) => path.join(dir, file)),
   );
 }
