@@ -10,7 +10,7 @@ const LAYERS = ['./core', './ingest', './server', './eval', './scripts', './test
 const outside = (...allowed) => LAYERS.filter((layer) => !allowed.includes(layer));
 
 export default defineConfig(
-  globalIgnores(['node_modules/', 'data/', 'dist*/', 'eval/corpora/']),
+  globalIgnores(['node_modules/', 'data/', 'dist/', 'dist.*/', 'eval/corpora/']),
   js.configs.recommended,
   tseslint.configs.recommended,
   {
