@@ -1,6 +1,6 @@
 import { DEFAULTS } from '../defaults.js';
 import { contextText } from '../section-title.js';
-import { analyze, analyzeQuestion, analyzeSentences, sentenceWords, termOf, words } from '../text/analyze.js';
+import { analyze, analyzeQuestion, analyzeSentences, indexTerm, sentenceWords, words } from '../text/analyze.js';
 import type { Chunk, Language } from '../types.js';
 import { decodeSections, encodeSections } from './binary-sections.js';
 import { boundedEditDistance, GramIndex } from './fuzzy-terms.js';
@@ -150,13 +150,13 @@ export class TermNumbering {
 
   /**
    * The number of a word's term: one lookup for a word met before, where its term (stemmed, then numbered) would be
-   * two.
+   * two. The term itself is not remembered besides its number.
    */
   private numberOfWord(word: string, language: Language): number {
     const known = this.wordNumbers[language];
     let number = known.get(word);
     if (number === undefined) {
-      const term = termOf(word, language);
+      const term = indexTerm(word, language);
       number = term === null ? -1 : this.numberOf(term);
       // A bound on memory for corpora of unusual vocabulary: start again rather than grow without end.
       if (known.size >= MAX_NUMBERED_WORDS) known.clear();

@@ -85,12 +85,20 @@ export function stem(word: string, language: Language): string {
 const TERM_CACHE: Record<Language, Map<string, string | null>> = { fr: new Map(), en: new Map() };
 const MAX_CACHED_TERMS = 200_000;
 
-/** The index term of a lowercased word in a language, or null when it is not a content word. */
-export function termOf(word: string, language: Language): string | null {
+/**
+ * The index term of a lowercased word in a language, or null when it is not a content word, computed each time: for
+ * a caller that remembers it (`TermNumbering`, which keeps its number); others call `termOf`.
+ */
+export function indexTerm(word: string, language: Language): string | null {
+  return isContentWord(foldText(word)) ? stem(word, language) : null;
+}
+
+/** `indexTerm`, remembered. */
+function termOf(word: string, language: Language): string | null {
   const cache = TERM_CACHE[language];
   let term = cache.get(word);
   if (term === undefined) {
-    term = isContentWord(foldText(word)) ? stem(word, language) : null;
+    term = indexTerm(word, language);
     // Past the bound, start again rather than grow without end.
     if (cache.size >= MAX_CACHED_TERMS) cache.clear();
     cache.set(word, term);
