@@ -232,9 +232,8 @@ export const DEFAULTS = Object.freeze({
     fuzzyExpansions: 2_000,
     /** Decoded passages read from the passages file. */
     chunks: 2_000,
-    /** Analysed terms of passages and of sentences. */
+    /** Analysed terms of passages, with those of their sentences. */
     passageTerms: 2_000,
-    sentenceTerms: 2_000,
   }),
   /**
    * Heap growth allowed after a full garbage collection, in percent of what survived it: V8's own factor (up to

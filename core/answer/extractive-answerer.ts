@@ -1,13 +1,12 @@
 import { LexicalRewriter, type QuestionRewriter } from '../conversation/rewrite-question.js';
-import { BoundedCache } from '../bounded-cache.js';
 import { DEFAULTS } from '../defaults.js';
 import { sectionTitle } from '../section-title.js';
 import { detectLanguage } from '../text/analyze.js';
-import type { Answer, AnswerOptions, AnswerRequest, Chunk, Citation, Language, Sentence, Span } from '../types.js';
+import type { Answer, AnswerOptions, AnswerRequest, Chunk, Citation, Language, Sentence } from '../types.js';
 import { candidatesOf, pageOf, REFUSALS, round, toPassage } from './answer-parts.js';
 import { type AnswerType, answerType, canAnswer } from './answer-type.js';
-import type { FindingOptions, FoundPassages, PassageFinder } from './find-passages.js';
-import { coverage, focusText, holdsFocus, termMatch, type TextTerms, textTerms } from './relevance.js';
+import { type FindingOptions, type FoundPassages, type PassageFinder, quoteOf } from './find-passages.js';
+import { coverage, holdsFocus, termMatch, type TextTerms } from './relevance.js';
 
 export interface ExtractiveOptions extends FindingOptions {
   minRelevance: number;
@@ -37,9 +36,6 @@ const COVERED_MATCH = 0.5;
  * Refuses when no passage covers enough of the question: an extractive answer cannot be better than its evidence.
  */
 export class ExtractiveAnswerer {
-  /** Terms of the sentences met lately, shared by the questions that retrieve the same passages. */
-  private readonly sentenceTerms = new BoundedCache<string, TextTerms>(DEFAULTS.caches.sentenceTerms);
-
   constructor(
     private readonly finder: PassageFinder,
     private readonly options: ExtractiveOptions = DEFAULTS.answering,
@@ -110,10 +106,6 @@ export class ExtractiveAnswerer {
     return answer;
   }
 
-  private termsOfSentence(chunk: Chunk, sentence: Sentence, key: string): TextTerms {
-    return this.sentenceTerms.get(key, () => textTerms(quoteOf(chunk, sentence), sentence.language));
-  }
-
   private minRelevance(questionLanguage: Language, sentenceLanguage: Language): number {
     return questionLanguage === sentenceLanguage ? this.options.minRelevance : this.options.minCrossLanguageRelevance;
   }
@@ -134,21 +126,17 @@ export class ExtractiveAnswerer {
     const { passageWeight, contextWeight } = this.options;
     const asked = new Set(terms.flatMap((term) => term.stems));
     passages.forEach(({ chunk, relevance }, rank) => {
-      const context = this.finder.contextOf(chunk);
-      for (const sentence of chunk.sentences) {
-        const key = `${chunk.source}:${sentence.start}:${sentence.end}`;
-        const quote = quoteOf(chunk, sentence);
+      const { sentences, context } = this.finder.termsOf(chunk);
+      for (const { sentence, quote, text, key } of sentences) {
         if (!canAnswer(quote, type) || !canStandAlone(sentence, quote)) continue;
-        const sentenceTerms = this.termsOfSentence(chunk, sentence, key);
-        if (novelWords(asked, sentenceTerms) < this.options.minNovelWords) continue;
-        const held = focusText(sentenceTerms, quote);
-        if (!holdsFocus(focus, held, context, sentence.language === language)) continue;
-        const own = coverage(terms, sentenceTerms, statistics, context, contextWeight);
+        if (novelWords(asked, text.terms) < this.options.minNovelWords) continue;
+        if (!holdsFocus(focus, text, context, sentence.language === language)) continue;
+        const own = coverage(terms, text.terms, statistics, context, contextWeight);
         if (own < this.minRelevance(language, sentence.language)) continue;
         const score = own === 0 ? 0 : (1 - passageWeight) * own + passageWeight * relevance;
         const previous = candidates.get(key);
         if (previous === undefined || score > previous.score) {
-          candidates.set(key, { chunk, sentence, terms: sentenceTerms, own, score, rank });
+          candidates.set(key, { chunk, sentence, terms: text.terms, own, score, rank });
         }
       }
     });
@@ -185,9 +173,4 @@ function novelWords(asked: ReadonlySet<string>, sentence: TextTerms): number {
   let novel = 0;
   for (const stem of sentence.stems) if (!asked.has(stem)) novel += 1;
   return novel;
-}
-
-/** The text of a sentence of a chunk. */
-function quoteOf(chunk: Chunk, sentence: Span): string {
-  return chunk.text.slice(sentence.start - chunk.start, sentence.end - chunk.start);
 }

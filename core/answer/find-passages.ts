@@ -2,7 +2,7 @@ import { BoundedCache } from '../bounded-cache.js';
 import { DEFAULTS } from '../defaults.js';
 import type { Retrieval, Retriever } from '../retrieval/hybrid-retriever.js';
 import { analyzeQuestion, detectLanguage, foldText, type QueryTerm } from '../text/analyze.js';
-import type { Chunk, RetrievedChunk } from '../types.js';
+import type { Chunk, RetrievedChunk, Sentence, Span } from '../types.js';
 import { contextText } from '../section-title.js';
 import {
   type CorpusFrequencies,
@@ -46,10 +46,23 @@ export interface FindingOptions {
   unknownWordWeight: number;
 }
 
-/** The terms of a passage: its own, and those of its context (document title and section path). */
+/**
+ * The terms of a passage: its own (those of all its sentences), each sentence's, and those of its context (document
+ * title and section path). None depends on the question, so a passage met again is not analysed again.
+ */
 export interface PassageTerms {
-  text: TextTerms;
+  text: FocusText;
+  sentences: readonly SentenceTerms[];
   context: FocusText & PassageContext;
+}
+
+/** A sentence of a passage, its text, and its terms (analysed in its own language). */
+export interface SentenceTerms {
+  sentence: Sentence;
+  quote: string;
+  text: FocusText;
+  /** The same for every passage that holds the sentence: passages may overlap. */
+  key: string;
 }
 
 /** Where the document frequencies of words come from: an index's own counts, read for the words asked about. */
@@ -80,7 +93,7 @@ export class PassageFinder {
   ) {
     this.fixed = isChunkList(corpus)
       ? new TermStatistics(
-          corpus.map((chunk) => termsOfPassage(chunk).text),
+          corpus.map((chunk) => termsOfPassage(chunk).text.terms),
           options.unknownWordWeight,
         )
       : undefined;
@@ -98,9 +111,9 @@ export class PassageFinder {
     return new TermStatistics(counts, this.options.unknownWordWeight);
   }
 
-  /** The terms of a passage's context: its document title and section path. */
-  contextOf(chunk: Chunk): PassageTerms['context'] {
-    return this.termsOf(chunk).context;
+  /** The terms of a passage, of its sentences and of its context, kept while questions come back to it. */
+  termsOf(chunk: Chunk): PassageTerms {
+    return this.chunkTerms.get(chunk.id, () => termsOfPassage(chunk));
   }
 
   /**
@@ -123,13 +136,8 @@ export class PassageFinder {
       const { text, context } = this.termsOf(retrievedChunk.chunk);
       return {
         ...retrievedChunk,
-        relevance: coverage(terms, text, statistics, context, this.options.contextWeight),
-        focused: holdsFocus(
-          focus,
-          focusText(text, retrievedChunk.chunk.text),
-          context,
-          retrievedChunk.chunk.language === language,
-        ),
+        relevance: coverage(terms, text.terms, statistics, context, this.options.contextWeight),
+        focused: holdsFocus(focus, text, context, retrievedChunk.chunk.language === language),
       };
     });
     return {
@@ -142,10 +150,6 @@ export class PassageFinder {
       warning: retrieval.warning,
     };
   }
-
-  private termsOf(chunk: Chunk): PassageTerms {
-    return this.chunkTerms.get(chunk.id, () => termsOfPassage(chunk));
-  }
 }
 
 function isChunkList(corpus: CorpusStatistics | readonly Chunk[]): corpus is readonly Chunk[] {
@@ -157,8 +161,18 @@ export function termsOfPassage(chunk: Chunk): PassageTerms {
   const context = contextText(chunk);
   const label = chunk.section.at(-1) ?? '';
   const outer = [chunk.title, ...chunk.section.slice(0, -1)].join('\n');
+  const sentences = chunk.sentences.map((sentence): SentenceTerms => {
+    const quote = quoteOf(chunk, sentence);
+    return {
+      sentence,
+      quote,
+      text: focusText(textTerms(quote, sentence.language), quote),
+      key: `${chunk.source}:${sentence.start}:${sentence.end}`,
+    };
+  });
   return {
-    text: sentenceTerms(chunk),
+    text: focusText(unionOf(sentences.map((sentence) => sentence.text.terms)), chunk.text),
+    sentences,
     context: {
       terms: textTerms(context, chunk.language),
       folded: foldText(context),
@@ -168,17 +182,17 @@ export function termsOfPassage(chunk: Chunk): PassageTerms {
   };
 }
 
-/** The terms of a passage's sentences, each analysed in its own language. */
-function sentenceTerms(chunk: Chunk): TextTerms {
+/** The text of a sentence (or any span) of a chunk. */
+export function quoteOf(chunk: Chunk, span: Span): string {
+  return chunk.text.slice(span.start - chunk.start, span.end - chunk.start);
+}
+
+function unionOf(parts: readonly TextTerms[]): TextTerms {
   const words = new Set<string>();
   const stems = new Set<string>();
-  for (const sentence of chunk.sentences) {
-    const terms = textTerms(
-      chunk.text.slice(sentence.start - chunk.start, sentence.end - chunk.start),
-      sentence.language,
-    );
-    for (const word of terms.words) words.add(word);
-    for (const stem of terms.stems) stems.add(stem);
+  for (const part of parts) {
+    for (const word of part.words) words.add(word);
+    for (const stem of part.stems) stems.add(stem);
   }
   return { words, stems };
 }

@@ -48,6 +48,8 @@ export class TermStatistics {
   private readonly frequency: (stem: string) => number;
   private readonly count: number;
   private readonly maxWeight: number;
+  /** Each question word's weight, which every coverage of the question asks for again. */
+  private readonly weights = new WeakMap<QueryTerm, number>();
 
   /**
    * From the terms of every passage, or from an index that counts them (no pass over the passages).
@@ -90,8 +92,14 @@ export class TermStatistics {
    * it does use.
    */
   weight(term: QueryTerm): number {
-    const frequency = Math.max(0, ...term.stems.map((candidate) => this.frequency(candidate)));
-    return frequency === 0 ? this.unknownWeight * this.maxWeight : this.idf(frequency);
+    let weight = this.weights.get(term);
+    if (weight === undefined) {
+      let frequency = 0;
+      for (const candidate of term.stems) frequency = Math.max(frequency, this.frequency(candidate));
+      weight = frequency === 0 ? this.unknownWeight * this.maxWeight : this.idf(frequency);
+      this.weights.set(term, weight);
+    }
+    return weight;
   }
 
   private idf(frequency: number): number {
