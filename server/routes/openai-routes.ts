@@ -16,7 +16,7 @@ import {
   usageChunk,
 } from '../openai/chat-completion-response.js';
 import { OpenAiRequestError, openAiErrorBody } from '../openai/openai-errors.js';
-import { requestSignal, requireJson, untilAborted } from './answer-routes.js';
+import { answerInTurn, endOfTurn, requestSignal, requireJson } from './answer-routes.js';
 import { openEventStream } from './event-stream.js';
 
 export interface OpenAiRoutesOptions {
@@ -75,7 +75,8 @@ export function openAiRoutes(options: OpenAiRoutesOptions): Router {
       };
       const baseUrl = options.publicUrl ?? `${request.protocol}://${request.get('host') ?? 'localhost'}`;
       if (!parsed.stream) {
-        const answer = await untilAborted(engine.answerer.answer(parsed.answerRequest, { signal }), signal);
+        const answer = await answerInTurn(engine.answerer, parsed.answerRequest, { signal });
+        await endOfTurn();
         response.json(chatCompletion(answer, meta, baseUrl));
         return;
       }
@@ -84,18 +85,15 @@ export function openAiRoutes(options: OpenAiRoutesOptions): Router {
       stream.delta({ role: 'assistant', content: '', refusal: null });
       let streamed = '';
       try {
-        const answer = await untilAborted(
-          engine.answerer.answer(parsed.answerRequest, {
-            signal,
-            verifiedTokens: true,
-            onEvent: (event) => {
-              if (event.type !== 'token') return;
-              streamed += event.text;
-              stream.delta({ content: event.text });
-            },
-          }),
+        const answer = await answerInTurn(engine.answerer, parsed.answerRequest, {
           signal,
-        );
+          verifiedTokens: true,
+          onEvent: (event) => {
+            if (event.type !== 'token') return;
+            streamed += event.text;
+            stream.delta({ content: event.text });
+          },
+        });
         stream.finish(answer, streamed, baseUrl, parsed.includeUsage);
       } catch (error) {
         if (!response.destroyed) {
