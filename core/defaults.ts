@@ -219,9 +219,9 @@ export const DEFAULTS = Object.freeze({
   /**
    * What a server keeps between questions, in entries. An evicted entry is garbage, and the heap grows with garbage
    * before a full collection. Measured on a server of 100k passages over 10,000 different questions, in one run: with
-   * ten times the word caches' bounds, 2.5 times the sentences' and V8's own heap growth, 606 → 780 MB; with these
+   * ten times the word caches' bounds, a cache of 5,000 sentences and V8's own heap growth, 606 → 780 MB; with these
    * and `heapGrowingPercent`, 585 → 652 MB, at the same latency. Passages are kept by the 2,000, so that a small
-   * corpus stays whole in the caches.
+   * corpus stays whole in the caches; their sentences, which the answerer reads, are kept with them.
    */
   caches: Object.freeze({
     /** Folded forms of words (NFD and a regex each). */
