@@ -5,7 +5,7 @@ import { detectLanguage } from '../text/analyze.js';
 import type { Answer, AnswerOptions, AnswerRequest, Chunk, Citation, Language, Sentence } from '../types.js';
 import { candidatesOf, pageOf, REFUSALS, round, toPassage } from './answer-parts.js';
 import { type AnswerType, answerType, canAnswer } from './answer-type.js';
-import { type FindingOptions, type FoundPassages, type PassageFinder, quoteOf } from './find-passages.js';
+import type { FindingOptions, FoundPassages, PassageFinder } from './find-passages.js';
 import { coverage, holdsFocus, termMatch, type TextTerms } from './relevance.js';
 
 export interface ExtractiveOptions extends FindingOptions {
@@ -20,6 +20,7 @@ export interface ExtractiveOptions extends FindingOptions {
 interface Candidate {
   chunk: Chunk;
   sentence: Sentence;
+  quote: string;
   terms: TextTerms;
   /** Coverage of the question by the sentence alone. */
   own: number;
@@ -85,7 +86,7 @@ export class ExtractiveAnswerer {
       title: sectionTitle(candidate.chunk.title, candidate.chunk.section),
       section: candidate.chunk.section,
       passage: candidate.chunk.text,
-      quote: quoteOf(candidate.chunk, candidate.sentence),
+      quote: candidate.quote,
       start: candidate.sentence.start,
       end: candidate.sentence.end,
       ...pageOf(candidate.sentence),
@@ -136,7 +137,7 @@ export class ExtractiveAnswerer {
         const score = own === 0 ? 0 : (1 - passageWeight) * own + passageWeight * relevance;
         const previous = candidates.get(key);
         if (previous === undefined || score > previous.score) {
-          candidates.set(key, { chunk, sentence, terms: text.terms, own, score, rank });
+          candidates.set(key, { chunk, sentence, quote, terms: text.terms, own, score, rank });
         }
       }
     });

@@ -61,6 +61,7 @@ export function answerRoutes(options: AnswerRoutesOptions): Router {
       const engine = currentEngine();
       const signal = requestSignal(response, options.requestTimeoutMs);
       const answer = await answerInTurn(engine.answerer, body, { signal });
+      // Written with the other responses answered in this turn (see `answerInTurn`).
       await endOfTurn();
       response.json(answer);
     })

@@ -76,6 +76,7 @@ export function openAiRoutes(options: OpenAiRoutesOptions): Router {
       const baseUrl = options.publicUrl ?? `${request.protocol}://${request.get('host') ?? 'localhost'}`;
       if (!parsed.stream) {
         const answer = await answerInTurn(engine.answerer, parsed.answerRequest, { signal });
+        // Written with the other responses answered in this turn (see `answerInTurn`).
         await endOfTurn();
         response.json(chatCompletion(answer, meta, baseUrl));
         return;
