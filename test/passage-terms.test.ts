@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { quoteOf, termsOfPassage } from '../core/answer/find-passages.js';
+import { termsOfPassage } from '../core/answer/find-passages.js';
 import { textTerms } from '../core/answer/relevance.js';
+import { quoteOf } from '../core/text/analyze.js';
 import type { Chunk } from '../core/types.js';
 
 const TEXT = 'Les ministres renforcent la défense. The ministers are running drills.';

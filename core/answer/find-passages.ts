@@ -1,8 +1,8 @@
 import { BoundedCache } from '../bounded-cache.js';
 import { DEFAULTS } from '../defaults.js';
 import type { Retrieval, Retriever } from '../retrieval/hybrid-retriever.js';
-import { analyzeQuestion, detectLanguage, foldText, type QueryTerm } from '../text/analyze.js';
-import type { Chunk, RetrievedChunk, Sentence, Span } from '../types.js';
+import { analyzeQuestion, detectLanguage, foldText, type QueryTerm, quoteOf } from '../text/analyze.js';
+import type { Chunk, RetrievedChunk, Sentence } from '../types.js';
 import { contextText } from '../section-title.js';
 import {
   type CorpusFrequencies,
@@ -180,11 +180,6 @@ export function termsOfPassage(chunk: Chunk): PassageTerms {
       outer: textTerms(outer, chunk.language),
     },
   };
-}
-
-/** The text of a sentence (or any span) of a chunk. */
-export function quoteOf(chunk: Chunk, span: Span): string {
-  return chunk.text.slice(span.start - chunk.start, span.end - chunk.start);
 }
 
 function unionOf(parts: readonly TextTerms[]): TextTerms {

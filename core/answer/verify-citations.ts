@@ -1,5 +1,5 @@
 import { sectionTitle } from '../section-title.js';
-import { analyzeQuestion } from '../text/analyze.js';
+import { analyzeQuestion, quoteOf } from '../text/analyze.js';
 import { splitTextIntoSentences } from '../text/split-sentences.js';
 import type { Chunk, Citation, Language, Sentence } from '../types.js';
 import { pageOf } from './answer-parts.js';
@@ -84,7 +84,7 @@ export function verifyCitations(
       score: 0,
     };
     for (const sentence of chunk.sentences) {
-      const quote = chunk.text.slice(sentence.start - chunk.start, sentence.end - chunk.start);
+      const quote = quoteOf(chunk, sentence);
       const score = coverage(claims, textTerms(quote, chunk.language), statistics);
       if (score > best.score) best = { ...sentence, score };
     }
@@ -96,7 +96,7 @@ export function verifyCitations(
       title: sectionTitle(chunk.title, chunk.section),
       section: chunk.section,
       passage: chunk.text,
-      quote: chunk.text.slice(best.start - chunk.start, best.end - chunk.start),
+      quote: quoteOf(chunk, best),
       start: best.start,
       end: best.end,
       ...pageOf(best),

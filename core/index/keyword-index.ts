@@ -1,6 +1,14 @@
 import { DEFAULTS } from '../defaults.js';
 import { contextText } from '../section-title.js';
-import { analyze, analyzeQuestion, analyzeSentences, indexTerm, sentenceWords, words } from '../text/analyze.js';
+import {
+  analyze,
+  analyzeQuestion,
+  analyzeSentences,
+  indexTerm,
+  quoteOf,
+  sentenceWords,
+  words,
+} from '../text/analyze.js';
 import type { Chunk, Language } from '../types.js';
 import { decodeSections, encodeSections } from './binary-sections.js';
 import { boundedEditDistance, GramIndex } from './fuzzy-terms.js';
@@ -70,8 +78,7 @@ export function analysePassage(chunk: KeywordChunk): { fields: FieldWords; words
   const contextWords = words(contextText(chunk));
   const split = sentenceWords(chunk);
   const sentences = chunk.sentences.map((sentence, index): WordRun => ({
-    words:
-      split?.bySentence[index] ?? words(chunk.text.slice(sentence.start - chunk.start, sentence.end - chunk.start)),
+    words: split?.bySentence[index] ?? words(quoteOf(chunk, sentence)),
     language: sentence.language,
   }));
   return {

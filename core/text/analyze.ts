@@ -154,9 +154,12 @@ export function sentenceWords(
 
 /** The index terms of a passage, each sentence analysed in its own language. */
 export function analyzeSentences(chunk: Pick<Chunk, 'text' | 'start' | 'sentences'>): string[] {
-  return chunk.sentences.flatMap((sentence) =>
-    analyze(chunk.text.slice(sentence.start - chunk.start, sentence.end - chunk.start), sentence.language),
-  );
+  return chunk.sentences.flatMap((sentence) => analyze(quoteOf(chunk, sentence), sentence.language));
+}
+
+/** The text of a sentence (or any span) of a passage, the span in document offsets. */
+export function quoteOf(chunk: Pick<Chunk, 'text' | 'start'>, span: Span): string {
+  return chunk.text.slice(span.start - chunk.start, span.end - chunk.start);
 }
 
 /** A content word of a question, with its stems under each language, since a question may be in either. */
