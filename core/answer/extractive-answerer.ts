@@ -126,8 +126,7 @@ export class ExtractiveAnswerer {
     const candidates = new Map<string, Candidate>();
     const { passageWeight, contextWeight } = this.options;
     const asked = new Set(terms.flatMap((term) => term.stems));
-    passages.forEach(({ chunk, relevance }, rank) => {
-      const { sentences, context } = this.finder.termsOf(chunk);
+    passages.forEach(({ chunk, relevance, terms: { sentences, context } }, rank) => {
       for (const { sentence, quote, text, key } of sentences) {
         if (!canAnswer(quote, type) || !canStandAlone(sentence, quote)) continue;
         if (novelWords(asked, text.terms) < this.options.minNovelWords) continue;

@@ -37,6 +37,8 @@ export type ScoredPassage = RetrievedChunk & {
   relevance: number;
   /** The passage, with its context, holds the question's focus. */
   focused: boolean;
+  /** Its terms, its sentences' and its context's, which the answerer reads again. */
+  terms: PassageTerms;
 };
 
 /** The settings passage finding reads: how much a section path counts, and what makes a word distinctive. */
@@ -111,11 +113,6 @@ export class PassageFinder {
     return new TermStatistics(counts, this.options.unknownWordWeight);
   }
 
-  /** The terms of a passage, of its sentences and of its context, kept while questions come back to it. */
-  termsOf(chunk: Chunk): PassageTerms {
-    return this.chunkTerms.get(chunk.id, () => termsOfPassage(chunk));
-  }
-
   /**
    * The passages for a question, best first as retrieval ranked them, each with its coverage of the question. A
    * question without a content word retrieves nothing.
@@ -132,12 +129,14 @@ export class PassageFinder {
     ]);
     const focus = questionFocus(question, terms, statistics, this.options.minFocusRarity);
     const retrieved = retrieval.hits;
-    const passages = retrieved.map((retrievedChunk) => {
-      const { text, context } = this.termsOf(retrievedChunk.chunk);
+    const passages = retrieved.map((retrievedChunk): ScoredPassage => {
+      const passageTerms = this.termsOf(retrievedChunk.chunk);
+      const { text, context } = passageTerms;
       return {
         ...retrievedChunk,
         relevance: coverage(terms, text.terms, statistics, context, this.options.contextWeight),
         focused: holdsFocus(focus, text, context, retrievedChunk.chunk.language === language),
+        terms: passageTerms,
       };
     });
     return {
@@ -149,6 +148,11 @@ export class PassageFinder {
       retrieveMs: performance.now() - startedAt,
       warning: retrieval.warning,
     };
+  }
+
+  /** The terms of a passage, of its sentences and of its context, kept while questions come back to it. */
+  private termsOf(chunk: Chunk): PassageTerms {
+    return this.chunkTerms.get(chunk.id, () => termsOfPassage(chunk));
   }
 }
 
