@@ -52,6 +52,26 @@ describe('hnswlib-node as patched (patches/hnswlib-node+3.0.0.patch)', () => {
     expect(fromTyped?.searchKnn(batch.subarray(32, 64), 1).neighbors).toEqual([7]);
   });
 
+  it('builds, resizes, writes and reads a graph whose bottom layer is asked for in huge pages', async () => {
+    // 700 points of 1,024 dimensions: a bottom layer of 2.9 MB, past the 2 MB from which it is asked for in huge pages.
+    const vectors = unitVectors(700, 1024);
+    const index = new hnswlib.HierarchicalNSW('cosine', 1024);
+    index.initIndex(600, 12, 40, 100);
+    vectors.slice(0, 600).forEach((vector, label) => index.addPoint(vector, label));
+    index.resizeIndex(700);
+    vectors.slice(600).forEach((vector, label) => index.addPoint(vector, 600 + label));
+    const file = path.join(temp, 'huge.hnsw');
+    index.writeIndexSync(file);
+    const read = new hnswlib.HierarchicalNSW('cosine', 1024);
+    await read.readIndex(file);
+    expect(read.getCurrentCount()).toBe(700);
+    for (const label of [0, 599, 600, 699]) {
+      const query = vectors[label] ?? new Float32Array(1024);
+      expect(read.searchKnn(query, 3)).toEqual(index.searchKnn(query, 3));
+      expect(read.searchKnn(query, 1).neighbors).toEqual([label]);
+    }
+  });
+
   it('refuses a point of the wrong length or type with a clear error', () => {
     const index = new hnswlib.HierarchicalNSW('cosine', 8);
     index.initIndex(10);
