@@ -1,4 +1,4 @@
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { FakeEmbeddings } from '@langchain/core/utils/testing';
@@ -110,6 +110,31 @@ describe('VectorIndex', () => {
     await expect(VectorIndex.load([path.join(temp, 'absent.hnsw')], 16, new FixedEmbeddings())).rejects.toMatchObject({
       file: path.join(temp, 'absent.hnsw'),
     });
+  });
+
+  it('reads each shard once its check accepts it, and none its check refuses', async () => {
+    const vectors = unitVectors(40, 16);
+    const fileOf = (shard: number) => path.join(temp, `checked-${shard}.hnsw`);
+    const builder = new VectorIndexBuilder(16, vectors.length, fileOf, DEFAULTS.vectors, { shards: 2, parallel: 2 });
+    for (const vector of vectors) builder.add(vector);
+    await builder.finish();
+    const checked: string[] = [];
+    const index = await VectorIndex.load([fileOf(0), fileOf(1)], 16, new FixedEmbeddings(), async (file) => {
+      checked.push(file);
+      await Promise.resolve();
+    });
+    expect(checked).toEqual([fileOf(0), fileOf(1)]);
+    expect(index.size).toBe(40);
+
+    // The second file is not a graph: its check's refusal is the error, not what hnswlib's reader would say of it.
+    const notAGraph = path.join(temp, 'not-a-graph.hnsw');
+    await writeFile(notAGraph, 'not a graph');
+    const refusal = new Error('damaged');
+    await expect(
+      VectorIndex.load([fileOf(0), notAGraph], 16, new FixedEmbeddings(), (file) =>
+        file === notAGraph ? Promise.reject(refusal) : Promise.resolve(),
+      ),
+    ).rejects.toBe(refusal);
   });
 
   it('builds in waves, writing each wave before the next grows, and finds every passage across them', async () => {

@@ -1,6 +1,18 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, readFileSync } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, realpath, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import {
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  realpath,
+  rename,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import path from 'node:path';
 import type { EmbedderConfig } from '../config.js';
 import { embedderId, restoreEmbeddings } from '../embeddings/create-embeddings.js';
@@ -151,21 +163,54 @@ export async function loadIndex(indexDir: string, embedder: EmbedderConfig): Pro
         `for "${expected}". Re-run \`npm run ingest\` to rebuild it.`,
     );
   }
-  for (const [name, checksum] of Object.entries(manifest.files)) {
-    const file = path.join(directory, name);
-    const actual = await fileChecksum(file).catch(() => {
-      throw new IndexCorruptError(`The index file ${file} is missing. Re-run \`npm run ingest\`.`);
-    });
-    if (actual !== checksum) {
-      throw new IndexCorruptError(`The index file ${file} is damaged (checksum mismatch). Re-run \`npm run ingest\`.`);
-    }
-  }
   const file = (name: string): string => {
     if (manifest.files[name] === undefined) {
       throw new IndexCorruptError(`The manifest of ${directory} lists no ${name}. Re-run \`npm run ingest\`.`);
     }
     return path.join(directory, name);
   };
+
+  const vectorNames = Object.keys(manifest.files)
+    .map((name) => ({ name, shard: Number(VECTOR_SHARD.exec(name)?.[1] ?? NaN) }))
+    .filter(({ shard }) => Number.isInteger(shard))
+    .sort((a, b) => a.shard - b.shard)
+    .map(({ name }) => name);
+  if (vectorNames.length === 0) {
+    throw new IndexCorruptError(`The manifest of ${directory} lists no vector index. Re-run \`npm run ingest\`.`);
+  }
+  // Every file is checked against its checksum before it is parsed: a damaged graph could crash hnswlib's reader.
+  // The graphs take longest to read, in libuv's threads: they are checked first (after the embedder's few bytes),
+  // each read as soon as it is checked, while this thread checks and parses the rest.
+  const first = [INDEX_FILES.embedder, ...vectorNames];
+  const checked = checkInTurn(directory, manifest.files, [
+    ...first.filter((name) => manifest.files[name] !== undefined),
+    ...Object.keys(manifest.files).filter((name) => !first.includes(name)),
+  ]);
+  const check = (name: string): Promise<void> => checked.get(name) ?? Promise.resolve();
+
+  const embedderFile = path.join(directory, INDEX_FILES.embedder);
+  let embedderState: unknown;
+  if (manifest.files[INDEX_FILES.embedder] !== undefined) {
+    await check(INDEX_FILES.embedder);
+    embedderState = parseFile(embedderFile, () => JSON.parse(readFileSyncText(embedderFile)) as unknown);
+  }
+  const embeddings = await restoreEmbeddings(embedder, embedderState).catch((error: unknown) =>
+    parseFile(embedderFile, () => {
+      throw error;
+    }),
+  );
+  const vectorFiles = vectorNames.map((name) => path.join(directory, name));
+  const vectorsLoaded = VectorIndex.load(vectorFiles, manifest.embedder.dimensions, embeddings, (shard) =>
+    check(path.basename(shard)),
+  ).catch((error: unknown) => {
+    if (error instanceof IndexCorruptError) throw error;
+    return parseFile((error as { file?: string }).file ?? directory, () => {
+      throw error;
+    });
+  });
+  // Awaited once the other files are loaded; should one of them fail first, the graphs' outcome goes unheard.
+  vectorsLoaded.catch(() => undefined);
+  await Promise.all(checked.values());
 
   const chunksFile = file(INDEX_FILES.chunks);
   const tableFile = file(INDEX_FILES.chunkTable);
@@ -175,42 +220,19 @@ export async function loadIndex(indexDir: string, embedder: EmbedderConfig): Pro
   if (store.size !== manifest.chunkCount) {
     throw new IndexCorruptError(`The index file ${chunksFile} holds ${store.size} chunks, not ${manifest.chunkCount}.`);
   }
-  const embedderFile = path.join(directory, INDEX_FILES.embedder);
-  const embedderState =
-    manifest.files[INDEX_FILES.embedder] === undefined
-      ? undefined
-      : parseFile(embedderFile, () => JSON.parse(readFileSyncText(embedderFile)) as unknown);
-  const embeddings = await restoreEmbeddings(embedder, embedderState).catch((error: unknown) =>
-    parseFile(embedderFile, () => {
-      throw error;
-    }),
-  );
-  const vectorFiles = Object.keys(manifest.files)
-    .map((name) => ({ name, shard: Number(VECTOR_SHARD.exec(name)?.[1] ?? NaN) }))
-    .filter(({ shard }) => Number.isInteger(shard))
-    .sort((a, b) => a.shard - b.shard)
-    .map(({ name }) => path.join(directory, name));
-  if (vectorFiles.length === 0) {
-    throw new IndexCorruptError(`The manifest of ${directory} lists no vector index. Re-run \`npm run ingest\`.`);
-  }
-  const vectorIndex = await VectorIndex.load(vectorFiles, manifest.embedder.dimensions, embeddings).catch(
-    (error: unknown) =>
-      parseFile((error as { file?: string }).file ?? directory, () => {
-        throw error;
-      }),
-  );
-  if (vectorIndex.size !== store.size || vectorIndex.dimensions !== manifest.embedder.dimensions) {
-    throw new IndexCorruptError(
-      `The vector index ${vectorFiles.join(', ')} holds ${vectorIndex.size} vectors of ${vectorIndex.dimensions} dimensions; ` +
-        `the manifest expects ${store.size} of ${manifest.embedder.dimensions}. Re-run \`npm run ingest\`.`,
-    );
-  }
   const keywordsFile = file(INDEX_FILES.keywords);
   const keywordBytes = await readFile(keywordsFile);
   const keywordIndex = parseFile(keywordsFile, () => KeywordIndex.fromBuffer(keywordBytes));
   if (keywordIndex.size !== store.size) {
     throw new IndexCorruptError(
       `The keyword index ${keywordsFile} holds ${keywordIndex.size} passages, not ${store.size}. Re-run \`npm run ingest\`.`,
+    );
+  }
+  const vectorIndex = await vectorsLoaded;
+  if (vectorIndex.size !== store.size || vectorIndex.dimensions !== manifest.embedder.dimensions) {
+    throw new IndexCorruptError(
+      `The vector index ${vectorFiles.join(', ')} holds ${vectorIndex.size} vectors of ${vectorIndex.dimensions} dimensions; ` +
+        `the manifest expects ${store.size} of ${manifest.embedder.dimensions}. Re-run \`npm run ingest\`.`,
     );
   }
   const sourceTexts = new SourceTexts(
@@ -303,10 +325,51 @@ function readFileSyncText(file: string): string {
   return readFileSync(file, 'utf8');
 }
 
-/** SHA-256 of a file, read as a stream: index files can be larger than a string may be. */
+/**
+ * Checks the files `names` of the folder against their checksums in `checksums`, one after another in that order,
+ * and gives for each name when it is checked: the promise rejects with an IndexCorruptError when that file or one
+ * before it is missing or damaged. Rejections nobody awaits (after the first failure) go unheard.
+ */
+function checkInTurn(
+  directory: string,
+  checksums: Readonly<Record<string, string>>,
+  names: readonly string[],
+): Map<string, Promise<void>> {
+  const checked = new Map<string, Promise<void>>();
+  let previous = Promise.resolve();
+  for (const name of names) {
+    const file = path.join(directory, name);
+    previous = previous.then(async () => {
+      const actual = await fileChecksum(file).catch(() => {
+        throw new IndexCorruptError(`The index file ${file} is missing. Re-run \`npm run ingest\`.`);
+      });
+      if (actual !== checksums[name]) {
+        throw new IndexCorruptError(
+          `The index file ${file} is damaged (checksum mismatch). Re-run \`npm run ingest\`.`,
+        );
+      }
+    });
+    previous.catch(() => undefined);
+    checked.set(name, previous);
+  }
+  return checked;
+}
+
+/**
+ * SHA-256 of a file, read a megabyte at a time into the same buffer: index files can be larger than a string may be,
+ * and a new buffer for each read would have the memory of every megabyte mapped afresh.
+ */
 export async function fileChecksum(file: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const piece of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(piece as Buffer);
+  const buffer = Buffer.allocUnsafeSlow(1 << 20);
+  const handle = await open(file, 'r');
+  try {
+    for (let read = (await handle.read(buffer)).bytesRead; read > 0; read = (await handle.read(buffer)).bytesRead) {
+      hash.update(buffer.subarray(0, read));
+    }
+  } finally {
+    await handle.close();
+  }
   return hash.digest('hex');
 }
 

@@ -38,24 +38,25 @@ export class VectorIndex {
     private readonly embeddings: EmbeddingsInterface,
   ) {}
 
-  /** Loads the shard files `VectorIndexBuilder.finish` wrote; a failure's error names its `file`. */
+  /**
+   * Loads the shard files `VectorIndexBuilder.finish` wrote; a failure's error names its `file`. Each file is read
+   * (in a thread of libuv's pool) once `check` has accepted it, and the next one is checked while it is read.
+   */
   static async load(
     files: readonly string[],
     dimensions: number,
     embeddings: EmbeddingsInterface,
+    check: (file: string) => Promise<void> = () => Promise.resolve(),
   ): Promise<VectorIndex> {
-    const shards = await Promise.all(
-      files.map(async (file) => {
-        const shard = new hnswlib.HierarchicalNSW('cosine', dimensions);
-        // The file that failed is named on the error, for the message the index store gives.
-        await shard.readIndex(file).catch((error: unknown) => {
-          throw Object.assign(error instanceof Error ? error : new Error(String(error)), { file });
-        });
-        shard.setEf(DEFAULTS.vectors.efSearch);
-        return shard;
-      }),
-    );
-    return new VectorIndex(shards, embeddings);
+    const reads: Array<Promise<hnswlib.HierarchicalNSW>> = [];
+    for (const file of files) {
+      await check(file);
+      const read = readShard(file, dimensions);
+      // Heard by Promise.all below, unless a later file's check fails first.
+      read.catch(() => undefined);
+      reads.push(read);
+    }
+    return new VectorIndex(await Promise.all(reads), embeddings);
   }
 
   get size(): number {
@@ -88,6 +89,16 @@ export class VectorIndex {
     }
     return hits.sort((a, b) => b.similarity - a.similarity || a.ordinal - b.ordinal).slice(0, limit);
   }
+}
+
+async function readShard(file: string, dimensions: number): Promise<hnswlib.HierarchicalNSW> {
+  const shard = new hnswlib.HierarchicalNSW('cosine', dimensions);
+  // The file that failed is named on the error, for the message the index store gives.
+  await shard.readIndex(file).catch((error: unknown) => {
+    throw Object.assign(error instanceof Error ? error : new Error(String(error)), { file });
+  });
+  shard.setEf(DEFAULTS.vectors.efSearch);
+  return shard;
 }
 
 /** hnswlib's settings for a build: the graphs' and how they are split into shards. */
