@@ -181,12 +181,16 @@ export async function loadIndex(indexDir: string, embedder: EmbedderConfig): Pro
   // Every file is checked against its checksum before it is parsed: a damaged graph could crash hnswlib's reader.
   // The graphs take longest to read, in libuv's threads: they are checked first (after the embedder's few bytes),
   // each read as soon as it is checked, while this thread checks and parses the rest.
-  const first = [INDEX_FILES.embedder, ...vectorNames];
+  const first = [INDEX_FILES.embedder, ...vectorNames].filter((name) => manifest.files[name] !== undefined);
   const checked = checkInTurn(directory, manifest.files, [
-    ...first.filter((name) => manifest.files[name] !== undefined),
+    ...first,
     ...Object.keys(manifest.files).filter((name) => !first.includes(name)),
   ]);
-  const check = (name: string): Promise<void> => checked.get(name) ?? Promise.resolve();
+  /** Resolves once the file `name` is checked; throws when the manifest does not list it. */
+  const check = async (name: string): Promise<void> => {
+    file(name);
+    await checked.get(name);
+  };
 
   const embedderFile = path.join(directory, INDEX_FILES.embedder);
   let embedderState: unknown;
