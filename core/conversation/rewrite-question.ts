@@ -38,14 +38,15 @@ export function isFollowUp(question: string): boolean {
  */
 export class LexicalRewriter implements QuestionRewriter {
   rewrite(question: string, history: readonly ChatTurn[]): Promise<string> {
-    if (!isFollowUp(question)) return Promise.resolve(question);
     const earlier = history.filter((turn) => turn.role === 'user').map((turn) => turn.content.trim());
+    // Most questions come without a conversation: nothing to lean on, so nothing to analyse.
+    if (earlier.length === 0 || !isFollowUp(question)) return Promise.resolve(question);
     const chain: string[] = [];
     for (const turn of earlier.reverse()) {
       chain.unshift(turn);
       if (!isFollowUp(turn)) break;
     }
-    return Promise.resolve(chain.length === 0 ? question : [...chain, question.trim()].join(' '));
+    return Promise.resolve([...chain, question.trim()].join(' '));
   }
 }
 
