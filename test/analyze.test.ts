@@ -63,6 +63,7 @@ describe('text analysis', () => {
     ]);
     expect(identifiers("Que signifie l'indicateur « c » ? And the flag h?")).toEqual(['c', 'h']);
     expect(identifiers('Can aptitude install an .rpm file?')).toEqual(['.rpm']);
+    expect(identifiers('What does APT_CONFIG set?')).toEqual(['apt_config']);
     // Names, acronyms and ordinary hyphenated words are not identifiers.
     expect(identifiers("Qui dirige l'OTAN et l'UE ? What is the one-line summary?")).toEqual([]);
   });

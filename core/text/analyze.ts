@@ -197,6 +197,8 @@ export function identifiers(question: string): string[] {
   const found = new Set<string>();
   // A single letter a question quotes or names as a letter, flag, key or option: « c », 'h', "the flag h".
   for (const match of question.matchAll(SINGLE_LETTER)) found.add(foldText(match[1] ?? match[2] ?? ''));
+  // Every form of identifier holds one of these marks, which most questions lack: the full pattern is costly.
+  if (!IDENTIFIER_MARK.test(question)) return [...found];
   for (const match of question.matchAll(IDENTIFIER)) {
     const token = match[0].replace(/\(\)$/, '').replace(/[.,;:!]+$/, '');
     if (token.length >= 2 && /[\p{L}\p{N}]/u.test(token)) found.add(foldText(token));
@@ -207,6 +209,9 @@ export function identifiers(question: string): string[] {
 const SINGLE_LETTER =
   /[«"'‘“]\s?([\p{L}\p{N}])\s?[»"'’”]|\b(?:lettre|letter|flag|indicateur|touche|key|option|caractere|caractère|character)\s+([\p{L}\p{N}])(?![\p{L}\p{N}'’])/giu;
 
+/** A character only an identifier's forms hold, a search term's `?` or a camelCase turn (see `IDENTIFIER`). */
+const IDENTIFIER_MARK = /[-._/:]|\?\p{Ll}|\p{Ll}\p{Lu}/u;
+
 const IDENTIFIER =
   /(?<![\p{L}\p{N}])(?:--?[\p{L}\p{N}][\p{L}\p{N}_-]*|(?<=^|\s)\.\p{L}[\p{L}\p{N}]{1,5}(?![\p{L}\p{N}.])|\?[\p{Ll}][\p{L}-]+|\/?[\p{L}\p{N}_.-]*(?:::|\/|_)[\p{L}\p{N}_.:/-]*[\p{L}\p{N}]|[\p{L}\p{N}]+(?:\.[\p{L}\p{N}]+)+|\p{L}\p{Ll}+\p{Lu}[\p{L}\p{N}]*)/gu;
 
@@ -216,6 +221,8 @@ const IDENTIFIER =
  * hold stop words or single letters, and are not compounds.)
  */
 export function compounds(question: string): string[] {
+  // Every compound holds a hyphen, which most questions lack.
+  if (!question.includes('-')) return [];
   const found = new Set<string>();
   for (const match of question.matchAll(
     /(?<![\p{L}\p{N}-])\p{L}[\p{L}\p{N}]*(?:-\p{L}[\p{L}\p{N}]*)+(?![\p{L}\p{N}-])/gu,
