@@ -48,7 +48,8 @@ export class ExtractiveAnswerer {
     options.signal?.throwIfAborted();
     const language = detectLanguage(request.question);
     const question = await this.rewriter.rewrite(request.question, request.history ?? []);
-    const found = await this.finder.find(question, request.k);
+    // The question asked, unless rewritten: its language is known already.
+    const found = await this.finder.find(question, request.k, question === request.question ? language : undefined);
     options.signal?.throwIfAborted();
     const chosen = this.choose(question, language, found);
     const cited = found.passages.filter((passage) => chosen.some((candidate) => candidate.chunk === passage.chunk));

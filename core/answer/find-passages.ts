@@ -115,12 +115,11 @@ export class PassageFinder {
 
   /**
    * The passages for a question, best first as retrieval ranked them, each with its coverage of the question. A
-   * question without a content word retrieves nothing.
+   * question without a content word retrieves nothing. `language` is the question's, when the caller knows it.
    */
-  async find(question: string, k: number | undefined): Promise<FoundPassages> {
+  async find(question: string, k: number | undefined, language = detectLanguage(question)): Promise<FoundPassages> {
     const startedAt = performance.now();
     const terms = analyzeQuestion(question);
-    const language = detectLanguage(question);
     // The question's words hold the parts of its compounds that its focus looks up.
     const nothing: Retrieval = { hits: [] };
     const [statistics, retrieval] = await Promise.all([

@@ -71,7 +71,8 @@ export class GenerativeAnswerer {
       options.signal?.throwIfAborted();
       return new LexicalRewriter().rewrite(request.question, history);
     });
-    const found = await this.finder.find(question, request.k);
+    // The question asked, unless rewritten: its language is known already.
+    const found = await this.finder.find(question, request.k, question === request.question ? language : undefined);
     // A passage that misses what the question is about (an option it names, a rare word) is not shown to the model.
     const relevant = found.passages.filter(
       (passage) => passage.focused && passage.relevance >= this.options.minRelevance,
