@@ -1,3 +1,5 @@
+import { BoundedCache } from './bounded-cache.js';
+import { DEFAULTS } from './defaults.js';
 import { foldText } from './text/analyze.js';
 import type { Chunk } from './types.js';
 
@@ -9,12 +11,20 @@ const SHOWN_LABELS = 2;
  * label that only repeats the title (a page whose first heading is its title).
  */
 export function sectionTitle(title: string, section: readonly string[]): string {
-  const named = foldText(title).trim();
+  if (section.length === 0) return title;
+  const named = foldedLabel(title);
   const labels = section.filter((label) => {
-    const folded = foldText(label).trim();
+    const folded = foldedLabel(label);
     return folded !== named && !named.startsWith(`${folded} `);
   });
   return [title, ...labels.slice(-SHOWN_LABELS)].join(' › ');
+}
+
+/** Folded titles and labels, kept: every citation of a document names them again, and folding is costly. */
+const FOLDED_LABELS = new BoundedCache<string, string>(DEFAULTS.caches.foldedLabels);
+
+function foldedLabel(label: string): string {
+  return FOLDED_LABELS.get(label, () => foldText(label).trim());
 }
 
 /** What a passage is under, as text: its document title and section path, one per line. */
