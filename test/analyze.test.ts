@@ -26,6 +26,13 @@ describe('text analysis', () => {
     expect(terms[0]?.stems).toContain('defens');
   });
 
+  it('analyses a question asked again at once only once, and the next question afresh', () => {
+    const first = analyzeQuestion('Où est le commandement ?');
+    expect(analyzeQuestion('Où est le commandement ?')).toBe(first);
+    expect(analyzeQuestion('Qui le dirige ?').map((term) => term.word)).toEqual(['dirige']);
+    expect(analyzeQuestion('Où est le commandement ?')).toEqual(first);
+  });
+
   it.each([
     ["Qui est le secrétaire général de l'OTAN ?", 'fr'],
     ['Quelles mesures ont été adoptées ?', 'fr'],

@@ -20,7 +20,7 @@ import {
 
 /** Passages retrieved for a question, each with its coverage of the question. */
 export interface FoundPassages {
-  terms: QueryTerm[];
+  terms: readonly QueryTerm[];
   /** Document frequencies of the question's words, which weigh every coverage of it. */
   statistics: TermStatistics;
   /** The identifiers and distinctive words any evidence must hold. */

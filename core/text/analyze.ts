@@ -165,15 +165,17 @@ export function quoteOf(chunk: Pick<Chunk, 'text' | 'start'>, span: Span): strin
 /** A content word of a question, with its stems under each language, since a question may be in either. */
 export interface QueryTerm {
   /** The folded word as written. */
-  word: string;
-  stems: string[];
+  readonly word: string;
+  readonly stems: readonly string[];
 }
 
 /**
  * The content words of a question, without framing words, each with its French and English stems.
  * Repeated words are kept once.
  */
-export function analyzeQuestion(question: string): QueryTerm[] {
+export function analyzeQuestion(question: string): readonly QueryTerm[] {
+  // Retrieval and the scoring of passages each analyse the question they are given, one after the other.
+  if (lastQuestion?.question === question) return lastQuestion.terms;
   const seen = new Set<string>();
   const terms: QueryTerm[] = [];
   for (const word of words(question)) {
@@ -184,8 +186,12 @@ export function analyzeQuestion(question: string): QueryTerm[] {
     const stems = [termOf(word, 'fr') ?? stem(word, 'fr'), termOf(word, 'en') ?? stem(word, 'en')];
     terms.push({ word: folded, stems: [...new Set(stems)] });
   }
+  lastQuestion = { question, terms };
   return terms;
 }
+
+/** The question analysed last, and its terms. */
+let lastQuestion: { question: string; terms: readonly QueryTerm[] } | undefined;
 
 /**
  * The identifiers a question names, folded: options (`--purge`, `-Z`), paths (`/etc/apt/sources.list`), qualified
