@@ -166,8 +166,16 @@ export class ExtractiveAnswerer {
  * a note reference such as « [3] », which would read as a citation marker of the answer.
  */
 function canStandAlone(sentence: Sentence, quote: string): boolean {
-  return sentence.kind !== 'code' && !/\?\s*["»”)]*$/u.test(quote) && !/\[\d+(?:\s*,\s*\d+)*\]/.test(quote);
+  let standsAlone = STANDS_ALONE.get(sentence);
+  if (standsAlone === undefined) {
+    standsAlone = sentence.kind !== 'code' && !/\?\s*["»”)]*$/u.test(quote) && !/\[\d+(?:\s*,\s*\d+)*\]/.test(quote);
+    STANDS_ALONE.set(sentence, standsAlone);
+  }
+  return standsAlone;
 }
+
+/** `canStandAlone` of the sentences of the passages kept in memory: it depends on the sentence alone. */
+const STANDS_ALONE = new WeakMap<Sentence, boolean>();
 
 /** How many words of a sentence the question (its terms' stems) does not already say: an answer must add something. */
 function novelWords(asked: ReadonlySet<string>, sentence: TextTerms): number {
