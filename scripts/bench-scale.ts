@@ -7,7 +7,8 @@
  *   2. starts the server (time to the first 200 from /healthz and to the first answer, RSS after start);
  *   3. asks --questions different questions one after the other (server `totalMs` and client round trip
  *      percentiles, RSS and peak RSS after);
- *   4. loads /healthz then /api/answer with autocannon for --seconds each (requests per second, and their ratio).
+ *   4. loads /healthz and /api/answer with autocannon in turn, a second at a time, for --seconds each (requests per
+ *      second, and their ratio).
  * The repository's corpus/ (the communiqué) is measured the same way first. It prints one table, writes the figures
  * as JSON and a log–log chart as SVG.
  *
@@ -47,7 +48,7 @@ Options:
   --sizes LIST       corpus sizes in chunks, comma-separated (default 1000,10000,100000)
   --1m               also 1,000,000 chunks (the real text is repeated in copies past its size)
   --questions N      questions asked one after the other on each corpus (default 2000)
-  --seconds N        seconds of load on /healthz and on /api/answer, each (default 5)
+  --seconds N        seconds of load on /healthz and on /api/answer, each, taken in turn (default 5)
   --connections N    connections of that load (default 20)
   --source DIR       take documents from this folder instead of Debian packages
   --store NAME       folder (default) or postgres: the index in the database of DATABASE_URL, each corpus
@@ -272,10 +273,10 @@ async function measureCorpus(
       }
       const afterQuestions = memoryOf(pid);
 
-      log(`${label}: loading /healthz and /api/answer, ${options.seconds} s each`);
-      const healthzPerSecond = await throughput({ url: `${url}/healthz`, method: 'GET' }, options);
+      log(`${label}: loading /healthz and /api/answer in turn, ${options.seconds} s each`);
       let turn = 0;
-      const answerPerSecond = await throughput(
+      const [healthzPerSecond, answerPerSecond] = await throughputs(
+        { url: `${url}/healthz`, method: 'GET' },
         {
           url: `${url}/api/answer`,
           method: 'POST',
@@ -345,17 +346,41 @@ async function ask(url: string, question: string): Promise<AnswerBody> {
   return body;
 }
 
-async function throughput(request: autocannon.Options, options: Options): Promise<number> {
+/**
+ * Requests per second of two loads, taken in turn a second at a time (first, second, second, first, …) for
+ * `options.seconds` each: on a shared machine whose load changes from one second to the next, both meet it alike,
+ * and their ratio compares them.
+ */
+async function throughputs(
+  first: autocannon.Options,
+  second: autocannon.Options,
+  options: Options,
+): Promise<[number, number]> {
+  let firstTotal = 0;
+  let secondTotal = 0;
+  for (let turn = 0; turn < options.seconds; turn += 1) {
+    if (turn % 2 === 0) {
+      firstTotal += await requestsInOneSecond(first, options);
+      secondTotal += await requestsInOneSecond(second, options);
+    } else {
+      secondTotal += await requestsInOneSecond(second, options);
+      firstTotal += await requestsInOneSecond(first, options);
+    }
+  }
+  return [firstTotal / options.seconds, secondTotal / options.seconds];
+}
+
+async function requestsInOneSecond(request: autocannon.Options, options: Options): Promise<number> {
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     activeLoad = autocannon(
-      { ...request, connections: options.connections, duration: options.seconds },
+      { ...request, connections: options.connections, duration: 1 },
       (error: unknown, finished: autocannon.Result) => (error ? reject(error) : resolve(finished)),
     );
   }).finally(() => (activeLoad = undefined));
   if (result.non2xx > 0 || result.errors > 0) {
     throw new Error(`${request.url}: ${result.non2xx} non-2xx answers and ${result.errors} errors under load`);
   }
-  return result.requests.total / options.seconds;
+  return result.requests.total;
 }
 
 function percentiles(values: Float64Array): Percentiles {
