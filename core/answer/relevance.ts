@@ -109,7 +109,10 @@ export class TermStatistics {
 
 /** How well a text matches one question word: 1 for the same stem, less for a cognate, 0 for none. */
 export function termMatch(term: QueryTerm, terms: TextTerms): number {
-  if (terms.words.has(term.word) || term.stems.some((candidate) => terms.stems.has(candidate))) return 1;
+  // A passage's label is often empty (a document without headings): nothing to match, nor to remember.
+  if (terms.words.size === 0) return 0;
+  if (terms.words.has(term.word)) return 1;
+  for (const candidate of term.stems) if (terms.stems.has(candidate)) return 1;
   // The best cognate of a word in a text is kept with the text's terms (themselves kept while in use): questions
   // come back to the same passages with the same words, and comparing a word with every word of a text is costly.
   let known = cognateMatches.get(terms);
