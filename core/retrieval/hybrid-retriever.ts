@@ -71,9 +71,9 @@ export class HybridRetriever implements Retriever {
       const batch = ranked.slice(from, from + k - hits.length);
       from += batch.length;
       const chunks = await this.index.chunks(batch.map(([chunkId]) => chunkId));
-      batch.forEach(([, scores], position) => {
+      batch.forEach(([, { fusedScore, vectorSimilarity, keywordScore }], position) => {
         const chunk = chunks[position];
-        if (chunk !== undefined) hits.push({ chunk, ...scores });
+        if (chunk !== undefined) hits.push({ chunk, fusedScore, vectorSimilarity, keywordScore });
       });
     }
     return warning === undefined ? { hits } : { hits, warning };
