@@ -215,7 +215,10 @@ export function identifiers(question: string): string[] {
 const SINGLE_LETTER =
   /[«"'‘“]\s?([\p{L}\p{N}])\s?[»"'’”]|\b(?:lettre|letter|flag|indicateur|touche|key|option|caractere|caractère|character)\s+([\p{L}\p{N}])(?![\p{L}\p{N}'’])/giu;
 
-/** A character only an identifier's forms hold, a search term's `?` or a camelCase turn (see `IDENTIFIER`). */
+/**
+ * What every form of `IDENTIFIER` holds: a hyphen, dot, underscore, slash or colon, a search term's `?`, or a
+ * camelCase turn.
+ */
 const IDENTIFIER_MARK = /[-._/:]|\?\p{Ll}|\p{Ll}\p{Lu}/u;
 
 const IDENTIFIER =
