@@ -224,10 +224,8 @@ export const DEFAULTS = Object.freeze({
    * corpus stays whole in the caches; their sentences, which the answerer reads, are kept with them.
    */
   caches: Object.freeze({
-    /** Folded forms of words (NFD and a regex each). */
+    /** Folded forms of words, and of the document titles and section labels citations name (NFD and a regex each). */
     foldedWords: 20_000,
-    /** Folded document titles and section labels, which citations name. */
-    foldedLabels: 2_000,
     /** Cross-language forms of words (their trigrams). */
     cognateForms: 10_000,
     /** Fuzzy expansions of question terms in the keyword index. */

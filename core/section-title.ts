@@ -1,6 +1,4 @@
-import { BoundedCache } from './bounded-cache.js';
-import { DEFAULTS } from './defaults.js';
-import { foldText } from './text/analyze.js';
+import { foldWord } from './text/analyze.js';
 import type { Chunk } from './types.js';
 
 /** Labels of a section path shown after the document title; the outer ones are in `section` for whoever needs them. */
@@ -20,11 +18,9 @@ export function sectionTitle(title: string, section: readonly string[]): string 
   return [title, ...labels.slice(-SHOWN_LABELS)].join(' › ');
 }
 
-/** Folded titles and labels, kept: every citation of a document names them again, and folding is costly. */
-const FOLDED_LABELS = new BoundedCache<string, string>(DEFAULTS.caches.foldedLabels);
-
+/** A title or label folded, as `foldText` would: remembered, since every citation of a document names it again. */
 function foldedLabel(label: string): string {
-  return FOLDED_LABELS.get(label, () => foldText(label).trim());
+  return foldWord(label.toLowerCase()).trim();
 }
 
 /** What a passage is under, as text: its document title and section path, one per line. */

@@ -43,10 +43,13 @@ export function foldText(text: string): string {
 
 const NOT_ASCII = /[\u0080-\uffff]/;
 
-/** Folded forms of the words met so far: texts repeat their words, and folding is costly (NFD, a regex). */
+/** Folded forms of the words (and labels) met so far: texts repeat them, and folding is costly (NFD, a regex). */
 const FOLDED_WORDS = new Map<string, string>();
 
-/** `foldText` of one word from `words` (lowercased already), remembered when it has anything else to fold. */
+/**
+ * `foldText` of a lowercased word (as `words` gives them) or short text such as a section label, remembered when it
+ * has anything else to fold.
+ */
 export function foldWord(word: string): string {
   // Plain ASCII has no accent or ligature to fold: lowercased, it is its own folded form, and takes no cache entry.
   if (!NOT_ASCII.test(word)) return word;
